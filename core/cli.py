@@ -1,0 +1,265 @@
+"""`avatar-studio`: the headless front door. With no subcommand it opens the studio window.
+
+Every subcommand prints one line `error: ...` and exits non-zero on bad input — no traceback
+(set AVATAR_STUDIO_DEBUG=1 to see one).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import pkgutil
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+from .. import RESOURCES_DIR, __version__
+from .errors import CancelledError, StudioError
+
+SAMPLE_PHOTO = RESOURCES_DIR / "photos" / "sample_person_1.png"
+SAMPLE_MOTION = RESOURCES_DIR / "motions" / "dance.npz"
+
+
+# ---------------------------------------------------------------------- progress
+class ConsoleProgress:
+    """Progress on stderr: a redrawn bar on a terminal, a line per stage/10% otherwise."""
+
+    def __init__(self, label: str, quiet: bool = False) -> None:
+        self.label, self.quiet = label, quiet
+        self.tty = sys.stderr.isatty()
+        self._last: tuple[str, int] = ("", -1)
+        self._t0 = time.perf_counter()
+
+    def stage(self, stage: str, fraction: float) -> None:
+        if self.quiet:
+            return
+        pct = int(fraction * 100)
+        if self.tty:
+            bar = "#" * (pct // 5)
+            sys.stderr.write(f"\r{self.label}: [{bar:<20}] {pct:3d}% {stage:<24}")
+            sys.stderr.flush()
+        elif stage != self._last[0] or pct // 10 != self._last[1] // 10:
+            sys.stderr.write(f"{self.label}: {pct:3d}% {stage}\n")
+        self._last = (stage, pct)
+
+    def frames(self, done: int, total: int) -> None:
+        self.stage(f"frame {done}/{total}", done / max(total, 1))
+
+    def done(self, message: str = "") -> None:
+        if self.quiet:
+            return
+        if self.tty:
+            sys.stderr.write("\r" + " " * 70 + "\r")
+        sys.stderr.write(f"{self.label}: done in {time.perf_counter() - self._t0:.1f} s{' — ' + message if message else ''}\n")
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        if "x" in text.lower():
+            w, h = text.lower().split("x")
+            return int(w), int(h)
+        return int(text), int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 512 or 1280x720, not '{text}'") from None
+
+
+# ---------------------------------------------------------------------- commands
+def cmd_reconstruct(args: argparse.Namespace) -> int:
+    from .io.avatar_file import write_avatar
+    from .reconstruct.base import load_image
+    from .reconstruct.factory import create_reconstructor
+    image = load_image(args.photo)
+    rec = create_reconstructor(args.backend, model_dir=args.model, prior_dir=args.prior, device=args.device,
+                               num_gaussians=args.gaussians)
+    prog = ConsoleProgress("reconstruct", args.quiet)
+    result = rec.run(image, progress=prog.stage)
+    result.avatar.name = Path(args.photo).stem
+    write_avatar(args.output, result.avatar)
+    prog.done(f"{len(result.avatar.gaussians):,} Gaussians -> {args.output}")
+    return 0
+
+
+def _renderer(name: str, quiet: bool):
+    from .render.rendering import create_renderer
+    return create_renderer(name, notice=lambda msg: None if quiet else print(f"notice: {msg}", file=sys.stderr))
+
+
+def cmd_animate(args: argparse.Namespace) -> int:
+    from .body.model import default_body_model
+    from .export.animation import AnimationSettings, AvatarAnimation
+    from .export.video import VideoOptions, write_video
+    from .io.avatar_file import read_avatar
+    from .pipeline import load_motion_for_playback
+    avatar = read_avatar(args.avatar)
+    body = default_body_model()
+    motion = load_motion_for_playback(args.motion, body)
+    w, h = args.size
+    settings = AnimationSettings(width=w, height=h, fps=args.fps or motion.fps, start=args.start, end=args.end,
+                                 camera_mode=args.camera, azimuth_deg=args.azimuth, elevation_deg=args.elevation,
+                                 background=None if args.transparent else (1.0, 1.0, 1.0))
+    renderer = _renderer(args.renderer, args.quiet)
+    try:
+        anim = AvatarAnimation(avatar, motion, body, renderer, settings)
+        prog = ConsoleProgress("animate", args.quiet)
+        write_video(args.output, anim, anim.num_frames, VideoOptions(settings.fps, args.quality), progress=prog.frames)
+        prog.done(f"{anim.num_frames} frames -> {args.output}")
+    finally:
+        renderer.close()
+    return 0
+
+
+def cmd_pose(args: argparse.Namespace) -> int:
+    """Write the avatar posed at one time (or every frame of a range) as standard 3DGS PLY."""
+    import numpy as np
+    from .body.model import default_body_model
+    from .io.atomic import atomic_dir
+    from .io.avatar_file import read_avatar
+    from .io.ply import write_ply
+    from .pipeline import load_motion_for_playback
+    avatar = read_avatar(args.avatar)
+    body = default_body_model()
+    motion = load_motion_for_playback(args.motion, body)
+    if args.all_frames:
+        prog = ConsoleProgress("pose", args.quiet)
+        out = Path(args.output)
+        full_poses = motion.full_pose()
+        with atomic_dir(out) as tmp:
+            for i in range(motion.num_frames):
+                write_ply(tmp / f"frame{i + 1:04d}.ply", avatar.posed(body, full_poses[i], motion.transl[i]))
+                prog.frames(i + 1, motion.num_frames)
+        prog.done(f"{motion.num_frames} PLY frames -> {out}")
+        return 0
+    full_pose, transl = motion.pose_at(args.time)
+    write_ply(args.output, avatar.posed(body, full_pose, np.asarray(transl)))
+    print(f"wrote {args.output} (t = {args.time:.2f} s)")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from .info import describe
+    print(describe(args.file))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+    run_demo(Path(args.out), photo=args.photo, motion=args.motion, size=args.size[0], renderer=args.renderer,
+             quiet=args.quiet)
+    return 0
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    from ..app.main import main as gui_main
+    return gui_main(list(args.files))
+
+
+# ---------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="avatar-studio", description=(
+        "Turn one photo of a person into an animatable 3D Gaussian-splat avatar, animate it with "
+        "SMPL-X motion and export PLY and video. Run with no command to open the studio window."))
+    p.add_argument("--version", action="version", version=f"avatar-studio {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def common(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sp.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+        return sp
+
+    sp = common(sub.add_parser("demo", help="photo -> avatar -> animation on the embedded samples",
+                               description="Reconstruct a sample photo with the template back-end, animate it "
+                                           "with a sample motion, write avatar.ply and demo.mp4."))
+    sp.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
+    sp.add_argument("--photo", default=None, help="use this photo instead of the sample")
+    sp.add_argument("--motion", default=None, help="use this motion instead of the sample dance")
+    sp.add_argument("--size", type=_size, default=(512, 512), help="video size (default 512)")
+    sp.add_argument("--renderer", default="auto", choices=["auto", "gl", "gsplat"])
+    sp.set_defaults(func=cmd_demo)
+
+    sp = common(sub.add_parser("reconstruct", help="photo -> avatar PLY"))
+    sp.add_argument("photo", help="a full-body photo (PNG/JPEG; an alpha channel is used as the person mask)")
+    sp.add_argument("-o", "--output", required=True, help="avatar file to write (.ply)")
+    sp.add_argument("--backend", default="template", choices=["template", "lhm"])
+    sp.add_argument("--model", help="LHM checkpoint folder (config.json + model.safetensors)")
+    sp.add_argument("--prior", help="LHM prior folder (pretrained_models)")
+    sp.add_argument("--device", default="auto", help="auto, cpu or cuda (LHM)")
+    sp.add_argument("--gaussians", type=int, default=None, help="number of Gaussians (template back-end)")
+    sp.set_defaults(func=cmd_reconstruct)
+
+    sp = common(sub.add_parser("animate", help="avatar + motion -> MP4/WebM/GIF/PNG frames"))
+    sp.add_argument("avatar", help="avatar file (.ply written by reconstruct)")
+    sp.add_argument("--motion", required=True, help="motion file or folder (any supported source)")
+    sp.add_argument("-o", "--output", required=True, help=".mp4, .webm, .gif, or a folder for PNG frames")
+    sp.add_argument("--size", type=_size, default=(512, 512), help="WxH or N (default 512)")
+    sp.add_argument("--fps", type=float, default=None, help="output frame rate (default: the motion's)")
+    sp.add_argument("--start", type=float, default=0.0, help="start time in seconds")
+    sp.add_argument("--end", type=float, default=None, help="end time in seconds")
+    sp.add_argument("--camera", default="fixed", choices=["fixed", "turntable", "follow"])
+    sp.add_argument("--azimuth", type=float, default=20.0, help="camera azimuth in degrees (0 = front)")
+    sp.add_argument("--elevation", type=float, default=8.0, help="camera elevation in degrees")
+    sp.add_argument("--quality", type=float, default=8.0, help="0 (small) .. 10 (best)")
+    sp.add_argument("--transparent", action="store_true", help="transparent background (WebM, PNG)")
+    sp.add_argument("--renderer", default="auto", choices=["auto", "gl", "gsplat"])
+    sp.set_defaults(func=cmd_animate)
+
+    sp = common(sub.add_parser("pose", help="avatar + motion -> posed 3DGS PLY (one time or every frame)"))
+    sp.add_argument("avatar")
+    sp.add_argument("--motion", required=True)
+    sp.add_argument("-o", "--output", required=True, help=".ply file, or a folder with --all-frames")
+    sp.add_argument("--time", type=float, default=0.0, help="time in seconds")
+    sp.add_argument("--all-frames", action="store_true", help="write frame0001.ply... for every motion frame")
+    sp.set_defaults(func=cmd_pose)
+
+    sp = sub.add_parser("info", help="describe a PLY, avatar, motion or sequence")
+    sp.add_argument("file")
+    sp.set_defaults(func=cmd_info)
+
+    sp = sub.add_parser("gui", help="open the studio window (the default)")
+    sp.add_argument("files", nargs="*", help="photos, avatars or motions to open")
+    sp.set_defaults(func=cmd_gui)
+
+    for register in _command_modules():
+        register(sub)
+    return p
+
+
+def _command_modules() -> list[Callable]:
+    """`register(subparsers)` of every module in core/commands (one per command group)."""
+    from . import commands
+    out = []
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        mod = importlib.import_module(f"{commands.__name__}.{info.name}")
+        if hasattr(mod, "register"):
+            out.append(mod.register)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    if not argv:
+        return cmd_gui(argparse.Namespace(files=[]))
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except CancelledError as err:
+        print(f"cancelled: {err}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("cancelled", file=sys.stderr)
+        return 130
+    except StudioError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except Exception as err:  # a bug: one line for users, full trace with AVATAR_STUDIO_DEBUG
+        if os.environ.get("AVATAR_STUDIO_DEBUG"):
+            raise
+        print(f"internal error: {type(err).__name__}: {err} (set AVATAR_STUDIO_DEBUG=1 for details)", file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

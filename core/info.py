@@ -1,0 +1,53 @@
+"""`avatar-studio info`: a short human-readable description of any file the studio reads."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError, StudioError
+
+
+def _describe_gaussians(g, label: str) -> list[str]:
+    lo, hi = g.bounds()
+    return [f"{label}: {len(g):,} Gaussians, SH degree {g.sh_degree}",
+            f"  bounds: min {np.round(lo, 3).tolist()} max {np.round(hi, 3).tolist()} (size {np.round(hi - lo, 3).tolist()} m)",
+            f"  opacity: mean {g.opacities.mean():.3f}; scale: median {np.median(g.scales):.4f} m" if len(g) else "  (empty)"]
+
+
+def describe(path: str | Path) -> str:
+    """Describe a PLY/avatar, another splat format, a motion, or a Gaussian sequence."""
+    from .avatar import Avatar
+    from .pipeline import load_splats
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"File not found: {path}")
+    splat_ext = {".ply", ".splat", ".spz", ".ksplat"}
+    if path.is_file() and path.suffix.lower() in splat_ext:
+        obj = load_splats(path)
+        if isinstance(obj, Avatar):
+            lines = _describe_gaussians(obj.gaussians, f"avatar '{obj.name}'")
+            rig = obj.rig
+            lines.append(f"  rig: {rig.skin_indices.shape[1]} joint influences per Gaussian, body model "
+                         f"'{rig.body_model}' ({rig.gender}), betas {np.round(rig.betas[:10], 3).tolist()}")
+            return "\n".join(lines)
+        return "\n".join(_describe_gaussians(obj, f"Gaussians ({path.suffix.lower()[1:]})"))
+    errors = []
+    try:
+        from .pipeline import load_motion
+        m = load_motion(path)
+        return (f"motion '{m.name}': {m.num_frames} frames at {m.fps:g} fps ({m.duration:.2f} s)\n"
+                f"  up axis {m.up_axis}, {m.frame} frame, flat hand mean {m.flat_hand_mean}, gender {m.gender}, "
+                f"betas {np.round(m.betas[:10], 3).tolist()}\n"
+                f"  root travel {np.round(m.transl.max(0) - m.transl.min(0), 3).tolist()} m")
+    except StudioError as err:
+        errors.append(str(err))
+    try:
+        from .sequence import load_sequence
+        seq = load_sequence(path)
+        first = seq[0]
+        return (f"Gaussian sequence: {seq.num_frames} frames at {seq.fps:g} fps ({seq.duration:.2f} s); "
+                f"frame 1 has {len(first):,} Gaussians, SH degree {first.sh_degree}")
+    except (StudioError, ImportError) as err:
+        errors.append(str(err))
+    raise InputError(f"{path.name} is not a file Avatar Studio can read ({errors[0]})")

@@ -1,0 +1,166 @@
+"""The reconstruction interface every back-end (template, LHM) implements.
+
+A back-end turns one photo into an `Avatar` on a worker thread. It reports progress as stage names
+with fractions through a callback and checks a `CancelToken` between small steps (often enough
+that a cancel takes effect within 1 s).
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Protocol, runtime_checkable
+
+import numpy as np
+
+from ..avatar import Avatar
+from ..errors import CancelledError, InputError
+
+ProgressCallback = Callable[[str, float], None]
+"""progress(stage_name, fraction_of_whole_job_0_to_1)"""
+
+MIN_SIDE = 64
+MAX_PIXELS = 64_000_000  # decompression-bomb guard (e.g. 8000 x 8000)
+
+
+class CancelToken:
+    """Thread-safe cancel flag. Workers call `check()` between small steps."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def check(self) -> None:
+        """Raise CancelledError if cancel() was called."""
+        if self._event.is_set():
+            raise CancelledError("Reconstruction cancelled.")
+
+
+class Progress:
+    """Maps per-stage fractions onto the whole job and records stage timings."""
+
+    def __init__(self, stages: list[tuple[str, float]], callback: ProgressCallback | None = None,
+                 cancel: CancelToken | None = None) -> None:
+        total = sum(w for _, w in stages)
+        self._stages = {name: w / total for name, w in stages}
+        self._starts: dict[str, float] = {}
+        offset = 0.0
+        for name, w in stages:
+            self._starts[name] = offset
+            offset += w / total
+        self.callback = callback
+        self.cancel = cancel or CancelToken()
+        self.timings: dict[str, float] = {}
+        self._current: str | None = None
+        self._t0 = time.perf_counter()
+
+    def stage(self, name: str, fraction: float = 0.0) -> None:
+        """Report `fraction` (0..1) of stage `name`; also checks for cancellation."""
+        now = time.perf_counter()
+        if name != self._current:
+            if self._current is not None:
+                self.timings[self._current] = self.timings.get(self._current, 0.0) + now - self._t0
+            self._current, self._t0 = name, now
+        self.cancel.check()
+        if self.callback is not None:
+            self.callback(name, self._starts[name] + self._stages[name] * float(np.clip(fraction, 0, 1)))
+
+    def finish(self) -> dict[str, float]:
+        if self._current is not None:
+            self.timings[self._current] = self.timings.get(self._current, 0.0) + time.perf_counter() - self._t0
+            self._current = None
+        if self.callback is not None:
+            self.callback("done", 1.0)
+        return dict(self.timings)
+
+
+@dataclass
+class Diagnostics:
+    """What a reconstruction found on the way, for display and debugging.
+
+    Attributes:
+        mask: [H,W] float32 person mask 0..1 in input-image pixels.
+        keypoints: [J,3] (u, v, confidence) 2D keypoints in input-image pixels, or None.
+        fitted_pose: [55,3] axis-angle pose of the body fitted to the photo, or None.
+        camera: dict with the fitted camera (fx, fy, cx, cy, view) or None.
+        timings: seconds per stage.
+        notes: human-readable remarks (e.g. which segmentation was used).
+    """
+
+    mask: np.ndarray | None = None
+    keypoints: np.ndarray | None = None
+    fitted_pose: np.ndarray | None = None
+    camera: dict[str, Any] | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ReconstructionResult:
+    avatar: Avatar
+    diagnostics: Diagnostics
+
+
+@runtime_checkable
+class Reconstructor(Protocol):
+    """One photo -> one avatar."""
+
+    name: str
+
+    def run(self, image: np.ndarray, *, progress: ProgressCallback | None = None,
+            cancel: CancelToken | None = None) -> ReconstructionResult:
+        """Reconstruct from an [H,W,3] or [H,W,4] uint8 image (RGBA alpha = person mask)."""
+        ...
+
+
+def load_image(path: str | Path) -> np.ndarray:
+    """Read a photo as [H,W,3] or [H,W,4] uint8, refusing corrupt, tiny or enormous images."""
+    from PIL import Image
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"Image not found: {path}")
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            if w * h > MAX_PIXELS:
+                raise InputError(f"{path.name} is {w}x{h} pixels; images over {MAX_PIXELS // 1_000_000} megapixels are refused.")
+            im.load()
+            mode = "RGBA" if ("A" in im.getbands() or im.mode == "P" and "transparency" in im.info) else "RGB"
+            arr = np.asarray(im.convert(mode))
+    except InputError:
+        raise
+    except Image.DecompressionBombError as err:
+        raise InputError(f"{path.name} is too large to open safely ({err}).") from err
+    except Exception as err:
+        raise InputError(f"{path.name} is not a readable image ({err}).") from err
+    return check_image(arr, path.name)
+
+
+def check_image(image: np.ndarray, label: str = "The image") -> np.ndarray:
+    """Validate an in-memory image; returns it as uint8 [H,W,3|4]."""
+    arr = np.asarray(image)
+    if arr.ndim == 2:
+        arr = np.repeat(arr[..., None], 3, axis=2)
+    if arr.ndim != 3 or arr.shape[2] not in (3, 4):
+        raise InputError(f"{label} has shape {arr.shape}; expected an RGB or RGBA picture.")
+    if arr.dtype != np.uint8:
+        if np.issubdtype(arr.dtype, np.floating):
+            if not np.all(np.isfinite(arr)):
+                raise InputError(f"{label} contains NaN values.")
+            arr = (np.clip(arr, 0, 1) * 255 + 0.5).astype(np.uint8)
+        else:
+            arr = np.clip(arr, 0, 255).astype(np.uint8)
+    h, w = arr.shape[:2]
+    if min(h, w) < MIN_SIDE:
+        raise InputError(f"{label} is only {w}x{h} pixels; at least {MIN_SIDE} pixels on each side are needed.")
+    if h * w > MAX_PIXELS:
+        raise InputError(f"{label} is {w}x{h} pixels; images over {MAX_PIXELS // 1_000_000} megapixels are refused.")
+    return arr

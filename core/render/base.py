@@ -1,0 +1,150 @@
+"""The one renderer interface, and the camera every back-end shares.
+
+Camera convention is OpenCV/gsplat: camera looks down +z, x right, y down.
+`view` is the 4x4 world-to-camera matrix (gsplat's `viewmats`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+from ..gaussians import GaussianSet
+
+RenderMode = Literal["color", "alpha", "depth", "centers"]
+
+
+@dataclass
+class Camera:
+    """A pinhole camera.
+
+    Attributes:
+        width, height: image size in pixels.
+        fx, fy, cx, cy: intrinsics in pixels.
+        view: [4,4] world-to-camera (OpenCV axes).
+        near, far: clip distances in metres.
+    """
+
+    width: int
+    height: int
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    view: np.ndarray = field(default_factory=lambda: np.eye(4, dtype=np.float32))
+    near: float = 0.01
+    far: float = 100.0
+
+    def __post_init__(self) -> None:
+        self.view = np.asarray(self.view, np.float32).reshape(4, 4)
+
+    @property
+    def K(self) -> np.ndarray:
+        """[3,3] intrinsics matrix."""
+        return np.array([[self.fx, 0, self.cx], [0, self.fy, self.cy], [0, 0, 1]], np.float32)
+
+    @property
+    def position(self) -> np.ndarray:
+        """[3] camera centre in world space."""
+        r, t = self.view[:3, :3], self.view[:3, 3]
+        return (-r.T @ t).astype(np.float32)
+
+    @property
+    def fov_y_deg(self) -> float:
+        return float(np.degrees(2 * np.arctan(self.height / (2 * self.fy))))
+
+    def resized(self, width: int, height: int) -> "Camera":
+        """Same view and field of view at another resolution."""
+        sx, sy = width / self.width, height / self.height
+        return Camera(width, height, self.fx * sx, self.fy * sy, self.cx * sx, self.cy * sy,
+                      self.view.copy(), self.near, self.far)
+
+    def project(self, points: np.ndarray) -> np.ndarray:
+        """[N,3] world points -> [N,3] (u, v, depth) pixel coordinates."""
+        pc = points @ self.view[:3, :3].T + self.view[:3, 3]
+        z = pc[:, 2:3]
+        uv = pc[:, :2] / np.where(np.abs(z) < 1e-9, 1e-9, z) * [self.fx, self.fy] + [self.cx, self.cy]
+        return np.concatenate([uv, z], axis=1).astype(np.float32)
+
+    @classmethod
+    def look_at(cls, eye, target, up=(0.0, 1.0, 0.0), *, fov_y_deg: float = 40.0,
+                width: int = 512, height: int = 512, near: float = 0.01, far: float = 100.0) -> "Camera":
+        """A camera at `eye` looking at `target`, with `up` pointing up on screen."""
+        eye, target, up = (np.asarray(v, np.float64) for v in (eye, target, up))
+        fwd = target - eye
+        fwd /= max(np.linalg.norm(fwd), 1e-12)
+        right = np.cross(fwd, up)
+        if np.linalg.norm(right) < 1e-8:  # looking straight along `up`
+            right = np.cross(fwd, [0.0, 0.0, 1.0])
+        right /= np.linalg.norm(right)
+        down = np.cross(fwd, right)
+        r = np.stack([right, down, fwd])  # rows: camera x, y, z in world
+        view = np.eye(4)
+        view[:3, :3] = r
+        view[:3, 3] = -r @ eye
+        f = height / (2 * np.tan(np.radians(fov_y_deg) / 2))
+        return cls(width, height, f, f, width / 2, height / 2, view, near, far)
+
+    @classmethod
+    def orbit(cls, target, distance: float, azimuth_deg: float, elevation_deg: float = 0.0, **kw) -> "Camera":
+        """Turntable camera around `target` (Y up). Azimuth 0 looks at the front (+Z) of a subject."""
+        az, el = np.radians(azimuth_deg), np.radians(elevation_deg)
+        target = np.asarray(target, np.float64)
+        offset = distance * np.array([np.sin(az) * np.cos(el), np.sin(el), np.cos(az) * np.cos(el)])
+        return cls.look_at(target + offset, target, (0.0, 1.0, 0.0), **kw)
+
+    @classmethod
+    def framing(cls, bounds_min, bounds_max, azimuth_deg: float = 0.0, elevation_deg: float = 0.0,
+                fov_y_deg: float = 40.0, width: int = 512, height: int = 512, margin: float = 1.15) -> "Camera":
+        """An orbit camera that fits the box [bounds_min, bounds_max] in view."""
+        lo, hi = np.asarray(bounds_min, np.float64), np.asarray(bounds_max, np.float64)
+        centre = (lo + hi) / 2
+        radius = max(float(np.linalg.norm(hi - lo)) / 2, 1e-3)
+        fov = np.radians(fov_y_deg) * min(1.0, width / height)
+        distance = margin * radius / np.sin(fov / 2)
+        return cls.orbit(centre, distance, azimuth_deg, elevation_deg, fov_y_deg=fov_y_deg,
+                         width=width, height=height, near=max(distance - 3 * radius, 0.01),
+                         far=distance + 3 * radius)
+
+
+@dataclass
+class RenderResult:
+    """What a renderer returns.
+
+    Attributes:
+        color: [H,W,3] float32 in 0..1, composited over the background
+            (for a transparent background: straight colour, use with `alpha`).
+        alpha: [H,W] float32 accumulated opacity in 0..1.
+        depth: [H,W] float32 alpha-weighted expected camera-space depth (0 where empty), or None.
+    """
+
+    color: np.ndarray
+    alpha: np.ndarray
+    depth: np.ndarray | None = None
+
+    def rgba8(self) -> np.ndarray:
+        """[H,W,4] uint8 straight-alpha image."""
+        rgba = np.concatenate([self.color, self.alpha[..., None]], axis=-1)
+        return (np.clip(rgba, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+    def rgb8(self) -> np.ndarray:
+        """[H,W,3] uint8 image."""
+        return (np.clip(self.color, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+@runtime_checkable
+class Renderer(Protocol):
+    """Every back-end (GL, gsplat, reference) implements this.
+
+    `background` is an RGB triple in 0..1, or None for a transparent background
+    (then `color` is straight, un-premultiplied colour and `alpha` carries coverage).
+    """
+
+    name: str
+
+    def render(self, gaussians: GaussianSet, camera: Camera, *,
+               background: tuple[float, float, float] | None = (1.0, 1.0, 1.0),
+               mode: RenderMode = "color") -> RenderResult: ...
+
+    def close(self) -> None: ...

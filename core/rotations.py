@@ -1,0 +1,101 @@
+"""Rotation conversions in numpy, batched over leading axes.
+
+Axis-angle vectors are [...,3] (angle = norm, radians); matrices [...,3,3]; quaternions wxyz [...,4].
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .gaussians import quat_multiply, quat_to_rotmat, rotmat_to_quat, normalize_quats
+
+__all__ = ["aa_to_rotmat", "rotmat_to_aa", "aa_to_quat", "quat_to_aa", "quat_slerp",
+           "quat_multiply", "quat_to_rotmat", "rotmat_to_quat", "normalize_quats", "euler_to_rotmat",
+           "rotation_between"]
+
+
+def aa_to_rotmat(aa: np.ndarray) -> np.ndarray:
+    """[...,3] axis-angle -> [...,3,3] (Rodrigues)."""
+    aa = np.asarray(aa, np.float64)
+    theta = np.linalg.norm(aa, axis=-1, keepdims=True)
+    axis = aa / np.maximum(theta, 1e-12)
+    x, y, z = np.moveaxis(axis, -1, 0)
+    zero = np.zeros_like(x)
+    k = np.stack([zero, -z, y, z, zero, -x, -y, x, zero], -1).reshape(aa.shape[:-1] + (3, 3))
+    s, c = np.sin(theta)[..., None], np.cos(theta)[..., None]
+    eye = np.broadcast_to(np.eye(3), k.shape)
+    return eye + s * k + (1 - c) * (k @ k)
+
+
+def aa_to_quat(aa: np.ndarray) -> np.ndarray:
+    """[...,3] axis-angle -> [...,4] wxyz unit quaternion."""
+    aa = np.asarray(aa, np.float64)
+    theta = np.linalg.norm(aa, axis=-1, keepdims=True)
+    half = theta / 2
+    # sin(x/2)/x -> 1/2 as x -> 0
+    k = np.where(theta > 1e-8, np.sin(half) / np.maximum(theta, 1e-12), 0.5 - theta ** 2 / 48)
+    return np.concatenate([np.cos(half), aa * k], axis=-1)
+
+
+def quat_to_aa(q: np.ndarray) -> np.ndarray:
+    """[...,4] wxyz -> [...,3] axis-angle with angle in [0, pi]."""
+    q = np.asarray(q, np.float64)
+    q = q / np.maximum(np.linalg.norm(q, axis=-1, keepdims=True), 1e-12)
+    q = np.where(q[..., :1] < 0, -q, q)
+    v = q[..., 1:]
+    s = np.linalg.norm(v, axis=-1, keepdims=True)
+    angle = 2 * np.arctan2(s, q[..., :1])
+    k = np.where(s > 1e-8, angle / np.maximum(s, 1e-12), 2.0 + (s ** 2) / 3)
+    return v * k
+
+
+def rotmat_to_aa(m: np.ndarray) -> np.ndarray:
+    """[...,3,3] -> [...,3] axis-angle."""
+    return quat_to_aa(rotmat_to_quat(m).astype(np.float64))
+
+
+def quat_slerp(q0: np.ndarray, q1: np.ndarray, t: np.ndarray | float) -> np.ndarray:
+    """Spherical interpolation of [...,4] quaternions; t broadcasts against [...]."""
+    q0 = np.asarray(q0, np.float64)
+    q1 = np.asarray(q1, np.float64)
+    t = np.asarray(t, np.float64)[..., None] if np.ndim(t) else float(t)
+    dot = np.sum(q0 * q1, axis=-1, keepdims=True)
+    q1 = np.where(dot < 0, -q1, q1)
+    dot = np.abs(dot)
+    theta = np.arccos(np.clip(dot, -1, 1))
+    sin = np.sin(theta)
+    lin = dot > 0.9995
+    w0 = np.where(lin, 1 - t, np.sin((1 - t) * theta) / np.where(lin, 1, sin))
+    w1 = np.where(lin, t, np.sin(t * theta) / np.where(lin, 1, sin))
+    out = w0 * q0 + w1 * q1
+    return out / np.linalg.norm(out, axis=-1, keepdims=True)
+
+
+def euler_to_rotmat(angles_deg: np.ndarray, order: str) -> np.ndarray:
+    """[...,len(order)] intrinsic Euler angles in degrees -> [...,3,3].
+
+    `order` like "ZXY" means R = Rz(a0) @ Rx(a1) @ Ry(a2) (the BVH convention).
+    """
+    a = np.radians(np.asarray(angles_deg, np.float64))
+    out = np.broadcast_to(np.eye(3), a.shape[:-1] + (3, 3)).copy()
+    for i, axis in enumerate(order.upper()):
+        vec = np.zeros(a.shape[:-1] + (3,))
+        vec[..., "XYZ".index(axis)] = a[..., i]
+        out = out @ aa_to_rotmat(vec)
+    return out
+
+
+def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """[...,3,3] shortest-arc rotation taking direction a onto direction b."""
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    a = a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-12)
+    b = b / np.maximum(np.linalg.norm(b, axis=-1, keepdims=True), 1e-12)
+    axis = np.cross(a, b)
+    s = np.linalg.norm(axis, axis=-1, keepdims=True)
+    c = np.sum(a * b, axis=-1, keepdims=True)
+    angle = np.arctan2(s, c)
+    # Opposite vectors: rotate pi about any axis orthogonal to a.
+    ortho = np.cross(a, np.where(np.abs(a[..., :1]) < 0.9, [1.0, 0, 0], [0, 1.0, 0]))
+    ortho /= np.maximum(np.linalg.norm(ortho, axis=-1, keepdims=True), 1e-12)
+    axis = np.where(s > 1e-9, axis / np.maximum(s, 1e-12), np.where(c < 0, ortho, 0.0))
+    return aa_to_rotmat(axis * angle)

@@ -1,0 +1,193 @@
+"""One linear-blend skinning for body vertices and Gaussians, batched over frames (torch).
+
+Conventions (SMPL-X): joints [J,3] are rest joint positions of the shaped body; rotations are
+local (relative to the parent); `rel_transforms` map rest-pose points to posed points:
+    x_posed = sum_k w_k * A_k @ [x_rest, 1]  (+ transl)
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .gaussians import GaussianSet
+
+SMPLX_PARENTS = np.array([-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 15, 15, 15,
+                          20, 25, 26, 20, 28, 29, 20, 31, 32, 20, 34, 35, 20, 37, 38,
+                          21, 40, 41, 21, 43, 44, 21, 46, 47, 21, 49, 50, 21, 52, 53], np.int64)
+
+
+def batch_rodrigues(aa: torch.Tensor) -> torch.Tensor:
+    """[...,3] axis-angle -> [...,3,3] rotation matrices (same formula as smplx, so parity is exact)."""
+    shape = aa.shape[:-1]
+    aa = aa.reshape(-1, 3)
+    angle = torch.norm(aa + 1e-8, dim=1, keepdim=True)
+    axis = aa / angle
+    cos, sin = torch.cos(angle)[:, None], torch.sin(angle)[:, None]
+    rx, ry, rz = torch.split(axis, 1, dim=1)
+    zeros = torch.zeros_like(rx)
+    k = torch.cat([zeros, -rz, ry, rz, zeros, -rx, -ry, rx, zeros], dim=1).view(-1, 3, 3)
+    eye = torch.eye(3, dtype=aa.dtype, device=aa.device)[None]
+    rot = eye + sin * k + (1 - cos) * torch.bmm(k, k)
+    return rot.view(shape + (3, 3))
+
+
+def forward_kinematics(rotmats: torch.Tensor, joints: torch.Tensor, parents: np.ndarray | torch.Tensor
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pose a skeleton.
+
+    Args:
+        rotmats: [T,J,3,3] local joint rotations.
+        joints: [J,3] or [T,J,3] rest joint positions.
+        parents: [J] parent index per joint (-1 for the root); parents precede children.
+    Returns:
+        posed_joints: [T,J,3] world joint positions (before transl).
+        rel_transforms: [T,J,4,4] transforms taking rest-pose points to posed points.
+    """
+    t, j = rotmats.shape[:2]
+    if joints.dim() == 2:
+        joints = joints[None].expand(t, -1, -1)
+    parents = [int(p) for p in (parents.tolist() if hasattr(parents, "tolist") else parents)]
+    rel_joints = joints.clone()
+    rel_joints[:, 1:] = joints[:, 1:] - joints[:, parents[1:]]
+    local = torch.zeros(t, j, 4, 4, dtype=rotmats.dtype, device=rotmats.device)
+    local[..., :3, :3] = rotmats
+    local[..., :3, 3] = rel_joints
+    local[..., 3, 3] = 1
+    chain = [local[:, 0]]
+    for i in range(1, j):
+        chain.append(chain[parents[i]] @ local[:, i])
+    world = torch.stack(chain, dim=1)
+    posed_joints = world[..., :3, 3]
+    # Remove the rest joint offset: A = G @ [I, -J_rest].
+    rel = world.clone()
+    rel[..., :3, 3] = world[..., :3, 3] - (world[..., :3, :3] @ joints[..., None])[..., 0]
+    return posed_joints, rel
+
+
+def blend_transforms(skin_indices: torch.Tensor, skin_weights: torch.Tensor, transforms: torch.Tensor) -> torch.Tensor:
+    """Per-point blended transforms.
+
+    Args:
+        skin_indices: [N,K] joint index per influence (long).
+        skin_weights: [N,K] weights, rows summing to 1.
+        transforms: [T,J,4,4].
+    Returns:
+        [T,N,3,4] blended affine transforms.
+    """
+    flat = transforms[..., :3, :].reshape(transforms.shape[0], transforms.shape[1], 12)
+    gathered = flat[:, skin_indices]  # [T,N,K,12]
+    blended = (gathered * skin_weights[None, ..., None]).sum(dim=2)
+    return blended.view(transforms.shape[0], -1, 3, 4)
+
+
+def lbs_points(points: torch.Tensor, skin_indices: torch.Tensor, skin_weights: torch.Tensor,
+               transforms: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Skin points.
+
+    Args:
+        points: [N,3] or [T,N,3] rest-pose points.
+        skin_indices, skin_weights: [N,K].
+        transforms: [T,J,4,4] from `forward_kinematics`.
+    Returns:
+        posed: [T,N,3]; blended rotation-scale part: [T,N,3,3].
+    """
+    m = blend_transforms(skin_indices, skin_weights, transforms)
+    if points.dim() == 2:
+        points = points[None]
+    posed = (m[..., :3] @ points[..., None])[..., 0] + m[..., 3]
+    return posed, m[..., :3]
+
+
+def dense_to_sparse_weights(weights: np.ndarray, k: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """[N,J] dense weights -> ([N,k] indices int32, [N,k] weights renormalised), keeping the top k."""
+    weights = np.asarray(weights, np.float32)
+    k = min(k, weights.shape[1])
+    idx = np.argsort(-weights, axis=1)[:, :k]
+    w = np.take_along_axis(weights, idx, axis=1)
+    w = w / np.maximum(w.sum(1, keepdims=True), 1e-12)
+    return idx.astype(np.int32), w.astype(np.float32)
+
+
+def matrix_to_quat_torch(m: torch.Tensor) -> torch.Tensor:
+    """[...,3,3] (near-)rotations -> [...,4] unit wxyz quaternions, branch-free and batched."""
+    m00, m11, m22 = m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]
+    qw = 0.5 * torch.sqrt(torch.clamp(1 + m00 + m11 + m22, min=1e-12))
+    qx = 0.5 * torch.sqrt(torch.clamp(1 + m00 - m11 - m22, min=1e-12))
+    qy = 0.5 * torch.sqrt(torch.clamp(1 - m00 + m11 - m22, min=1e-12))
+    qz = 0.5 * torch.sqrt(torch.clamp(1 - m00 - m11 + m22, min=1e-12))
+    qx = torch.copysign(qx, m[..., 2, 1] - m[..., 1, 2])
+    qy = torch.copysign(qy, m[..., 0, 2] - m[..., 2, 0])
+    qz = torch.copysign(qz, m[..., 1, 0] - m[..., 0, 1])
+    q = torch.stack([qw, qx, qy, qz], dim=-1)
+    return q / torch.linalg.norm(q, dim=-1, keepdim=True)
+
+
+def quat_mul_torch(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Hamilton product of [...,4] wxyz quaternions."""
+    aw, ax, ay, az = a.unbind(-1)
+    bw, bx, by, bz = b.unbind(-1)
+    return torch.stack([aw * bw - ax * bx - ay * by - az * bz, aw * bx + ax * bw + ay * bz - az * by,
+                        aw * by - ax * bz + ay * bw + az * bx, aw * bz + ax * by - ay * bx + az * bw], -1)
+
+
+def skin_gaussians(gaussians: GaussianSet, skin_indices: np.ndarray, skin_weights: np.ndarray,
+                   transforms: torch.Tensor, transl: torch.Tensor | None = None,
+                   rotation_locked: np.ndarray | None = None) -> list[GaussianSet]:
+    """Pose canonical Gaussians for T frames.
+
+    Positions move with the blended transform; rotations are pre-multiplied by the rotation of the
+    blended 3x3 (LHM's convention). Points flagged in `rotation_locked` [N] keep their rotation.
+
+    Args:
+        transforms: [T,J,4,4]; transl: [T,3] or None.
+    Returns:
+        T posed GaussianSets.
+    """
+    means, quats = skinned_means_quats(gaussians, skin_indices, skin_weights, transforms, transl, rotation_locked)
+    means_np, quats_np = means.numpy(), quats.numpy()
+    return [gaussians.replace(means=means_np[i], quats=quats_np[i]) for i in range(means_np.shape[0])]
+
+
+def skinned_means_quats(gaussians: GaussianSet, skin_indices: np.ndarray, skin_weights: np.ndarray,
+                        transforms: torch.Tensor, transl: torch.Tensor | None = None,
+                        rotation_locked: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Tensor core of `skin_gaussians`: returns ([T,N,3] means, [T,N,4] quats) as float32."""
+    transforms = transforms.float()
+    idx = torch.from_numpy(np.asarray(skin_indices, np.int64))
+    w = torch.from_numpy(np.asarray(skin_weights, np.float32))
+    means = torch.from_numpy(gaussians.means)
+    posed, rot = lbs_points(means, idx, w, transforms)
+    if transl is not None:
+        posed = posed + transl.float()[:, None, :]
+    q_lbs = matrix_to_quat_torch(rot)
+    q = quat_mul_torch(q_lbs, torch.from_numpy(gaussians.quats)[None])
+    if rotation_locked is not None and np.any(rotation_locked):
+        lock = torch.from_numpy(np.asarray(rotation_locked, bool))
+        q[:, lock] = torch.from_numpy(gaussians.quats)[lock]
+    return posed, q
+
+
+def unpose_points(points: torch.Tensor, skin_indices: torch.Tensor, skin_weights: torch.Tensor,
+                  transforms: torch.Tensor) -> torch.Tensor:
+    """Inverse LBS for one pose: posed points [N,3] -> rest points [N,3].
+
+    Args:
+        skin_indices, skin_weights: [N,K]; transforms: [J,4,4] (one frame).
+    """
+    m = blend_transforms(skin_indices, skin_weights, transforms[None])[0]  # [N,3,4]
+    rhs = (points - m[..., 3])[..., None]
+    return torch.linalg.solve(m[..., :3], rhs)[..., 0]
+
+
+def nearest_vertex_weights(points: np.ndarray, vertices: np.ndarray, vertex_weights: np.ndarray, k: int = 4
+                           ) -> tuple[np.ndarray, np.ndarray]:
+    """Skinning weights of each point's nearest vertex (LHM's rule), as top-k sparse weights.
+
+    Args:
+        points: [N,3]; vertices: [V,3]; vertex_weights: [V,J].
+    Returns:
+        ([N,k] int32 indices, [N,k] float32 weights).
+    """
+    from scipy.spatial import cKDTree
+    _, nearest = cKDTree(np.asarray(vertices, np.float64)).query(np.asarray(points, np.float64), k=1)
+    return dense_to_sparse_weights(np.asarray(vertex_weights)[nearest], k)
