@@ -1,0 +1,97 @@
+"""The headless CLI: help for every command, and one clear line (no traceback) on bad input."""
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from avatar_studio.core.avatar import Avatar, Rig
+from avatar_studio.core.cli import build_parser, main
+from avatar_studio.core.io.avatar_file import write_avatar
+from conftest import random_gaussians
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def subcommands():
+    parser = build_parser()
+    action = next(a for a in parser._actions if a.dest == "command")
+    return sorted(action.choices)
+
+
+def test_every_subcommand_has_help(capsys):
+    names = subcommands()
+    assert {"demo", "reconstruct", "animate", "info", "pose"} <= set(names)
+    for name in names:
+        with pytest.raises(SystemExit) as exc:
+            main([name, "--help"])
+        assert exc.value.code == 0
+        assert "usage" in capsys.readouterr().out
+
+
+@pytest.fixture
+def corrupt_files(tmp_path):
+    files = {"ply": tmp_path / "bad.ply", "png": tmp_path / "bad.png", "npz": tmp_path / "bad.npz",
+             "json": tmp_path / "bad.json", "bvh": tmp_path / "bad.bvh"}
+    files["ply"].write_bytes(b"ply\nformat binary_little_endian 1.0\nelement vertex 5\nproperty float x\nend_header\n\x00")
+    files["png"].write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    files["npz"].write_bytes(b"PK\x03\x04garbage")
+    files["json"].write_text("{ not json")
+    files["bvh"].write_text("HIERARCHY\nROOT Hips\n{\n OFFSET 0 0\n")
+    return files
+
+
+def assert_one_line_error(code, err):
+    assert code == 2, err
+    lines = [l for l in err.strip().splitlines() if l.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert "Traceback" not in err
+
+
+def test_info_on_corrupt_and_missing(capsys, corrupt_files, tmp_path):
+    for f in corrupt_files.values():
+        assert_one_line_error(*run_cli(capsys, "info", str(f))[::2])
+    assert_one_line_error(*run_cli(capsys, "info", str(tmp_path / "missing.ply"))[::2])
+
+
+def test_reconstruct_bad_photo(capsys, corrupt_files, tmp_path):
+    assert_one_line_error(*run_cli(capsys, "reconstruct", str(corrupt_files["png"]), "-o", str(tmp_path / "a.ply"))[::2])
+    assert_one_line_error(*run_cli(capsys, "reconstruct", str(tmp_path / "none.png"), "-o", str(tmp_path / "a.ply"))[::2])
+    assert not (tmp_path / "a.ply").exists()
+
+
+def test_animate_bad_inputs(capsys, corrupt_files, tmp_path, rng):
+    g = random_gaussians(50, rng)
+    avatar = write_avatar(tmp_path / "av.ply", Avatar(g, Rig(np.zeros((50, 1)), np.ones((50, 1)))))
+    for key in ("npz", "json", "bvh"):
+        code, _, err = run_cli(capsys, "animate", str(avatar), "--motion", str(corrupt_files[key]), "-o", str(tmp_path / "o.mp4"))
+        assert_one_line_error(code, err)
+    code, _, err = run_cli(capsys, "animate", str(corrupt_files["ply"]), "--motion", "x.npz", "-o", str(tmp_path / "o.mp4"))
+    assert_one_line_error(code, err)
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_info_describes_avatar_and_motion(capsys, tmp_path, rng):
+    from avatar_studio import RESOURCES_DIR
+    g = random_gaussians(40, rng)
+    av = write_avatar(tmp_path / "av.ply", Avatar(g, Rig(np.zeros((40, 4)), np.full((40, 4), 0.25), betas=np.ones(10))))
+    code, out, _ = run_cli(capsys, "info", str(av))
+    assert code == 0 and "40 Gaussians" in out and "rig" in out
+    code, out, _ = run_cli(capsys, "info", str(RESOURCES_DIR / "motions" / "walk.npz"))
+    assert code == 0 and "120 frames" in out and "30 fps" in out
+
+
+def test_console_script_is_installed_and_fails_cleanly(tmp_path):
+    exe = shutil.which("avatar-studio")
+    assert exe, "the avatar-studio console script is not on PATH"
+    out = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "demo" in out.stdout
+    bad = tmp_path / "bad.ply"
+    bad.write_text("garbage")
+    out = subprocess.run([exe, "info", str(bad)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and out.stderr.startswith("error: ") and "Traceback" not in out.stderr
