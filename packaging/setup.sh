@@ -18,3 +18,5 @@ PY=${PYTHON:-python3}
 # Pin torch first: an unpinned torch would pull several GB of CUDA wheels.
 $PY -m pip install -q torch==2.13.0
 $PY -m pip install -q -e ".[test]"
+# Optional offline landmark/segmentation models (used by the template reconstructor and motion capture).
+bash packaging/install_landmarks.sh
