@@ -1,0 +1,139 @@
+"""LHM benchmark (a script that prints figures; not a test).
+
+    python tests/bench/bench_lhm.py                   # LHM-500M, full size, random weights, CUDA
+    python tests/bench/bench_lhm.py --model 1B --runs 5
+    python tests/bench/bench_lhm.py --cpu-mini        # no CUDA: time LHM-MINI on the CPU (slow: minutes)
+
+Times photo -> Gaussians with random weights at full size: preprocessing (crop to 5:3, head crop),
+the Sapiens-1B body encoder (a random-weight ViT of Sapiens-1B's size: 1536 wide, 40 blocks, patch
+16 at 1024 px, under bf16 autocast as LHM runs it), and the LHM network (DINOv2-L head encoder,
+transformer, Gaussian heads) in both precisions: "reference" (fp32 network, as LHM) and "bf16".
+Prints the median of --runs after one warm-up, per stage, and the peak GPU memory.
+Targets on an H100 for LHM-500M: <= 2.0 s and <= 12 GB.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from avatar_studio.core.lhm import LHMConfig, LHMNetwork
+from avatar_studio.core.lhm.dinov2 import ViTBlock
+from avatar_studio.core.lhm.preprocess import body_image, head_image, sapiens_input
+
+TARGET_S, TARGET_GB = 2.0, 12.0
+
+
+class SapiensSized(nn.Module):
+    """Random ViT the size of Sapiens-1B: [B,3,1024,1024] -> ([B,1536,64,64],)."""
+
+    def __init__(self, dim: int = 1536, depth: int = 40, heads: int = 24) -> None:
+        super().__init__()
+        self.patch = nn.Conv2d(3, dim, 16, 16)
+        self.pos = nn.Parameter(torch.randn(1, 4096, dim) * 0.02)
+        self.blocks = nn.ModuleList([ViTBlock(dim, heads, 4.0) for _ in range(depth)])
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor]:
+        t = self.patch(x).flatten(2).transpose(1, 2) + self.pos
+        for blk in self.blocks:
+            t = blk(t)
+        t = self.norm(t)
+        return (t.transpose(1, 2).reshape(t.shape[0], -1, 64, 64),)
+
+
+def synthetic_photo(h: int = 1536, w: int = 1024) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    img = (rng.random((h, w, 4)) * 255).astype(np.uint8)
+    yy, xx = np.mgrid[:h, :w]
+    img[..., 3] = np.where((np.abs(xx - w / 2) < w * 0.2) & (yy > h * 0.05) & (yy < h * 0.97), 255, 0)
+    return img
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+@torch.no_grad()
+def photo_to_gaussians(cfg: LHMConfig, net: LHMNetwork, sapiens: nn.Module, img: np.ndarray, qp: torch.Tensor,
+                       device: torch.device, bf16_net: bool) -> dict[str, float]:
+    """One photo -> Gaussians; returns seconds per stage."""
+    t = {}
+    t0 = time.perf_counter()
+    mask = img[..., 3] / 255.0
+    ys, xs = np.nonzero(mask > 0.5)
+    top = ys.min()
+    side = (ys.max() - top) / 7
+    body = body_image(img, mask, cfg.image_hw).to(device)
+    head = head_image(img, (xs.mean() - side / 2, top, xs.mean() + side / 2, top + side)).to(device)
+    sync(device)
+    t["preprocess"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        feats = sapiens(sapiens_input(body, cfg.sapiens_resolution))[0]
+    tokens = feats.float().permute(0, 2, 3, 1).flatten(1, 2)
+    sync(device)
+    t["sapiens"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16_net and device.type == "cuda"):
+        out = net.forward_gaussians(tokens, head, qp)
+    sync(device)
+    t["network"] = time.perf_counter() - t0
+    assert torch.isfinite(out["offset"]).all()
+    t["total"] = sum(t.values())
+    return t
+
+
+def bench(model: str, device: torch.device, runs: int, precisions: list[str]) -> None:
+    cfg = LHMConfig.preset(model)
+    torch.manual_seed(0)
+    with torch.device(device):
+        net = LHMNetwork(cfg).eval()
+        sapiens = SapiensSized().eval()
+    qp = (torch.rand(1, cfg.num_points, 3, device=device) - 0.5) * torch.tensor([1.0, 1.8, 0.4], device=device)
+    img = synthetic_photo()
+    print(f"{cfg.name}: {sum(p.numel() for p in net.parameters()) / 1e6:.0f}M network parameters, "
+          f"{cfg.num_points} points, image {cfg.image_hw}, on {device}"
+          + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""))
+    for precision in precisions:
+        bf16 = precision == "bf16"
+        photo_to_gaussians(cfg, net, sapiens, img, qp, device, bf16)  # warm-up
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        times = [photo_to_gaussians(cfg, net, sapiens, img, qp, device, bf16) for _ in range(runs)]
+        med = {k: statistics.median(t[k] for t in times) for k in times[0]}
+        line = ", ".join(f"{k} {v:.3f} s" for k, v in med.items())
+        print(f"  [{precision}] {line}")
+        if device.type == "cuda":
+            peak = torch.cuda.max_memory_allocated(device) / 2**30
+            ok = med["total"] <= TARGET_S and peak <= TARGET_GB
+            print(f"  [{precision}] peak GPU memory {peak:.2f} GiB; target <= {TARGET_S} s and <= {TARGET_GB} GB: "
+                  f"{'met' if ok else 'NOT met'}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="500M", help="MINI, 500M, 1B (default 500M)")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--precision", choices=["reference", "bf16", "both"], default="both")
+    parser.add_argument("--cpu-mini", action="store_true", help="without CUDA, time LHM-MINI on the CPU")
+    args = parser.parse_args()
+    precisions = ["reference", "bf16"] if args.precision == "both" else [args.precision]
+    if torch.cuda.is_available():
+        torch.backends.cuda.matmul.allow_tf32 = False  # LHM's default numerics for the fp32 path
+        bench(args.model, torch.device("cuda"), args.runs, precisions)
+        return 0
+    print("bench_lhm: the LHM-500M benchmark needs a CUDA GPU (targets: <= 2.0 s, <= 12 GB on an H100). "
+          "Run with --cpu-mini for a CPU timing of LHM-MINI.")
+    if args.cpu_mini:
+        bench("MINI", torch.device("cpu"), 1, ["reference"])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
