@@ -86,13 +86,13 @@ def _renderer(name: str, quiet: bool):
 
 
 def cmd_animate(args: argparse.Namespace) -> int:
-    from .body.model import default_body_model
+    from .body.model import body_for_rig
     from .export.animation import AnimationSettings, AvatarAnimation
     from .export.video import VideoOptions, write_video
     from .io.avatar_file import read_avatar
     from .pipeline import load_motion_for_playback
     avatar = read_avatar(args.avatar)
-    body = default_body_model()
+    body = body_for_rig(avatar.rig.body_model, avatar.rig.gender, args.body)
     motion = load_motion_for_playback(args.motion, body)
     w, h = args.size
     settings = AnimationSettings(width=w, height=h, fps=args.fps or motion.fps, start=args.start, end=args.end,
@@ -112,13 +112,13 @@ def cmd_animate(args: argparse.Namespace) -> int:
 def cmd_pose(args: argparse.Namespace) -> int:
     """Write the avatar posed at one time (or every frame of a range) as standard 3DGS PLY."""
     import numpy as np
-    from .body.model import default_body_model
+    from .body.model import body_for_rig
     from .io.atomic import atomic_dir
     from .io.avatar_file import read_avatar
     from .io.ply import write_ply
     from .pipeline import load_motion_for_playback
     avatar = read_avatar(args.avatar)
-    body = default_body_model()
+    body = body_for_rig(avatar.rig.body_model, avatar.rig.gender, args.body)
     motion = load_motion_for_playback(args.motion, body)
     if args.all_frames:
         prog = ConsoleProgress("pose", args.quiet)
@@ -200,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--quality", type=float, default=8.0, help="0 (small) .. 10 (best)")
     sp.add_argument("--transparent", action="store_true", help="transparent background (WebM, PNG)")
     sp.add_argument("--renderer", default="auto", choices=["auto", "gl", "gsplat"])
+    sp.add_argument("--body", default=None, help="SMPL-X folder for avatars rigged on the real SMPL-X (LHM)")
     sp.set_defaults(func=cmd_animate)
 
     sp = common(sub.add_parser("pose", help="avatar + motion -> posed 3DGS PLY (one time or every frame)"))
@@ -208,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("-o", "--output", required=True, help=".ply file, or a folder with --all-frames")
     sp.add_argument("--time", type=float, default=0.0, help="time in seconds")
     sp.add_argument("--all-frames", action="store_true", help="write frame0001.ply... for every motion frame")
+    sp.add_argument("--body", default=None, help="SMPL-X folder for avatars rigged on the real SMPL-X (LHM)")
     sp.set_defaults(func=cmd_pose)
 
     sp = sub.add_parser("info", help="describe a PLY, avatar, motion or sequence")

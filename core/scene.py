@@ -135,8 +135,9 @@ class Scene:
     "selection" (SceneItem | None), "time" (float seconds).
     """
 
-    def __init__(self, body: BodyModel | None = None) -> None:
+    def __init__(self, body: BodyModel | None = None, smplx_path: str | None = None) -> None:
         self._body = body
+        self.smplx_path = smplx_path
         self.items: list[SceneItem] = []
         self.selected: SceneItem | None = None
         self.time = 0.0
@@ -148,6 +149,14 @@ class Scene:
             from .body.model import default_body_model
             self._body = default_body_model()
         return self._body
+
+    def body_for(self, item: SceneItem) -> BodyModel:
+        """The body an item's avatar is rigged on (stand-in or real SMPL-X)."""
+        if item.avatar is None or self._body is not None:
+            return self.body
+        from .body.model import body_for_rig
+        rig = item.avatar.rig
+        return body_for_rig(rig.body_model, rig.gender, self.smplx_path)
 
     # ---------------------------------------------------------------- items
     def add(self, item: SceneItem, select: bool = True) -> SceneItem:
@@ -209,7 +218,7 @@ class Scene:
     def gaussians_at(self, t: float | None = None) -> GaussianSet:
         """Everything visible at time t (default: now), concatenated, world space."""
         t = self.time if t is None else t
-        sets = [g for g in (i.gaussians_at(self.body, t) for i in self.items) if g is not None and len(g)]
+        sets = [g for g in (i.gaussians_at(self.body_for(i), t) for i in self.items) if g is not None and len(g)]
         return GaussianSet.concat(sets) if sets else GaussianSet.empty()
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
@@ -226,7 +235,7 @@ class Scene:
         out = []
         for item in self.items:
             if item.avatar is not None and item.visible:
-                _, _, joints = item.skinning(self.body, t)
+                _, _, joints = item.skinning(self.body_for(item), t)
                 out.append((joints, self.body.parents))
         return out
 

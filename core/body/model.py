@@ -186,3 +186,31 @@ def _cached_rest_joints(model: BodyModel, betas: tuple) -> np.ndarray:
 def default_body_model(gender: str = "neutral") -> BodyModel:
     """The body model from the environment or the embedded stand-in, created once per process."""
     return BodyModel(None, gender)
+
+
+@lru_cache(maxsize=8)
+def _body_at(path: str | None, gender: str) -> BodyModel:
+    return BodyModel(path, gender)
+
+
+def body_for_rig(body_model: str, gender: str = "neutral", smplx_path: str | Path | None = None) -> BodyModel:
+    """The body an avatar's rig was made on: the stand-in, or the real SMPL-X.
+
+    Args:
+        body_model: `Rig.body_model` ("standin" or "smplx").
+        smplx_path: where the real SMPL-X lives (else AVATAR_STUDIO_SMPLX_DIR).
+    Raises:
+        ModelFileError when the rig needs the real SMPL-X and none is configured.
+    """
+    if body_model == "standin":
+        return _body_at(str(STANDIN_DIR), "neutral")
+    path = str(smplx_path) if smplx_path is not None else os.environ.get(ENV_VAR) or None
+    if path is None:
+        raise ModelFileError(
+            "This avatar is rigged on the real SMPL-X body (e.g. made by LHM), which is not configured. "
+            f"Point the studio at your SMPL-X folder (--body DIR, Settings, or {ENV_VAR}); "
+            "LHM's prior folder holds one at pretrained_models/human_model_files.")
+    body = _body_at(path, gender)
+    if body.is_standin:
+        raise ModelFileError(f"{path} holds the Avatar Studio stand-in, but this avatar needs the real SMPL-X.")
+    return body
