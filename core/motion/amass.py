@@ -1,4 +1,8 @@
-"""AMASS-style npz motions: SMPL-X `*_stageii.npz` (165-D poses) and SMPL+H (156-D)."""
+"""AMASS-style npz motions: SMPL-X `*_stageii.npz` (165-D poses) and SMPL+H (156-D).
+
+AMASS is a Z-up world in metres with flat hands. Files written by `Motion.save_npz` carry
+`avatar_studio_*` keys that record their own up axis, frame, hand convention and name.
+"""
 from __future__ import annotations
 
 import zipfile
@@ -8,16 +12,38 @@ import numpy as np
 
 from ..errors import InputError
 from .motion import Motion
+from .validate import positive_fps
+
+POSE_WIDTHS = {165: "SMPL-X", 156: "SMPL+H"}
 
 
 def _scalar(data, key, default):
     if key not in data.files:
         return default
     value = data[key]
-    return value.item() if value.shape == () else value
+    return value.item() if value.shape == () else (value.reshape(-1)[0] if value.size == 1 else value)
 
 
-def load_amass(path: str | Path) -> Motion:
+def _text(value) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    text = str(value)
+    return text[2:-1] if text.startswith("b'") and text.endswith("'") else text
+
+
+def looks_like_amass(path: Path) -> bool:
+    """An .npz holding `poses` and `trans`."""
+    path = Path(path)
+    if path.suffix.lower() != ".npz" or not path.is_file():
+        return False
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return "poses" in data.files and "trans" in data.files
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError):
+        return False
+
+
+def load_amass(path: str | Path, fps: float | None = None) -> Motion:
     """Read an AMASS SMPL-X or SMPL+H npz, or one written by `Motion.save_npz`."""
     path = Path(path)
     if not path.is_file():
@@ -34,20 +60,24 @@ def load_amass(path: str | Path) -> Motion:
             poses = np.asarray(data["poses"], np.float32)
             trans = np.asarray(data["trans"], np.float32)
             betas = np.asarray(data["betas"], np.float32).reshape(-1) if "betas" in data.files else np.zeros(10, np.float32)
-        except ValueError as err:
+            rate = fps or _scalar(data, "mocap_frame_rate", _scalar(data, "mocap_framerate", 30.0))
+            gender = _text(_scalar(data, "gender", "neutral")).lower()
+            up = _text(_scalar(data, "avatar_studio_up_axis", "z"))
+            frame = _text(_scalar(data, "avatar_studio_frame", "world"))
+            flat = bool(_scalar(data, "avatar_studio_flat_hand_mean", True))
+            name = _text(_scalar(data, "avatar_studio_name", path.stem))
+        except (ValueError, TypeError, zipfile.BadZipFile, EOFError, OSError) as err:
             raise InputError(f"{path.name} holds arrays that cannot be read as numbers ({err}).") from err
-        fps = float(_scalar(data, "mocap_frame_rate", _scalar(data, "mocap_framerate", 30.0)))
-        gender = str(_scalar(data, "gender", "neutral"))
-        if gender.startswith("b'"):
-            gender = gender[2:-1]
-        up = str(_scalar(data, "avatar_studio_up_axis", "z"))
-        frame = str(_scalar(data, "avatar_studio_frame", "world"))
-        flat = bool(_scalar(data, "avatar_studio_flat_hand_mean", True))
-        name = str(_scalar(data, "avatar_studio_name", path.stem))
-    if poses.ndim != 2 or poses.shape[1] not in (165, 156):
+    fps_value = positive_fps(rate, path.name)
+    if poses.ndim != 2 or poses.shape[1] not in POSE_WIDTHS:
         raise InputError(f"{path.name}: 'poses' has shape {poses.shape}; expected (T, 165) for SMPL-X or (T, 156) for SMPL+H.")
+    if poses.shape[0] == 0:
+        raise InputError(f"{path.name} has no frames.")
     if trans.shape != (poses.shape[0], 3):
         raise InputError(f"{path.name}: 'trans' has shape {trans.shape}; expected ({poses.shape[0]}, 3).")
+    for key, arr in (("poses", poses), ("trans", trans), ("betas", betas)):
+        if not np.all(np.isfinite(arr)):
+            raise InputError(f"{path.name}: '{key}' contains NaN or infinite values.")
     t = poses.shape[0]
     if poses.shape[1] == 156:
         # SMPL+H: root, 21 body, 15+15 hands; no jaw or eyes.
@@ -57,6 +87,7 @@ def load_amass(path: str | Path) -> Motion:
         full[:, 25:55] = p[:, 22:52]
     else:
         full = poses.reshape(t, 55, 3)
-    return Motion.from_full_pose(full, trans, betas=betas, fps=fps, flat_hand_mean=flat,
+    return Motion.from_full_pose(full, trans, betas=betas, fps=fps_value, flat_hand_mean=flat,
                                  up_axis="y" if up == "y" else "z", frame="camera" if frame == "camera" else "world",
-                                 gender=gender if gender in ("neutral", "male", "female") else "neutral", name=name)
+                                 gender=gender if gender in ("neutral", "male", "female") else "neutral", name=name,
+                                 meta={"source": "amass", "model": POSE_WIDTHS[poses.shape[1]]})

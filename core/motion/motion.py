@@ -36,6 +36,8 @@ class Motion:
         frame: "world" or "camera" (OpenCV camera frame, e.g. LHM JSON).
         gender: "neutral", "male" or "female".
         name: a label for the UI.
+        meta: source details kept for export, not interpreted by the core
+            (e.g. `{"camera": {"focal", "princpt", "img_size_wh", "pad_ratio"}}` from LHM).
     """
 
     global_orient: np.ndarray
@@ -53,6 +55,7 @@ class Motion:
     frame: Literal["world", "camera"] = "world"
     gender: str = "neutral"
     name: str = "motion"
+    meta: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         shapes = {"global_orient": (3,), "body_pose": (21, 3), "jaw": (3,), "leye": (3,),

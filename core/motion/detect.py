@@ -1,0 +1,202 @@
+"""One entry point for every supported motion source: detect the format, load, save.
+
+    load_motion(path, **options) -> Motion        # in the source's own conventions (recorded on it)
+    load_playable_motion(path, body, **options)   # ... then Y-up world, flat hands, for the renderer
+    save_motion(motion, path)                     # .npz AMASS, .bvh, folder -> LHM smplx_params
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from .amass import load_amass, looks_like_amass
+from .bvh import read_bvh
+from .conventions import normalize, rest_joints_of
+from .gvhmr import load_gvhmr
+from .human3r import list_people, load_human3r, looks_like_human3r
+from .lhm_json import frame_files as lhm_frame_files, load_lhm, looks_like_lhm, save_lhm
+from .motion import Motion
+from .motionx import WIDTH as MOTIONX_WIDTH, load_motionx
+from .retarget import RetargetSettings, detect_preset, mapping_report, resolve_mapping, retarget_bvh
+
+FORMATS: dict[str, str] = {
+    "amass": "AMASS SMPL-X (*_stageii.npz, 165-D poses) or SMPL+H (156-D) .npz",
+    "lhm": "LHM smplx_params folder (one JSON per frame)",
+    "human3r": "Human3R result folder (smpl/ and camera/ per-frame .npz)",
+    "gvhmr": "GVHMR hmr4d_results.pt",
+    "motionx": "Motion-X (T, 322) .npy",
+    "bvh": "BVH (Mixamo, CMU or any hierarchy, retargeted onto SMPL-X)",
+}
+OPTIONS: dict[str, set[str]] = {
+    "amass": {"fps"}, "lhm": {"fps"}, "human3r": {"fps", "person", "world", "ground"},
+    "gvhmr": {"fps", "which"}, "motionx": {"fps", "up_axis"}, "bvh": {"fps", "retarget", "betas"},
+}
+
+
+def _unsupported(path: Path, why: str) -> InputError:
+    listing = "; ".join(FORMATS.values())
+    return InputError(f"{path.name or path} is not a motion Avatar Studio can read ({why}). Supported: {listing}.")
+
+
+def _head(path: Path, size: int = 64) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(size)
+    except OSError as err:
+        raise InputError(f"Cannot read {path}: {err.strerror}.") from err
+
+
+def detect_format(path: str | Path) -> tuple[str, Path]:
+    """(format key of `FORMATS`, the file or folder to load) for a file or folder.
+
+    A frame file inside an LHM or Human3R folder resolves to its folder.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"Motion file or folder not found: {path}")
+    if path.is_dir():
+        if looks_like_human3r(path):
+            return "human3r", path
+        if path.name in ("smpl", "camera") and looks_like_human3r(path.parent):
+            return "human3r", path.parent
+        if looks_like_lhm(path):
+            return "lhm", path
+        if (path / "hmr4d_results.pt").is_file():
+            return "gvhmr", path / "hmr4d_results.pt"
+        raise _unsupported(path, "the folder holds no known motion layout")
+    suffix = path.suffix.lower()
+    head = _head(path)
+    if suffix == ".bvh" or head.lstrip().upper().startswith(b"HIERARCHY"):
+        return "bvh", path
+    if suffix == ".npz":
+        if looks_like_amass(path):
+            return "amass", path
+        if path.parent.name == "smpl" and looks_like_human3r(path.parent.parent):
+            return "human3r", path.parent.parent
+        raise _unsupported(path, "the .npz has no 'poses' and 'trans' arrays")
+    if suffix == ".npy":
+        return "motionx", path
+    if suffix in (".pt", ".pth"):
+        return "gvhmr", path
+    if suffix == ".json" and looks_like_lhm(path.parent):
+        return "lhm", path.parent
+    raise _unsupported(path, f"unknown file type '{suffix or 'none'}'")
+
+
+def _check_options(fmt: str, options: dict) -> dict:
+    given = {k: v for k, v in options.items() if v is not None}
+    wrong = sorted(set(given) - OPTIONS[fmt])
+    if wrong:
+        raise InputError(f"Option {', '.join(wrong)} does not apply to {FORMATS[fmt]}; "
+                         f"it takes {', '.join(sorted(OPTIONS[fmt]))}.")
+    return given
+
+
+def _retarget_settings(value) -> RetargetSettings | None:
+    if value is None or isinstance(value, RetargetSettings):
+        return value
+    if isinstance(value, dict):
+        return RetargetSettings.from_dict(value)
+    if isinstance(value, str):
+        return RetargetSettings(preset=value)
+    raise InputError(f"Retarget settings must be a preset name or settings, got {type(value).__name__}.")
+
+
+def load_motion(path: str | Path, *, body=None, format: str | None = None, **options) -> Motion:
+    """Load any supported motion source, detected from the file or folder.
+
+    Args:
+        body: `BodyModel` (or [55,3] rest joints) used where a source needs the body: Human3R head
+            offsets and ground alignment, BVH retargeting, unusual Motion-X axes. None: default model.
+        format: force a format key of `FORMATS` instead of detecting it.
+        options (by format; others raise InputError): fps (all); person, world, ground (human3r);
+            which ("global"/"incam", gvhmr); up_axis (motionx); retarget (preset name, dict or
+            `RetargetSettings`) and betas (bvh).
+    Returns:
+        A `Motion` in the source's conventions (see `load_playable_motion` for the renderer's).
+    """
+    if format is None:
+        fmt, target = detect_format(path)
+    else:
+        if format not in FORMATS:
+            raise InputError(f"Unknown motion format '{format}'; choose one of {', '.join(FORMATS)}.")
+        fmt, target = format, Path(path)
+    opts = _check_options(fmt, options)
+    if fmt == "amass":
+        return load_amass(target, fps=opts.get("fps"))
+    if fmt == "lhm":
+        return load_lhm(target, fps=opts.get("fps"))
+    if fmt == "human3r":
+        return load_human3r(target, body, person=opts.get("person"), world=opts.get("world", True),
+                            ground=opts.get("ground", True), fps=opts.get("fps"))
+    if fmt == "gvhmr":
+        return load_gvhmr(target, which=opts.get("which", "global"), fps=opts.get("fps"))
+    if fmt == "motionx":
+        return load_motionx(target, body, up_axis=opts.get("up_axis"), fps=opts.get("fps"))
+    clip = read_bvh(target)
+    betas = np.zeros(10, np.float32) if opts.get("betas") is None else np.asarray(opts["betas"], np.float32)
+    motion = retarget_bvh(clip, rest_joints_of(body, betas), _retarget_settings(opts.get("retarget")), betas=betas)
+    return motion.replace(fps=float(opts["fps"])) if opts.get("fps") else motion
+
+
+def load_playable_motion(path: str | Path, body=None, **options) -> Motion:
+    """`load_motion`, then converted to what the renderer plays: Y-up world, flat hands."""
+    return normalize(load_motion(path, body=body, **options), body)
+
+
+def save_motion(motion: Motion, path: str | Path, body=None) -> Path:
+    """Write `motion` by the target's form: `.npz` AMASS-style, `.bvh` SMPL-X skeleton, a folder
+    (no suffix) LHM `smplx_params`. `body` supplies rest joints and hand means (None: default model).
+    """
+    from .export import save_amass, save_bvh
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        return save_amass(motion, path, body)
+    if suffix == ".bvh":
+        return save_bvh(motion, path, body)
+    if suffix == "" or path.is_dir():
+        if path.is_file():
+            raise InputError(f"{path} is a file; LHM motions are written as a folder.")
+        return save_lhm(motion, path, body)
+    raise InputError(f"Cannot write motion to '{path.name}': use .npz (AMASS), .bvh, or a folder name (LHM smplx_params).")
+
+
+def describe(path: str | Path, **options) -> dict:
+    """What `motion info` prints: the format and the motion's facts, without needing a body model
+    (BVH: joints and mapping instead of a retarget; Human3R: the people found)."""
+    fmt, target = detect_format(path)
+    info: dict = {"format": fmt, "description": FORMATS[fmt], "path": str(target)}
+    if fmt == "bvh":
+        clip = read_bvh(target)
+        settings = _retarget_settings(options.get("retarget")) or RetargetSettings()
+        mapping = resolve_mapping(clip.skeleton, settings)
+        missing, unused = mapping_report(clip.skeleton, mapping)
+        info.update(frames=clip.num_frames, fps=clip.fps, duration=clip.num_frames / clip.fps,
+                    joints=clip.skeleton.num_joints, preset=detect_preset(clip.skeleton) or "automatic",
+                    mapped=len(mapping), unmapped_body_joints=missing, unmapped_bvh_joints=unused)
+        return info
+    if fmt == "human3r":
+        people = list_people(target)
+        info["people"] = [{"id": p.id, "frames": p.num_frames, "first": p.frames[0], "last": p.frames[-1],
+                           "mean_score": round(p.mean_score, 3)} for p in people]
+        info["frame_files"] = sum(1 for _ in (target / "smpl").glob("*.npz"))
+        return info
+    if fmt == "lhm":
+        info["frame_files"] = len(lhm_frame_files(target))
+    motion = load_motion(target, format=fmt, **{k: v for k, v in options.items() if k in OPTIONS[fmt]})
+    info.update(motion_facts(motion))
+    return info
+
+
+def motion_facts(motion: Motion) -> dict:
+    """Frame count, rate, conventions and shape of a loaded `Motion`."""
+    return {"name": motion.name, "frames": motion.num_frames, "fps": motion.fps, "duration": motion.duration,
+            "up_axis": motion.up_axis, "frame": motion.frame, "flat_hand_mean": motion.flat_hand_mean,
+            "betas": int(motion.betas.size), "gender": motion.gender}
+
+
+__all__ = ["FORMATS", "detect_format", "load_motion", "load_playable_motion", "save_motion", "describe",
+           "motion_facts", "list_people", "MOTIONX_WIDTH"]

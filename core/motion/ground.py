@@ -1,0 +1,104 @@
+"""Where the floor is: foot sole points over time, floor estimation and feet-on-floor alignment."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..rotations import rotation_between
+from .conventions import frame_rotation, rest_joints_of, rotate_motion, to_world_y_up
+from .motion import Motion
+from .skeleton import FOOT_JOINTS, posed_joints
+
+MAX_FRAMES = 400        # frames sampled when estimating the floor
+MAX_SOLE_POINTS = 300   # foot vertices used per frame
+
+
+def _frame_stride(num_frames: int) -> int:
+    return max(1, int(np.ceil(num_frames / MAX_FRAMES)))
+
+
+def foot_points(motion: Motion, body=None) -> np.ndarray:
+    """[T',P,3] points on the feet in the motion's own frame, for every `_frame_stride`-th frame.
+
+    With a `BodyModel`: skinned vertices that belong mostly to the ankle and foot joints (the
+    soles). With only rest joints ([55,3] array): the ankle and foot joints.
+    """
+    step = _frame_stride(motion.num_frames)
+    sub = motion.frames(slice(None, None, step))
+    if body is None or isinstance(body, np.ndarray):
+        joints = posed_joints(sub.full_pose(), sub.transl, rest_joints_of(body, motion.betas))
+        return joints[:, list(FOOT_JOINTS)]
+    owner = np.argmax(body.weights, axis=1)
+    idx = np.flatnonzero(np.isin(owner, FOOT_JOINTS))
+    if idx.size == 0:
+        joints = posed_joints(sub.full_pose(), sub.transl, rest_joints_of(body, motion.betas))
+        return joints[:, list(FOOT_JOINTS)]
+    import torch
+    idx = idx[:: max(1, idx.size // MAX_SOLE_POINTS)]
+    verts = torch.from_numpy(body.shaped(motion.betas)[0][idx].astype(np.float32))
+    _, rel = body.joint_transforms(sub.full_pose(), motion.betas)           # [T',55,4,4]
+    w = torch.from_numpy(body.weights[idx])                                  # [P,55]
+    m = torch.einsum("pj,tjab->tpab", w, rel[:, :, :3, :])
+    pts = (m[..., :3] @ verts[None, :, :, None])[..., 0] + m[..., 3]
+    return pts.numpy().astype(np.float64) + sub.transl[:, None, :].astype(np.float64)
+
+
+def floor_height(motion: Motion, body=None, up: np.ndarray | None = None) -> float:
+    """Height of the floor along `up` [3] (default +Y): a low percentile of each frame's lowest foot point."""
+    up = np.array([0.0, 1.0, 0.0]) if up is None else np.asarray(up, np.float64)
+    lowest = (foot_points(motion, body) @ up).min(axis=1)                    # [T']
+    return float(np.percentile(lowest, 5)) if lowest.size > 3 else float(lowest.min())
+
+
+def estimate_up(motion: Motion, body=None) -> np.ndarray:
+    """[3] unit up direction in the motion's own frame.
+
+    First guess: the mean pelvis-to-neck direction. When the feet touch down at places spread
+    over more than 30 cm, a plane is fitted through those contacts and its normal is used if it
+    is within 30° of the first guess.
+    """
+    rest = rest_joints_of(body, motion.betas)
+    step = _frame_stride(motion.num_frames)
+    sub = motion.frames(slice(None, None, step))
+    joints = posed_joints(sub.full_pose(), sub.transl, rest)
+    spine = (joints[:, 12] - joints[:, 0]).mean(axis=0)
+    guess = spine / max(float(np.linalg.norm(spine)), 1e-9)
+    pts = foot_points(motion, body)
+    contacts = pts[np.arange(pts.shape[0]), np.argmin(pts @ guess, axis=1)]  # [T',3]
+    centred = contacts - contacts.mean(axis=0)
+    horizontal = centred - np.outer(centred @ guess, guess)
+    if contacts.shape[0] >= 8 and np.ptp(np.linalg.norm(horizontal, axis=1)) > 0.3:
+        _, s, vt = np.linalg.svd(centred, full_matrices=False)
+        normal = vt[-1] * (1.0 if vt[-1] @ guess >= 0 else -1.0)
+        line_like = s[1] < 0.15 * s[0]  # contacts on a straight line do not fix a plane
+        if not line_like and normal @ guess > np.cos(np.radians(30)):
+            return normal
+    return guess
+
+
+def level_to_ground(motion: Motion, body=None, *, centre: bool = True) -> Motion:
+    """Turn the motion so the estimated floor is level and put the feet on y = 0.
+
+    Works from any frame (camera frames that are not gravity-aligned included); the result is a
+    Y-up world motion. `centre` moves the first frame's pelvis above the origin.
+    """
+    up = estimate_up(motion, body)
+    base = frame_rotation(motion)
+    rot = rotation_between(base @ up, np.array([0.0, 1.0, 0.0])) @ base
+    j0 = rest_joints_of(body, motion.betas)[0]
+    levelled = rotate_motion(motion, rot, j0, frame="world", up_axis="y")
+    return feet_on_floor(levelled, body, centre=centre)
+
+
+def feet_on_floor(motion: Motion, body=None, *, centre: bool = False) -> Motion:
+    """Shift a motion vertically (one offset for the clip) so its feet touch y = 0 in the Y-up world.
+
+    Motions in another frame are first converted with `to_world_y_up`. With `centre`, the first
+    frame's pelvis is also moved above the origin.
+    """
+    world = to_world_y_up(motion, body)
+    shift = np.array([0.0, -floor_height(world, body), 0.0])
+    if centre:
+        pelvis0 = rest_joints_of(body, world.betas)[0] + world.transl[0]
+        shift[[0, 2]] = -pelvis0[[0, 2]]
+    return world.replace(transl=(world.transl + shift).astype(np.float32))
+
