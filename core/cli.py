@@ -110,26 +110,15 @@ def cmd_animate(args: argparse.Namespace) -> int:
 
 
 def cmd_pose(args: argparse.Namespace) -> int:
-    """Write the avatar posed at one time (or every frame of a range) as standard 3DGS PLY."""
+    """Write the avatar posed at one time as a standard 3DGS PLY (`sequence bake` writes every frame)."""
     import numpy as np
     from .body.model import body_for_rig
-    from .io.atomic import atomic_dir
     from .io.avatar_file import read_avatar
     from .io.ply import write_ply
     from .pipeline import load_motion_for_playback
     avatar = read_avatar(args.avatar)
     body = body_for_rig(avatar.rig.body_model, avatar.rig.gender, args.body)
     motion = load_motion_for_playback(args.motion, body)
-    if args.all_frames:
-        prog = ConsoleProgress("pose", args.quiet)
-        out = Path(args.output)
-        full_poses = motion.full_pose()
-        with atomic_dir(out) as tmp:
-            for i in range(motion.num_frames):
-                write_ply(tmp / f"frame{i + 1:04d}.ply", avatar.posed(body, full_poses[i], motion.transl[i]))
-                prog.frames(i + 1, motion.num_frames)
-        prog.done(f"{motion.num_frames} PLY frames -> {out}")
-        return 0
     full_pose, transl = motion.pose_at(args.time)
     write_ply(args.output, avatar.posed(body, full_pose, np.asarray(transl)))
     print(f"wrote {args.output} (t = {args.time:.2f} s)")
@@ -203,12 +192,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--body", default=None, help="SMPL-X folder for avatars rigged on the real SMPL-X (LHM)")
     sp.set_defaults(func=cmd_animate)
 
-    sp = common(sub.add_parser("pose", help="avatar + motion -> posed 3DGS PLY (one time or every frame)"))
+    sp = common(sub.add_parser("pose", help="avatar + motion -> the posed avatar at one time as 3DGS PLY",
+                               description="Write the avatar posed at one time. For every frame of a range, "
+                                           "use `avatar-studio sequence bake`."))
     sp.add_argument("avatar")
     sp.add_argument("--motion", required=True)
-    sp.add_argument("-o", "--output", required=True, help=".ply file, or a folder with --all-frames")
+    sp.add_argument("-o", "--output", required=True, help=".ply file to write")
     sp.add_argument("--time", type=float, default=0.0, help="time in seconds")
-    sp.add_argument("--all-frames", action="store_true", help="write frame0001.ply... for every motion frame")
     sp.add_argument("--body", default=None, help="SMPL-X folder for avatars rigged on the real SMPL-X (LHM)")
     sp.set_defaults(func=cmd_pose)
 

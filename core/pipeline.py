@@ -31,8 +31,8 @@ def load_splats(path: str | Path) -> Avatar | GaussianSet:
     path = Path(path)
     if not path.exists():
         raise InputError(f"File not found: {path}")
-    if path.suffix.lower() == ".ply":
+    from .io.formats import detect_format, read_gaussians
+    if detect_format(path) == "ply":  # INRIA layout: may carry a rig
         from .io.avatar_file import read_avatar_or_gaussians
         return read_avatar_or_gaussians(path)
-    from .io.formats import read_gaussians
     return read_gaussians(path)

@@ -1,0 +1,95 @@
+"""`avatar-studio convert IN OUT`: any splat format to any writable one; a sequence to a sequence."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import InputError
+
+SEQUENCE_SUFFIXES = (".npz", ".npy", ".zip")
+SEQUENCE_FORMATS = ("ply_folder", "npz", "zip")
+
+
+def is_sequence_path(path: Path) -> bool:
+    """True for inputs that hold several frames: a folder, an L4GM .npz/.npy, a zip of frames."""
+    return path.is_dir() or path.name.lower().endswith(SEQUENCE_SUFFIXES)
+
+
+def sequence_format_for(out: Path, explicit: str | None = None) -> str:
+    """"npz" / "zip" from the output's extension, else a folder of frames."""
+    if explicit:
+        if explicit not in SEQUENCE_FORMATS:
+            raise InputError(f"Sequence output format must be one of {', '.join(SEQUENCE_FORMATS)}, not '{explicit}'.")
+        return explicit
+    lower = out.name.lower()
+    if lower.endswith((".ply", ".splat", ".spz", ".ksplat", ".npy")):
+        raise InputError(f"A sequence is written as a folder, .npz or .zip, not '{out.name}'; "
+                         "to save one frame use `avatar-studio sequence frame`.")
+    return "npz" if lower.endswith(".npz") else "zip" if lower.endswith(".zip") else "ply_folder"
+
+
+def _say(args: argparse.Namespace, text: str) -> None:
+    if not getattr(args, "quiet", False):
+        print(text)
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from ..io.formats import (detect_format, format_for_output, format_info, lost_in_conversion, read_gaussians,
+                              write_gaussians)
+    src, out = Path(args.input), Path(args.output)
+    if not src.exists():
+        raise InputError(f"File not found: {src}")
+    if src.resolve() == out.resolve():
+        raise InputError("The output must differ from the input.")
+    if is_sequence_path(src):
+        from ..cli import ConsoleProgress
+        from ..sequence import export_sequence, load_sequence
+        fmt = sequence_format_for(out, args.to if args.to in SEQUENCE_FORMATS else None)
+        frame_format = args.frame_format or (args.to if args.to and args.to not in SEQUENCE_FORMATS else "ply")
+        with load_sequence(src, fps=args.fps) as seq:
+            prog = ConsoleProgress("convert", args.quiet)
+            export_sequence(seq, out, fmt, frame_format=frame_format, progress=prog.frames)
+            prog.done(f"{seq.num_frames} frames at {seq.fps:g} fps -> {out} ({fmt})")
+        return 0
+    if args.frame_format:
+        raise InputError("--frame-format applies to sequences only.")
+    fmt = format_for_output(out, args.to)
+    notes = []
+    if detect_format(src) == "ply":
+        from ..io.avatar_file import read_avatar_or_gaussians
+        obj = read_avatar_or_gaussians(src)
+        g = getattr(obj, "gaussians", obj)
+        if g is not obj:
+            notes.append("the avatar's rig (skinning) is not kept: the output holds its canonical Gaussians")
+    else:
+        g = read_gaussians(src)
+    options = {"version": args.spz_version} if fmt == "spz" else {}
+    if args.spz_version is not None and fmt != "spz":
+        raise InputError("--spz-version applies to .spz output only.")
+    write_gaussians(out, g, fmt, **options)
+    _say(args, f"wrote {out}: {len(g):,} Gaussians, SH degree {g.sh_degree}, as {format_info(fmt).label}")
+    for note in notes + lost_in_conversion(g, fmt):
+        print(f"note: {note}", file=sys.stderr)
+    return 0
+
+
+def register(subparsers) -> None:
+    """Add `convert` to the CLI's subparsers."""
+    sp = subparsers.add_parser(
+        "convert", help="convert between splat formats (.ply, .compressed.ply, .splat, .spz, .ksplat) or sequences",
+        description="Convert Gaussians between formats, chosen by extension: .ply (INRIA), .compressed.ply "
+                    "(SuperSplat), .splat (antimatter15), .spz (Niantic); .ksplat is read only. A folder of "
+                    "frames, an L4GM .npz/.npy or a zip of PLYs converts to a frame folder, .npz or .zip.")
+    sp.add_argument("input", help="splat file, or a sequence (folder, .npz, .npy, .zip)")
+    sp.add_argument("output", help="output file, or for a sequence a folder / .npz / .zip")
+    sp.add_argument("--to", default=None,
+                    help="output format when the extension is not enough: ply, compressed_ply, splat, spz; "
+                         "for sequences ply_folder, npz, zip")
+    sp.add_argument("--spz-version", type=int, choices=[2, 3, 4], default=None,
+                    help="SPZ container version (default 3; 4 needs the zstandard package)")
+    sp.add_argument("--frame-format", default=None, choices=["ply", "compressed_ply", "spz", "splat"],
+                    help="per-frame file format when writing a sequence folder or zip (default ply)")
+    sp.add_argument("--fps", type=float, default=None, help="frame rate of an input sequence that stores none")
+    sp.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    sp.set_defaults(func=cmd_convert)

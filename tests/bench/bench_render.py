@@ -1,0 +1,256 @@
+"""Rendering benchmark (a script that prints figures; not a test).
+
+    python tests/bench/bench_render.py                # GL frame loop at 40k and 200k, 512x512
+    python tests/bench/bench_render.py --frames 60 --sizes 40000
+
+The frame loop is what the viewport and the video export do per frame: a new pose (bone transforms),
+skin N Gaussians, sort, render 512x512 and read the image back to numpy. Bone transforms are
+computed up front (forward kinematics belongs to the motion side; its cost is printed separately).
+The gsplat section (1920x1080 at 40k, and 1M Gaussians) runs only where CUDA is available.
+
+Scenes:
+  * "body": Gaussians on a human-shaped surface -- the SMPL-X stand-in body when
+    resources/body/smplx/SMPLX_NEUTRAL.npz exists, else a proxy made of ellipsoids -- with flat
+    Gaussians (~1 cm across the surface, 1 mm thick), opacity 0.9, skinned to the nearest joints;
+  * "box": Gaussians spread through a human-sized box (0.5 x 1.7 x 0.3 m), ~1 cm scale, opacity 0.9,
+    random skinning over 55 joints -- a much deeper (harder) scene than a real avatar.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+import numpy as np
+import torch
+
+from avatar_studio import RESOURCES_DIR
+from avatar_studio.core.gaussians import GaussianSet, rgb_to_sh0
+from avatar_studio.core.render.base import Camera
+from avatar_studio.core.skinning import SMPLX_PARENTS, batch_rodrigues, forward_kinematics, skin_gaussians
+
+J = 55
+
+
+# --------------------------------------------------------------------------- scenes
+def _rest_joints() -> np.ndarray:
+    """[55,3] a plausible T-pose skeleton (metres, Y up, feet at 0) for the proxy scenes."""
+    rng = np.random.default_rng(7)
+    j = np.zeros((J, 3))
+    j[0] = [0, 0.95, 0]
+    j[1], j[2], j[3] = [0.09, 0.88, 0], [-0.09, 0.88, 0], [0, 1.05, 0]
+    j[4], j[5], j[6] = [0.1, 0.5, 0], [-0.1, 0.5, 0], [0, 1.18, 0]
+    j[7], j[8], j[9] = [0.1, 0.08, 0], [-0.1, 0.08, 0], [0, 1.32, 0]
+    j[10], j[11], j[12] = [0.1, 0.02, 0.1], [-0.1, 0.02, 0.1], [0, 1.5, 0]
+    j[13], j[14], j[15] = [0.08, 1.42, 0], [-0.08, 1.42, 0], [0, 1.62, 0]
+    j[16], j[17], j[18], j[19] = [0.18, 1.42, 0], [-0.18, 1.42, 0], [0.45, 1.42, 0], [-0.45, 1.42, 0]
+    j[20], j[21] = [0.7, 1.42, 0], [-0.7, 1.42, 0]
+    j[22:25] = [0, 1.6, 0.05]
+    for side, wrist in ((1, 20), (-1, 21)):
+        base = 25 if side == 1 else 40
+        j[base:base + 15] = j[wrist] + np.column_stack([side * rng.uniform(0.03, 0.15, 15),
+                                                        rng.normal(0, 0.02, 15), rng.normal(0, 0.03, 15)])
+    return j.astype(np.float32)
+
+
+def _proxy_body_points(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Points and normals on a body made of ellipsoids (torso, head, limbs), area-weighted."""
+    parts = [  # centre, radii
+        ([0, 1.22, 0], [0.17, 0.3, 0.11]), ([0, 1.66, 0], [0.09, 0.12, 0.1]),
+        ([0.1, 0.7, 0], [0.07, 0.4, 0.07]), ([-0.1, 0.7, 0], [0.07, 0.4, 0.07]),
+        ([0.1, 0.25, 0], [0.055, 0.25, 0.055]), ([-0.1, 0.25, 0], [0.055, 0.25, 0.055]),
+        ([0.32, 1.42, 0], [0.15, 0.05, 0.05]), ([-0.32, 1.42, 0], [0.15, 0.05, 0.05]),
+        ([0.58, 1.42, 0], [0.14, 0.04, 0.04]), ([-0.58, 1.42, 0], [0.14, 0.04, 0.04]),
+        ([0, 0.93, 0], [0.17, 0.12, 0.11]),
+    ]
+    radii = np.array([p[1] for p in parts])
+    area = (radii[:, 0] * radii[:, 1] + radii[:, 1] * radii[:, 2] + radii[:, 0] * radii[:, 2])
+    which = rng.choice(len(parts), n, p=area / area.sum())
+    d = rng.normal(size=(n, 3))
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    pts = d * radii[which] + np.array([p[0] for p in parts])[which]
+    normals = d / radii[which]
+    return pts, normals / np.linalg.norm(normals, axis=1, keepdims=True)
+
+
+def _smplx_body_points(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """Area-weighted samples on the SMPL-X stand-in template, if the file exists."""
+    path = RESOURCES_DIR / "body" / "smplx" / "SMPLX_NEUTRAL.npz"
+    if not path.is_file():
+        return None
+    data = np.load(path)
+    v, f, w = data["v_template"], data["f"].astype(np.int64), data["weights"]
+    joints = data["J_regressor"] @ v
+    tri = v[f]
+    cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    area = np.linalg.norm(cross, axis=1)
+    face = rng.choice(len(f), n, p=area / area.sum())
+    b = rng.dirichlet([1, 1, 1], n)
+    pts = (tri[face] * b[:, :, None]).sum(1)
+    normals = cross[face] / np.maximum(area[face], 1e-12)[:, None]
+    nearest = f[face, np.argmax(b, axis=1)]
+    return pts, normals, w[nearest], joints.astype(np.float32)
+
+
+def _quats_from_normals(normals: np.ndarray) -> np.ndarray:
+    """Quaternions (wxyz) rotating +Z onto each normal."""
+    z = np.array([0.0, 0.0, 1.0])
+    axis = np.cross(z, normals)
+    s = np.linalg.norm(axis, axis=1, keepdims=True)
+    c = normals @ z
+    half = np.arctan2(s[:, 0], c) / 2
+    axis = np.where(s > 1e-9, axis / np.maximum(s, 1e-9), [1.0, 0.0, 0.0])
+    return np.column_stack([np.cos(half), axis * np.sin(half)[:, None]])
+
+
+def _top4(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    idx = np.argsort(-weights, axis=1)[:, :4]
+    w = np.take_along_axis(weights, idx, 1)
+    return idx, w / np.maximum(w.sum(1, keepdims=True), 1e-12)
+
+
+def body_scene(n: int, seed: int = 0) -> tuple[GaussianSet, np.ndarray, np.ndarray, np.ndarray, str]:
+    """A surface avatar: (gaussians, skin idx [N,4], weights [N,4], rest joints [55,3], description)."""
+    rng = np.random.default_rng(seed)
+    smplx = _smplx_body_points(n, rng)
+    if smplx is not None:
+        pts, normals, dense_w, joints = smplx
+        idx, w = _top4(dense_w)
+        label = "SMPL-X stand-in surface"
+    else:
+        pts, normals = _proxy_body_points(n, rng)
+        joints = _rest_joints()
+        d = np.linalg.norm(pts[:, None, :] - joints[None], axis=-1)
+        idx = np.argsort(d, axis=1)[:, :4]
+        w = np.exp(-np.take_along_axis(d, idx, 1) / 0.05)
+        w /= w.sum(1, keepdims=True)
+        label = "ellipsoid proxy surface"
+    tangent = np.exp(rng.normal(np.log(0.008), 0.35, (n, 2)))
+    scales = np.column_stack([tangent, np.full(n, 0.001)])
+    rgb = np.clip(rng.normal([0.7, 0.55, 0.45], 0.08, (n, 3)), 0, 1)
+    g = GaussianSet(pts, _quats_from_normals(normals), scales, np.full(n, 0.9), rgb_to_sh0(rgb)[:, None])
+    return g, idx, w.astype(np.float32), joints, f"{label}, flat ~0.8 cm x 1 mm Gaussians"
+
+
+def box_scene(n: int, seed: int = 0) -> tuple[GaussianSet, np.ndarray, np.ndarray, np.ndarray, str]:
+    """Gaussians filling a human-sized box, ~1 cm, random skinning over 55 joints."""
+    rng = np.random.default_rng(seed)
+    means = rng.uniform([-0.25, 0.0, -0.15], [0.25, 1.7, 0.15], (n, 3))
+    q = rng.normal(size=(n, 4))
+    scales = np.exp(rng.normal(np.log(0.01), 0.3, (n, 3)))
+    rgb = rng.uniform(0.2, 0.9, (n, 3))
+    g = GaussianSet(means, q / np.linalg.norm(q, axis=1, keepdims=True), scales, np.full(n, 0.9),
+                    rgb_to_sh0(rgb)[:, None])
+    idx = rng.integers(0, J, (n, 4))
+    w = rng.random((n, 4)) ** 2
+    return g, idx, (w / w.sum(1, keepdims=True)).astype(np.float32), _rest_joints(), "box 0.5x1.7x0.3 m, ~1 cm"
+
+
+def poses(frames: int, joints: np.ndarray) -> tuple[list[torch.Tensor], float]:
+    """Per-frame [55,4,4] rel transforms of a gentle animation, and the FK time per frame (ms)."""
+    rng = np.random.default_rng(3)
+    amp = rng.normal(0, 0.25, (J, 3))
+    amp[0] = [0, 0.4, 0]
+    jt = torch.from_numpy(joints)
+    out, t0 = [], time.perf_counter()
+    for i in range(frames):
+        aa = torch.from_numpy((amp * np.sin(2 * np.pi * i / 30.0)).astype(np.float32))[None]
+        _, rel = forward_kinematics(batch_rodrigues(aa), jt, SMPLX_PARENTS)
+        out.append(rel[0])
+    return out, (time.perf_counter() - t0) * 1000 / frames
+
+
+# --------------------------------------------------------------------------- runs
+def _fps(times: list[float], cpu: list[float] | None = None) -> str:
+    med = statistics.median(times)
+    out = f"{1.0 / med:6.1f} frames/s  (median {med * 1000:6.1f} ms, best {min(times) * 1000:6.1f} ms"
+    if cpu:
+        out += f", CPU {statistics.median(cpu) * 1000:6.1f} ms/frame over all threads"
+    return out + ")"
+
+
+def bench_gl(scene_fn, n: int, frames: int, size: int, precision: str, naive: bool = False) -> str:
+    from avatar_studio.core.render.gl import GLRenderer
+    g, idx, w, joints, _ = scene_fn(n)
+    lo, hi = g.bounds()
+    cam = Camera.framing(lo, hi, azimuth_deg=20, elevation_deg=5, width=size, height=size)
+    transforms, _ = poses(frames + 2, joints)
+    transl = torch.zeros(3)
+    with GLRenderer(precision=precision) as gl:
+        handle = gl.set_avatar(g, idx, w)
+        times, cpu = [], []
+        for i, tf in enumerate(transforms):
+            t0, c0 = time.perf_counter(), time.process_time()
+            if naive:  # CPU skinning + full upload every frame
+                posed = skin_gaussians(g, idx, w, tf[None], transl[None])[0]
+                gl.render(posed, cam)
+            else:
+                gl.render_skinned(handle, tf, transl, cam)
+            if i >= 2:  # skip warm-up (shader compile, allocations)
+                times.append(time.perf_counter() - t0)
+                cpu.append(time.process_time() - c0)
+        t_static = []
+        for _ in range(5):  # same pose and view: no re-projection, no re-sort
+            t0 = time.perf_counter()
+            gl.render_skinned(handle, transforms[-1], transl, cam)
+            t_static.append(time.perf_counter() - t0)
+    extra = "" if naive else f" | unchanged pose+view {1.0 / statistics.median(t_static):6.1f} frames/s"
+    return _fps(times, cpu) + extra
+
+
+def bench_gsplat(n: int, width: int, height: int, frames: int) -> str:
+    from avatar_studio.core.render.cuda import GsplatRenderer
+    from avatar_studio.core.render.reference import random_gaussians
+    r = GsplatRenderer()
+    g = random_gaussians(n, 0, 3, center=(0, 0.9, 0), extent=(0.25, 0.5, 0.15), scale_range=(0.003, 0.02),
+                         opacity_range=(0.5, 1.0))
+    t = g.to_torch(r.device)
+    cam = Camera.framing(*g.bounds(), width=width, height=height)
+    times = []
+    for i in range(frames + 3):
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        color, alpha, _ = r.rasterize(t["means"], t["quats"], t["scales"], t["opacities"], t["sh"], cam)
+        _ = color.cpu()
+        if i >= 3:
+            times.append(time.perf_counter() - t0)
+    return _fps(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--frames", type=int, default=40)
+    ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[40_000, 200_000])
+    ap.add_argument("--scenes", nargs="+", default=["body", "box"])
+    ap.add_argument("--naive", action="store_true", help="also time CPU skinning + full upload per frame")
+    args = ap.parse_args()
+    print(f"LP_NUM_THREADS={os.environ.get('LP_NUM_THREADS', '(default)')}, cores={os.cpu_count()}, "
+          f"load average before start {os.getloadavg()[0]:.2f} (other processes slow the figures down)")
+    _, fk_ms = poses(30, _rest_joints())
+    print(f"forward kinematics (55 joints, torch): {fk_ms:.2f} ms/frame (not in the loop below)")
+    scenes = {"body": body_scene, "box": box_scene}
+    for name in args.scenes:
+        print(f"\n== GL frame loop, scene '{name}': {scenes[name](1000)[4]}, {args.size}x{args.size}")
+        for n in args.sizes:
+            frames = args.frames if n <= 50_000 else max(args.frames // 4, 5)
+            for precision in ("uint8", "float"):
+                print(f"  N={n:>7,}  {precision:5s}  GPU skinning: "
+                      f"{bench_gl(scenes[name], n, frames, args.size, precision)}")
+            if args.naive:
+                print(f"  N={n:>7,}  float  naive (CPU skin + upload): "
+                      f"{bench_gl(scenes[name], n, max(frames // 2, 5), args.size, 'float', naive=True)}")
+    if torch.cuda.is_available():
+        from avatar_studio.core.render.rendering import probe_gsplat
+        ok, reason = probe_gsplat()
+        print("\n== gsplat (CUDA)" + ("" if ok else f": unavailable ({reason})"))
+        if ok:
+            print(f"  N=   40,000  1920x1080: {bench_gsplat(40_000, 1920, 1080, 50)}")
+            print(f"  N=1,000,000  1920x1080: {bench_gsplat(1_000_000, 1920, 1080, 20)}")
+    else:
+        print("\n== gsplat (CUDA): skipped, no CUDA device")
+
+
+if __name__ == "__main__":
+    main()

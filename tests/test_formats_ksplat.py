@@ -1,0 +1,205 @@
+"""`.ksplat` (GaussianSplats3D) reading, against files made by our own fixture writer.
+
+`make_ksplat` writes the exact layout of GaussianSplats3D 0.4.x `SplatBuffer` (format 0.1): what its
+PLY → ksplat converter produces, including its per-splat conversions (colour and opacity as
+floor(·255), linear scales, normalised wxyz rotations, SH channel-major per band), its
+5 m-block / 256-splat bucketing (splats are stored bucket by bucket: full buckets first, then
+the partly filled ones by block id) and one section per input part.
+Tolerances: level 0 — float32 exact, colour/opacity 1/255 (floor); level 1 — centres half a
+step (2.5 m / 32767 / 2), float16 scales/rotations/SH; level 2 — SH 8-bit over [min, max].
+"""
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+
+from avatar_studio.core.errors import InputError
+from avatar_studio.core.gaussians import SH_C0, GaussianSet
+from avatar_studio.core.io.formats import detect_format, read_gaussians
+from avatar_studio.core.io.ksplat import bytes_per_splat, decode_ksplat
+from conftest import random_gaussians
+
+
+# ---------------------------------------------------------------------- fixture writer
+def _buckets(means: np.ndarray, block: float, bucket_size: int) -> list[tuple[list[int], np.ndarray, bool]]:
+    """GaussianSplats3D's bucketing: [(splat indices, centre, full?)], full buckets first."""
+    lo, hi = means.min(0), means.max(0)
+    dims = hi - lo
+    yb, zb = int(np.ceil(dims[1] / block)), int(np.ceil(dims[2] / block))
+    full, partial = [], {}
+    for i, c in enumerate(means.astype(np.float64)):
+        b = np.floor((c - lo) / block).astype(np.int64)
+        centre = b * block + lo + block / 2
+        key = int(b[0] * (yb * zb) + b[1] * zb + b[2])
+        bucket = partial.setdefault(key, ([], centre))
+        bucket[0].append(i)
+        if len(bucket[0]) >= bucket_size:
+            full.append((bucket[0], bucket[1], True))
+            del partial[key]
+    return full + [(v[0], v[1], False) for k, v in sorted(partial.items())]
+
+
+def make_ksplat(parts: list[GaussianSet], level: int, block: float = 5.0, bucket_size: int = 256,
+                sh_range: tuple[float, float] | None = None) -> tuple[bytes, list[np.ndarray]]:
+    """Bytes of a .ksplat holding one section per part, and each part's storage order."""
+    degree = max(p.sh_degree for p in parts)
+    assert degree <= 2
+    k_sh = {0: 0, 1: 9, 2: 24}[degree]
+    if sh_range is None:
+        rest = [p.with_sh_degree(degree).sh[:, 1:] for p in parts if degree]
+        vals = np.concatenate([r.reshape(-1) for r in rest]) if rest else np.zeros(0)
+        sh_range = (float(vals.min()), float(vals.max())) if vals.size else (-1.5, 1.5)
+    scale_range = 1 if level == 0 else 32767
+    bps = bytes_per_splat(level, degree)
+    sections, headers, orders = [], [], []
+    for part in parts:
+        g = part.with_sh_degree(degree)
+        buckets = _buckets(g.means, block, bucket_size)
+        order = np.array([i for b in buckets for i in b[0]], np.int64)
+        orders.append(order)
+        n = len(order)
+        partial_lengths = [len(b[0]) for b in buckets if not b[2]]
+        n_full = sum(b[2] for b in buckets)
+        bucket_bytes = (len(buckets) * 12 + 4 * len(partial_lengths)) if level >= 1 else 0
+        buf = bytearray(bucket_bytes + bps * n)
+        if level >= 1:
+            struct.pack_into(f"<{len(partial_lengths)}I", buf, 0, *partial_lengths)
+            struct.pack_into(f"<{3 * len(buckets)}f", buf, 4 * len(partial_lengths),
+                             *np.concatenate([b[1] for b in buckets]).astype(np.float32))
+        q = g.quats / np.linalg.norm(g.quats, axis=1, keepdims=True)
+        rgb = np.clip(np.floor((0.5 + SH_C0 * g.sh[:, 0]) * 255), 0, 255).astype(np.uint8)
+        alpha = np.clip(np.floor(g.opacities * 255), 0, 255).astype(np.uint8)
+        # band-wise channel-major: R's 3, G's 3, B's 3, then R's 5, G's 5, B's 5
+        frc = np.concatenate([g.sh[:, 1:4].transpose(0, 2, 1).reshape(len(g), -1),
+                              g.sh[:, 4:9].transpose(0, 2, 1).reshape(len(g), -1)], 1)[:, :k_sh]
+        factor = scale_range / (block * 0.5)
+        pos = 0
+        for b in buckets:
+            for i in b[0]:
+                off = bucket_bytes + pos * bps
+                if level == 0:
+                    struct.pack_into("<3f3f4f4B", buf, off, *g.means[i], *g.scales[i], *q[i], *rgb[i], alpha[i])
+                    struct.pack_into(f"<{k_sh}f", buf, off + 44, *frc[i])
+                else:
+                    d = np.clip(np.floor((g.means[i] - b[1]) * factor + 0.5) + scale_range, 0, 2 * scale_range + 1)
+                    struct.pack_into("<3H", buf, off, *d.astype(np.uint16))
+                    buf[off + 6:off + 20] = np.concatenate([g.scales[i], q[i]]).astype("<f2").tobytes()
+                    struct.pack_into("<4B", buf, off + 20, *rgb[i], alpha[i])
+                    if level == 1:
+                        buf[off + 24:off + 24 + 2 * k_sh] = frc[i].astype("<f2").tobytes()
+                    else:
+                        lo, hi = sh_range
+                        u8 = np.clip(np.floor((np.clip(frc[i], lo, hi) - lo) / (hi - lo) * 255), 0, 255)
+                        buf[off + 24:off + 24 + k_sh] = u8.astype(np.uint8).tobytes()
+                pos += 1
+        head = bytearray(1024)
+        struct.pack_into("<IIII", head, 0, n, n, bucket_size if level else 0, len(buckets) if level else 0)
+        struct.pack_into("<f", head, 16, block if level else 0.0)
+        struct.pack_into("<H", head, 20, 12 if level else 0)
+        struct.pack_into("<IIII", head, 24, scale_range if level else 0, len(buf), n_full if level else 0,
+                         len(partial_lengths) if level else 0)
+        struct.pack_into("<H", head, 40, degree)
+        headers.append(bytes(head))
+        sections.append(bytes(buf))
+    total = sum(len(o) for o in orders)
+    main = bytearray(4096)
+    main[0], main[1] = 0, 1
+    struct.pack_into("<IIII", main, 4, len(parts), len(parts), total, total)
+    struct.pack_into("<H", main, 20, level)
+    struct.pack_into("<3f", main, 24, 0.0, 0.0, 0.0)
+    struct.pack_into("<2f", main, 36, *sh_range)
+    return bytes(main) + b"".join(headers) + b"".join(sections), orders
+
+
+def _sample(rng, n, degree, spread=1.0):
+    g = random_gaussians(n, rng, degree)
+    g.means *= spread
+    g.sh[:, 0] = np.clip(g.sh[:, 0], -1.7, 1.7)
+    return g
+
+
+def _angle_deg(a, b):
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    b = b * np.sign(np.sum(a * b, axis=1) + 1e-300)[:, None]
+    return np.degrees(4 * np.arcsin(np.clip(np.linalg.norm(a - b, axis=1) / 2, 0, 1)))
+
+
+# ---------------------------------------------------------------------- tests
+@pytest.mark.parametrize("degree", [0, 1, 2])
+def test_level0_reads_exactly(tmp_path, rng, degree):
+    g = _sample(rng, 600, degree, spread=6.0)  # several 5 m blocks, buckets reorder splats
+    data, (order,) = make_ksplat([g], level=0)
+    (tmp_path / "a.ksplat").write_bytes(data)
+    r = read_gaussians(tmp_path / "a.ksplat")
+    ref = g.subset(order)
+    assert len(r) == 600 and r.sh_degree == degree
+    np.testing.assert_array_equal(r.means, ref.means)
+    np.testing.assert_allclose(r.scales, ref.scales, rtol=1e-7)
+    assert _angle_deg(r.quats, ref.quats).max() < 1e-3
+    assert np.abs(r.opacities - ref.opacities).max() <= 1 / 255 + 1e-6
+    assert (np.abs(r.sh[:, 0] - ref.sh[:, 0]) * SH_C0).max() <= 1 / 255 + 1e-6
+    np.testing.assert_allclose(r.sh[:, 1:], ref.sh[:, 1:], atol=1e-6)
+
+
+@pytest.mark.parametrize("degree", [0, 2])
+def test_level1_half_floats_and_bucket_centres(rng, degree):
+    g = _sample(rng, 1500, degree, spread=4.0)  # > 256 per block: full and partial buckets
+    data, (order,) = make_ksplat([g], level=1)
+    r = decode_ksplat(data)
+    ref = g.subset(order)
+    assert np.abs(r.means - ref.means).max() <= 2.5 / 32767 / 2 + 1e-5
+    np.testing.assert_allclose(r.scales, ref.scales, rtol=2**-10)
+    assert _angle_deg(r.quats, ref.quats).max() < 0.2
+    assert np.abs(r.opacities - ref.opacities).max() <= 1 / 255 + 1e-6
+    if degree:
+        np.testing.assert_allclose(r.sh[:, 1:], ref.sh[:, 1:], atol=2**-10 * 4)
+
+
+def test_level2_eight_bit_sh_and_several_sections(rng):
+    parts = [_sample(rng, 300, 2), _sample(rng, 200, 1, spread=3.0)]
+    data, orders = make_ksplat(parts, level=2, sh_range=(-1.5, 1.5))
+    r = decode_ksplat(data)
+    assert len(r) == 500 and r.sh_degree == 2
+    ref = GaussianSet.concat([p.subset(o) for p, o in zip(parts, orders)])
+    clipped = np.clip(ref.sh[:, 1:], -1.5, 1.5)
+    assert np.abs(r.sh[:, 1:] - clipped).max() <= 3.0 / 255 + 1e-5
+    assert np.abs(r.means - ref.means).max() <= 2.5 / 32767 / 2 + 1e-5
+
+
+def test_detected_by_extension_and_by_content(tmp_path, rng):
+    data, _ = make_ksplat([_sample(rng, 50, 0)], level=1)
+    (tmp_path / "x.ksplat").write_bytes(data)
+    (tmp_path / "x.bin").write_bytes(data)
+    assert detect_format(tmp_path / "x.ksplat") == "ksplat"
+    assert detect_format(tmp_path / "x.bin") == "ksplat"
+    assert len(read_gaussians(tmp_path / "x.bin")) == 50
+
+
+def test_corrupt_files_raise_input_error(rng):
+    data, _ = make_ksplat([_sample(rng, 300, 1)], level=1)
+    with pytest.raises(InputError, match="truncated"):
+        decode_ksplat(data[:-100])
+    with pytest.raises(InputError, match="truncated"):
+        decode_ksplat(data[:1000])
+    bad = bytearray(data)
+    bad[1] = 0  # version 0.0
+    with pytest.raises(InputError, match="version"):
+        decode_ksplat(bytes(bad))
+    bad = bytearray(data)
+    struct.pack_into("<H", bad, 20, 7)
+    with pytest.raises(InputError, match="compression level"):
+        decode_ksplat(bytes(bad))
+    bad = bytearray(data)
+    struct.pack_into("<H", bad, 4096 + 40, 3)
+    with pytest.raises(InputError, match="SH degree"):
+        decode_ksplat(bytes(bad))
+    bad = bytearray(data)
+    struct.pack_into("<I", bad, 4096 + 32, 9)  # full bucket count no longer adds up
+    with pytest.raises(InputError, match="buckets"):
+        decode_ksplat(bytes(bad))
+    nan = bytearray(make_ksplat([_sample(rng, 10, 0)], level=0)[0])
+    struct.pack_into("<f", nan, 4096 + 1024, float("nan"))
+    with pytest.raises(InputError, match="NaN"):
+        decode_ksplat(bytes(nan))
