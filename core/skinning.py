@@ -108,17 +108,49 @@ def dense_to_sparse_weights(weights: np.ndarray, k: int = 4) -> tuple[np.ndarray
     return idx.astype(np.int32), w.astype(np.float32)
 
 
+def nearest_rotation(m: torch.Tensor, iterations: int = 4) -> torch.Tensor:
+    """[...,3,3] blended (non-orthonormal) matrices -> the nearest rotations (polar decomposition).
+
+    Scaled Newton iteration X <- (g X + X^-T / g) / 2 with g = sqrt(|X^-T|_F / |X|_F) (Higham);
+    X^-T = cofactor(X) / det(X) from column cross products. Four steps reach float32 precision
+    even for strongly blended joints. The GPU skinning shader runs the same iteration.
+    """
+    x = m
+    for _ in range(iterations):
+        c0, c1, c2 = x[..., :, 0], x[..., :, 1], x[..., :, 2]
+        cof = torch.stack([torch.linalg.cross(c1, c2), torch.linalg.cross(c2, c0), torch.linalg.cross(c0, c1)], dim=-1)
+        det = (c0 * cof[..., :, 0]).sum(-1)
+        det = torch.where(det.abs() < 1e-12, torch.full_like(det, 1e-12), det)
+        inv_t = cof / det[..., None, None]
+        g = torch.sqrt(torch.linalg.norm(inv_t, dim=(-2, -1)) / torch.linalg.norm(x, dim=(-2, -1)).clamp_min(1e-12))
+        x = 0.5 * (g[..., None, None] * x + inv_t / g[..., None, None])
+    return x
+
+
 def matrix_to_quat_torch(m: torch.Tensor) -> torch.Tensor:
-    """[...,3,3] (near-)rotations -> [...,4] unit wxyz quaternions, branch-free and batched."""
-    m00, m11, m22 = m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]
-    qw = 0.5 * torch.sqrt(torch.clamp(1 + m00 + m11 + m22, min=1e-12))
-    qx = 0.5 * torch.sqrt(torch.clamp(1 + m00 - m11 - m22, min=1e-12))
-    qy = 0.5 * torch.sqrt(torch.clamp(1 - m00 + m11 - m22, min=1e-12))
-    qz = 0.5 * torch.sqrt(torch.clamp(1 - m00 - m11 + m22, min=1e-12))
-    qx = torch.copysign(qx, m[..., 2, 1] - m[..., 1, 2])
-    qy = torch.copysign(qy, m[..., 0, 2] - m[..., 2, 0])
-    qz = torch.copysign(qz, m[..., 1, 0] - m[..., 0, 1])
-    q = torch.stack([qw, qx, qy, qz], dim=-1)
+    """[...,3,3] rotations -> [...,4] unit wxyz quaternions, batched (Shepperd's method).
+
+    Each row uses the candidate with the largest diagonal term, so no component comes from the
+    square root of a round-off-sized number. Exact for orthonormal input; pass blended matrices
+    through `nearest_rotation` first. The GPU skinning shader uses the same selection.
+    """
+    m00, m01, m02 = m[..., 0, 0], m[..., 0, 1], m[..., 0, 2]
+    m10, m11, m12 = m[..., 1, 0], m[..., 1, 1], m[..., 1, 2]
+    m20, m21, m22 = m[..., 2, 0], m[..., 2, 1], m[..., 2, 2]
+    trace = m00 + m11 + m22
+    sw = 2 * torch.sqrt(torch.clamp(1 + trace, min=1e-12))
+    sx = 2 * torch.sqrt(torch.clamp(1 + m00 - m11 - m22, min=1e-12))
+    sy = 2 * torch.sqrt(torch.clamp(1 - m00 + m11 - m22, min=1e-12))
+    sz = 2 * torch.sqrt(torch.clamp(1 - m00 - m11 + m22, min=1e-12))
+    candidates = torch.stack([
+        torch.stack([sw / 4, (m21 - m12) / sw, (m02 - m20) / sw, (m10 - m01) / sw], -1),
+        torch.stack([(m21 - m12) / sx, sx / 4, (m01 + m10) / sx, (m02 + m20) / sx], -1),
+        torch.stack([(m02 - m20) / sy, (m01 + m10) / sy, sy / 4, (m12 + m21) / sy], -1),
+        torch.stack([(m10 - m01) / sz, (m02 + m20) / sz, (m12 + m21) / sz, sz / 4], -1),
+    ], dim=-2)  # [...,4 candidates,4]
+    pick = torch.stack([trace, m00, m11, m22], -1).argmax(-1)
+    q = torch.gather(candidates, -2, pick[..., None, None].expand(pick.shape + (1, 4)))[..., 0, :]
+    q = torch.where(q[..., :1] < 0, -q, q)
     return q / torch.linalg.norm(q, dim=-1, keepdim=True)
 
 
@@ -135,8 +167,8 @@ def skin_gaussians(gaussians: GaussianSet, skin_indices: np.ndarray, skin_weight
                    rotation_locked: np.ndarray | None = None) -> list[GaussianSet]:
     """Pose canonical Gaussians for T frames.
 
-    Positions move with the blended transform; rotations are pre-multiplied by the rotation of the
-    blended 3x3 (LHM's convention). Points flagged in `rotation_locked` [N] keep their rotation.
+    Positions move with the blended transform; rotations are pre-multiplied by the nearest rotation
+    to the blended 3x3 (its polar factor). Points flagged in `rotation_locked` [N] keep their rotation.
 
     Args:
         transforms: [T,J,4,4]; transl: [T,3] or None.
@@ -159,7 +191,7 @@ def skinned_means_quats(gaussians: GaussianSet, skin_indices: np.ndarray, skin_w
     posed, rot = lbs_points(means, idx, w, transforms)
     if transl is not None:
         posed = posed + transl.float()[:, None, :]
-    q_lbs = matrix_to_quat_torch(rot)
+    q_lbs = matrix_to_quat_torch(nearest_rotation(rot))
     q = quat_mul_torch(q_lbs, torch.from_numpy(gaussians.quats)[None])
     if rotation_locked is not None and np.any(rotation_locked):
         lock = torch.from_numpy(np.asarray(rotation_locked, bool))

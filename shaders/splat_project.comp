@@ -36,18 +36,44 @@ mat3 quat_to_mat(vec4 q) {
                 2.0 * (x * z + w * y), 2.0 * (y * z - w * x), 1.0 - 2.0 * (x * x + y * y));
 }
 
-// Branch-free matrix -> quaternion, the same formula as core.skinning.matrix_to_quat_torch.
+// Nearest rotation to a blended LBS matrix (polar factor), as core.skinning.nearest_rotation:
+// scaled Newton steps X <- (g X + X^-T / g) / 2.
+float frobenius(mat3 x) { return sqrt(dot(x[0], x[0]) + dot(x[1], x[1]) + dot(x[2], x[2])); }
+
+mat3 nearest_rotation(mat3 x) {
+    for (int i = 0; i < 4; ++i) {
+        mat3 cof = mat3(cross(x[1], x[2]), cross(x[2], x[0]), cross(x[0], x[1]));
+        float det = dot(x[0], cof[0]);
+        det = abs(det) < 1e-12 ? 1e-12 : det;
+        mat3 inv_t = cof * (1.0 / det);
+        float g = sqrt(frobenius(inv_t) / max(frobenius(x), 1e-12));
+        x = 0.5 * (g * x + inv_t * (1.0 / g));
+    }
+    return x;
+}
+
+// Rotation -> quaternion by Shepperd's method, as core.skinning.matrix_to_quat_torch.
+// m[col][row]: m01 = m[1][0] is row 0, column 1.
 vec4 mat_to_quat(mat3 m) {
-    float m00 = m[0][0], m11 = m[1][1], m22 = m[2][2];
-    float qw = 0.5 * sqrt(max(1.0 + m00 + m11 + m22, 1e-12));
-    float qx = 0.5 * sqrt(max(1.0 + m00 - m11 - m22, 1e-12));
-    float qy = 0.5 * sqrt(max(1.0 - m00 + m11 - m22, 1e-12));
-    float qz = 0.5 * sqrt(max(1.0 - m00 - m11 + m22, 1e-12));
-    // m[col][row]: m21 = m[1][2], m12 = m[2][1], ...
-    qx = (m[1][2] - m[2][1]) < 0.0 ? -qx : qx;
-    qy = (m[2][0] - m[0][2]) < 0.0 ? -qy : qy;
-    qz = (m[0][1] - m[1][0]) < 0.0 ? -qz : qz;
-    vec4 q = vec4(qw, qx, qy, qz);
+    float m00 = m[0][0], m01 = m[1][0], m02 = m[2][0];
+    float m10 = m[0][1], m11 = m[1][1], m12 = m[2][1];
+    float m20 = m[0][2], m21 = m[1][2], m22 = m[2][2];
+    float tr = m00 + m11 + m22;
+    vec4 q;
+    if (tr >= m00 && tr >= m11 && tr >= m22) {
+        float s = 2.0 * sqrt(max(1.0 + tr, 1e-12));
+        q = vec4(0.25 * s, (m21 - m12) / s, (m02 - m20) / s, (m10 - m01) / s);
+    } else if (m00 >= m11 && m00 >= m22) {
+        float s = 2.0 * sqrt(max(1.0 + m00 - m11 - m22, 1e-12));
+        q = vec4((m21 - m12) / s, 0.25 * s, (m01 + m10) / s, (m02 + m20) / s);
+    } else if (m11 >= m22) {
+        float s = 2.0 * sqrt(max(1.0 - m00 + m11 - m22, 1e-12));
+        q = vec4((m02 - m20) / s, (m01 + m10) / s, 0.25 * s, (m12 + m21) / s);
+    } else {
+        float s = 2.0 * sqrt(max(1.0 - m00 - m11 + m22, 1e-12));
+        q = vec4((m10 - m01) / s, (m02 + m20) / s, (m12 + m21) / s, 0.25 * s);
+    }
+    q = q.x < 0.0 ? -q : q;
     return q / length(q);
 }
 
@@ -81,7 +107,7 @@ void main() {
     if (skinned) {
         mat4 m = blended_bone(gid);
         mean = (m * vec4(mean, 1.0)).xyz + transl;
-        if (sc.w < 0.5) quat = quat_mul(mat_to_quat(mat3(m)), quat);
+        if (sc.w < 0.5) quat = quat_mul(mat_to_quat(nearest_rotation(mat3(m))), quat);
     }
     vec3 pc = (view * vec4(mean, 1.0)).xyz;
     if (!(pc.z > clip_z.x && pc.z < clip_z.y) || c0.w < alpha_min) { write_culled(gid); return; }

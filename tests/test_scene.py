@@ -73,3 +73,17 @@ def test_several_items_concatenate(body, avatar, rng):
     assert len(g) == 350 and g.sh_degree == 3
     lo, hi = scene.bounds()
     assert np.all(hi > lo)
+
+
+@pytest.mark.parametrize("az,el,size", [(0, 0, (512, 512)), (35, 10, (640, 360)), (90, -20, (300, 600))])
+def test_framing_fits_the_box_tightly(az, el, size):
+    from avatar_studio.core.render.base import Camera
+    lo, hi = np.array([-0.3, -1.1, -0.2]), np.array([0.3, 0.6, 0.25])  # a standing person
+    cam = Camera.framing(lo, hi, az, el, 35.0, *size)
+    corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+    uvz = cam.project(corners)
+    assert np.all(uvz[:, 2] > cam.near)
+    assert np.all((uvz[:, 0] >= 0) & (uvz[:, 0] <= size[0]) & (uvz[:, 1] >= 0) & (uvz[:, 1] <= size[1]))
+    # Tight: the box spans most of the image along at least one axis.
+    span = max((uvz[:, 0].max() - uvz[:, 0].min()) / size[0], (uvz[:, 1].max() - uvz[:, 1].min()) / size[1])
+    assert span > 0.8

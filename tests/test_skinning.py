@@ -121,3 +121,18 @@ def test_nearest_vertex_weights(body, rng):
     ref_idx, ref_w = dense_to_sparse_weights(body.weights[[10, 5000, 9000]], 4)
     np.testing.assert_array_equal(idx, ref_idx)
     np.testing.assert_allclose(w, ref_w, atol=1e-6)
+
+
+def test_blended_rotation_is_the_polar_factor(rng):
+    """Gaussians take the nearest rotation to the blended LBS matrix (checked against SVD)."""
+    from avatar_studio.core.rotations import aa_to_rotmat
+    from avatar_studio.core.skinning import matrix_to_quat_torch, nearest_rotation
+    r1 = aa_to_rotmat(rng.normal(size=(500, 3)) * 0.8)
+    r2 = aa_to_rotmat(rng.normal(size=(500, 3)) * 0.8)
+    w = rng.uniform(0, 1, (500, 1, 1))
+    m = torch.from_numpy(w * r1 + (1 - w) * r2)
+    u, _, vt = np.linalg.svd(m.numpy())
+    polar = u @ vt
+    np.testing.assert_allclose(nearest_rotation(m).numpy(), polar, atol=1e-6)
+    q = matrix_to_quat_torch(nearest_rotation(m).float()).numpy()
+    np.testing.assert_allclose(quat_to_rotmat(q), polar, atol=1e-5)

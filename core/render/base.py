@@ -96,16 +96,23 @@ class Camera:
 
     @classmethod
     def framing(cls, bounds_min, bounds_max, azimuth_deg: float = 0.0, elevation_deg: float = 0.0,
-                fov_y_deg: float = 40.0, width: int = 512, height: int = 512, margin: float = 1.15) -> "Camera":
-        """An orbit camera that fits the box [bounds_min, bounds_max] in view."""
+                fov_y_deg: float = 40.0, width: int = 512, height: int = 512, margin: float = 1.08) -> "Camera":
+        """An orbit camera aimed at the box [bounds_min, bounds_max], as close as it can be while every
+        corner of the box stays inside the image (with `margin` to spare)."""
         lo, hi = np.asarray(bounds_min, np.float64), np.asarray(bounds_max, np.float64)
         centre = (lo + hi) / 2
+        axes = cls.orbit(centre, 1.0, azimuth_deg, elevation_deg, fov_y_deg=fov_y_deg, width=width, height=height)
+        corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+        local = (corners - centre) @ axes.view[:3, :3].T.astype(np.float64)  # camera-aligned, centred
+        tan_y = np.tan(np.radians(fov_y_deg) / 2)
+        tan_x = tan_y * width / height
+        # A corner at (x, y, z) relative to the centre sits at depth d + z; it is in view when
+        # |x| <= (d + z) tan_x / margin, i.e. d >= margin |x| / tan_x - z (same for y).
+        need = np.maximum(margin * np.abs(local[:, 0]) / tan_x, margin * np.abs(local[:, 1]) / tan_y) - local[:, 2]
         radius = max(float(np.linalg.norm(hi - lo)) / 2, 1e-3)
-        fov = np.radians(fov_y_deg) * min(1.0, width / height)
-        distance = margin * radius / np.sin(fov / 2)
-        return cls.orbit(centre, distance, azimuth_deg, elevation_deg, fov_y_deg=fov_y_deg,
-                         width=width, height=height, near=max(distance - 3 * radius, 0.01),
-                         far=distance + 3 * radius)
+        distance = max(float(need.max()), float(local[:, 2].max()) + 0.05, 1e-2)
+        return cls.orbit(centre, distance, azimuth_deg, elevation_deg, fov_y_deg=fov_y_deg, width=width,
+                         height=height, near=max(distance - 2 * radius, 0.01), far=distance + 2 * radius)
 
 
 @dataclass
@@ -148,3 +155,16 @@ class Renderer(Protocol):
                mode: RenderMode = "color") -> RenderResult: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class SkinnedRenderer(Renderer, Protocol):
+    """A renderer that skins on the device: canonical Gaussians and skin weights are uploaded once,
+    then each frame sends only the bone transforms (GL and gsplat implement it)."""
+
+    def set_avatar(self, gaussians: GaussianSet, skin_indices: np.ndarray | None = None,
+                   skin_weights: np.ndarray | None = None, rotation_locked: np.ndarray | None = None): ...
+
+    def render_skinned(self, handle, transforms, transl, camera: Camera, *,
+                       background: tuple[float, float, float] | None = (1.0, 1.0, 1.0),
+                       mode: RenderMode = "color") -> RenderResult: ...
