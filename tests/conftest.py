@@ -30,6 +30,15 @@ def body():
     return default_body_model()
 
 
+@pytest.fixture(scope="module")
+def gl():
+    """A headless (EGL) OpenGL renderer, shared by a module's tests."""
+    from avatar_studio.core.render.gl import GLRenderer
+    r = GLRenderer()
+    yield r
+    r.close()
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)

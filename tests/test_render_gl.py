@@ -14,14 +14,6 @@ N = 1500
 
 
 @pytest.fixture(scope="module")
-def gl():
-    from avatar_studio.core.render.gl import GLRenderer
-    r = GLRenderer()
-    yield r
-    r.close()
-
-
-@pytest.fixture(scope="module")
 def rig():
     """Canonical Gaussians, top-4 skinning over 55 joints, and a posed frame's transforms."""
     rng = np.random.default_rng(11)

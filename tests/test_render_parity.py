@@ -15,14 +15,6 @@ MIN_PSNR = 35.0
 
 
 @pytest.fixture(scope="module")
-def gl():
-    from avatar_studio.core.render.gl import GLRenderer
-    r = GLRenderer()
-    yield r
-    r.close()
-
-
-@pytest.fixture(scope="module")
 def ref():
     return ReferenceRenderer()
 

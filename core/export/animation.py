@@ -12,7 +12,7 @@ from ..avatar import Avatar
 from ..body.model import BodyModel
 from ..errors import InputError
 from ..motion.motion import Motion
-from ..render.base import Camera, Renderer
+from ..render.base import Camera, Renderer, SkinnedRenderer
 
 CameraMode = Literal["fixed", "turntable", "follow"]
 
@@ -58,6 +58,7 @@ class AvatarAnimation:
         self.num_frames = max(1, int(round((end - start) * self.settings.fps)))
         self._times = start + np.arange(self.num_frames) / self.settings.fps
         self._bounds = self._motion_bounds()
+        self._handle = None  # device-side avatar for renderers that skin on the GPU
 
     def time_of(self, i: int) -> float:
         return float(self._times[i])
@@ -94,8 +95,16 @@ class AvatarAnimation:
         """[H,W,3] uint8 (or [H,W,4] for a transparent background) frame i."""
         full_pose, transl = self.pose(i)
         cam = self.camera(i)
-        posed = self.avatar.posed(self.body, full_pose, transl)
-        out = self.renderer.render(posed, cam, background=self.settings.background)
-        return out.rgba8() if self.settings.background is None else out.rgb8()
+        bg = self.settings.background
+        if isinstance(self.renderer, SkinnedRenderer):
+            if self._handle is None:
+                rig = self.avatar.rig
+                self._handle = self.renderer.set_avatar(self.avatar.gaussians, rig.skin_indices, rig.skin_weights,
+                                                        rig.rotation_locked)
+            _, rel = self.avatar.transforms(self.body, full_pose[None])
+            out = self.renderer.render_skinned(self._handle, rel[0], transl, cam, background=bg)
+        else:
+            out = self.renderer.render(self.avatar.posed(self.body, full_pose, transl), cam, background=bg)
+        return out.rgba8() if bg is None else out.rgb8()
 
     __call__ = render

@@ -1,0 +1,83 @@
+"""Export speed: render + encode N frames of a 40k-Gaussian avatar to MP4, end to end.
+
+Run: python tests/bench/bench_export.py [--frames 300] [--gaussians 40000] [--sizes 512 1080p]
+Prints frames/s for each size (rendering through the automatic back-end, encoding with libx264).
+Not a test: figures depend on the machine; README records them with the machine stated.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def body_avatar(n: int, seed: int = 0):
+    """A 40k-Gaussian avatar on the embedded body surface, skinned with the surface weights."""
+    from avatar_studio.core.avatar import Avatar, Rig
+    from avatar_studio.core.body.model import default_body_model
+    from avatar_studio.core.gaussians import GaussianSet, normalize_quats
+    from avatar_studio.core.skinning import dense_to_sparse_weights
+    body = default_body_model()
+    rng = np.random.default_rng(seed)
+    v, _ = body.shaped()
+    f = body.faces
+    area = np.linalg.norm(np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]]), axis=1)
+    tri = rng.choice(len(f), n, p=area / area.sum())
+    b = rng.dirichlet(np.ones(3), n)
+    means = np.einsum("nk,nkd->nd", b, v[f[tri]])
+    weights = np.einsum("nk,nkj->nj", b, body.weights[f[tri]])
+    idx, w = dense_to_sparse_weights(weights, 4)
+    rgb = 0.5 + 0.4 * np.sin(means * 7.0 + [0, 2, 4])
+    g = GaussianSet.from_rgb(means, normalize_quats(rng.normal(size=(n, 4))), rng.uniform(0.004, 0.012, (n, 3)),
+                             np.full(n, 0.9), rgb)
+    return Avatar(g, Rig(idx, w)), body
+
+
+def run(frames: int, n: int, size: tuple[int, int], renderer_name: str) -> float:
+    from avatar_studio import RESOURCES_DIR
+    from avatar_studio.core.export.animation import AnimationSettings, AvatarAnimation
+    from avatar_studio.core.export.video import VideoOptions, write_video
+    from avatar_studio.core.motion.motion import Motion
+    from avatar_studio.core.render.rendering import create_renderer
+    avatar, body = body_avatar(n)
+    motion = Motion.load_npz(RESOURCES_DIR / "motions" / "dance.npz")
+    renderer = create_renderer(renderer_name)
+    try:
+        settings = AnimationSettings(width=size[0], height=size[1], fps=30.0, end=frames / 30.0 + 1e-6)
+        # Loop the motion if it is shorter than the requested frames.
+        reps = int(np.ceil(frames / motion.num_frames))
+        fp = np.concatenate([motion.full_pose()] * reps)[:frames]
+        tr = np.concatenate([motion.transl] * reps)[:frames]
+        motion = Motion.from_full_pose(fp, tr, fps=30.0, up_axis="y")
+        anim = AvatarAnimation(avatar, motion, body, renderer, settings)
+        anim.render(0)  # warm-up: shader compile, upload
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            write_video(Path(tmp) / "bench.mp4", anim, anim.num_frames, VideoOptions(30.0, 8.0))
+            dt = time.perf_counter() - t0
+        return anim.num_frames / dt
+    finally:
+        renderer.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--frames", type=int, default=300)
+    ap.add_argument("--gaussians", type=int, default=40000)
+    ap.add_argument("--sizes", nargs="+", default=["512", "1080p"])
+    ap.add_argument("--renderer", default="auto")
+    args = ap.parse_args()
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; load {os.getloadavg()[0]:.1f}")
+    for s in args.sizes:
+        size = (1920, 1080) if s == "1080p" else (int(s), int(s))
+        fps = run(args.frames, args.gaussians, size, args.renderer)
+        print(f"export {args.frames} frames, {args.gaussians:,} Gaussians, {size[0]}x{size[1]}, MP4: {fps:.1f} frames/s")
+
+
+if __name__ == "__main__":
+    main()
