@@ -59,7 +59,8 @@ class BodyModel:
     Attributes (numpy, float32 unless noted):
         v_template [V,3], faces [F,3] int64, weights [V,55], J_regressor [55,V],
         shapedirs [V,3,S], posedirs [P,V*3] (smplx layout), parents [55] int64,
-        hand_mean [90] (left then right; added to hand poses when `flat_hand_mean` is False).
+        hand_mean [90] the model's mean hand pose (left then right), whatever `flat_hand_mean` is;
+            added to hand poses when `flat_hand_mean` is False.
     """
 
     def __init__(self, path: str | Path | None = None, gender: str = "neutral", *,
@@ -71,6 +72,9 @@ class BodyModel:
         try:
             with np.load(self.file, allow_pickle=False) as data:
                 self.is_standin = "avatar_studio_standin" in data.files
+                # smplx zeroes its copy of the hand means when flat_hand_mean=True; keep the model's own.
+                file_hand_mean = np.concatenate([np.asarray(data["hands_meanl"], np.float32).reshape(-1),
+                                                 np.asarray(data["hands_meanr"], np.float32).reshape(-1)])
         except Exception as err:  # corrupt zip, pickled arrays, ...
             raise ModelFileError(f"The body model file {self.file} cannot be read ({err}).") from err
         try:
@@ -90,7 +94,7 @@ class BodyModel:
         self.expr_dirs = layer.expr_dirs.numpy().astype(np.float32)
         self.posedirs = layer.posedirs.numpy().astype(np.float32)
         self.parents = layer.parents.numpy().astype(np.int64)
-        self.hand_mean = np.concatenate([layer.left_hand_mean.numpy(), layer.right_hand_mean.numpy()]).astype(np.float32)
+        self.hand_mean = file_hand_mean
         if self.v_template.shape[0] != self.weights.shape[0] or self.weights.shape[1] != NUM_JOINTS:
             raise ModelFileError(f"{self.file} does not have the SMPL-X 55-joint layout.")
         if not np.array_equal(self.parents, SMPLX_PARENTS):
