@@ -58,7 +58,7 @@ class Placement:
         return self.yaw_deg == 0 and self.scale == 1 and not np.any(self.translation)
 
 
-@dataclass
+@dataclass(eq=False)  # items are compared by identity (their arrays have no truth value)
 class SceneItem:
     """One thing in the scene. Exactly one of `avatar`, `gaussians`, `sequence` is set."""
 

@@ -14,6 +14,15 @@ def test_every_python_package_is_listed():
             found.add("avatar_studio." + ".".join(rel.parts))
     missing = found - listed
     assert not missing, f"add these to [tool.setuptools] packages in pyproject.toml: {sorted(missing)}"
+    tracked = set()
+    import subprocess
+    files = subprocess.run(["git", "ls-files", "*__init__.py"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    for f in files:
+        parts = pathlib.Path(f).parent.parts
+        tracked.add("avatar_studio" + "".join("." + p for p in parts))
+    untracked = listed - tracked
+    if files:  # inside a git checkout: a listed package must be committed, or a clean clone cannot install
+        assert not untracked, f"listed in pyproject.toml but not committed: {sorted(untracked)}"
 
 
 def test_packaging_files_exist():

@@ -186,14 +186,14 @@ def _cached_rest_joints(model: BodyModel, betas: tuple) -> np.ndarray:
     return cache[betas]
 
 
-@lru_cache(maxsize=4)
 def default_body_model(gender: str = "neutral") -> BodyModel:
     """The body model from the environment or the embedded stand-in, created once per process."""
-    return BodyModel(None, gender)
+    return _body_at(str(resolve_model_file(None, gender)), gender)
 
 
 @lru_cache(maxsize=8)
-def _body_at(path: str | None, gender: str) -> BodyModel:
+def _body_at(path: str, gender: str) -> BodyModel:
+    """One BodyModel per resolved model file, shared by every caller."""
     return BodyModel(path, gender)
 
 
@@ -207,14 +207,14 @@ def body_for_rig(body_model: str, gender: str = "neutral", smplx_path: str | Pat
         ModelFileError when the rig needs the real SMPL-X and none is configured.
     """
     if body_model == "standin":
-        return _body_at(str(STANDIN_DIR), "neutral")
+        return _body_at(str(resolve_model_file(STANDIN_DIR)), "neutral")
     path = str(smplx_path) if smplx_path is not None else os.environ.get(ENV_VAR) or None
     if path is None:
         raise ModelFileError(
             "This avatar is rigged on the real SMPL-X body (e.g. made by LHM), which is not configured. "
             f"Point the studio at your SMPL-X folder (--body DIR, Settings, or {ENV_VAR}); "
             "LHM's prior folder holds one at pretrained_models/human_model_files.")
-    body = _body_at(path, gender)
+    body = _body_at(str(resolve_model_file(path, gender)), gender)
     if body.is_standin:
         raise ModelFileError(f"{path} holds the Avatar Studio stand-in, but this avatar needs the real SMPL-X.")
     return body

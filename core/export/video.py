@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import CancelledError, InputError, StudioError
 from ..io.atomic import atomic_dir, atomic_path
-from ..reconstruct.base import CancelToken
+from ..jobs import CancelToken
 
 VideoFormat = Literal["mp4", "webm", "gif", "png"]
 FrameSource = Callable[[int], np.ndarray]

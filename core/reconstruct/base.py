@@ -16,31 +16,13 @@ import numpy as np
 
 from ..avatar import Avatar
 from ..errors import CancelledError, InputError
+from ..jobs import CancelToken
 
 ProgressCallback = Callable[[str, float], None]
 """progress(stage_name, fraction_of_whole_job_0_to_1)"""
 
 MIN_SIDE = 64
 MAX_PIXELS = 64_000_000  # decompression-bomb guard (e.g. 8000 x 8000)
-
-
-class CancelToken:
-    """Thread-safe cancel flag. Workers call `check()` between small steps."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def cancel(self) -> None:
-        self._event.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._event.is_set()
-
-    def check(self) -> None:
-        """Raise CancelledError if cancel() was called."""
-        if self._event.is_set():
-            raise CancelledError("Reconstruction cancelled.")
 
 
 class Progress:

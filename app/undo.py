@@ -1,0 +1,140 @@
+"""Undoable changes to the scene model. Every edit the GUI makes to the scene goes through one of these
+commands on the window's QUndoStack, so Edit ▸ Undo/Redo covers motion edits, placement and items.
+
+Commands hold whole before/after values (motions are small: 55×3 floats a frame), which keeps undo exact.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from PySide6.QtGui import QUndoCommand
+
+PLACEMENT_MERGE_ID = 1001
+
+
+def unique_name(items: list, name: str, exclude: Any = None) -> str:
+    """`name`, or `name (2)`, `name (3)`... so no two items in the scene list share a label."""
+    taken = {i.name for i in items if i is not exclude}
+    if name not in taken:
+        return name
+    n = 2
+    while f"{name} ({n})" in taken:
+        n += 1
+    return f"{name} ({n})"
+
+
+def index_of(items: list, item: Any) -> int:
+    """Position of `item` in `items` by identity, or -1 (scene items are dataclasses holding arrays, so
+    `==`, `in` and `list.index` would compare their arrays)."""
+    return next((n for n, i in enumerate(items) if i is item), -1)
+
+
+class MotionEdit(QUndoCommand):
+    """Replace an avatar's motion (trim, mirror, smooth, root lock, key override, retime, new motion)."""
+
+    def __init__(self, scene: Any, item: Any, new_motion: Any, text: str) -> None:
+        super().__init__(text)
+        self.scene, self.item = scene, item
+        self.old, self.new = item.motion, new_motion
+
+    def redo(self) -> None:
+        self.scene.set_motion(self.item, self.new)
+
+    def undo(self) -> None:
+        self.scene.set_motion(self.item, self.old)
+
+
+class PlacementEdit(QUndoCommand):
+    """Move/rotate/scale one item. Consecutive edits of the same item merge (spin-box drags)."""
+
+    def __init__(self, scene: Any, item: Any, translation=None, yaw_deg=None, scale=None,
+                 text: str = "Move item") -> None:
+        super().__init__(text)
+        self.scene, self.item = scene, item
+        self.old = copy.deepcopy(item.placement)
+        self.new = copy.deepcopy(item.placement)
+        if translation is not None:
+            self.new.translation = translation
+        if yaw_deg is not None:
+            self.new.yaw_deg = float(yaw_deg)
+        if scale is not None:
+            self.new.scale = float(scale)
+
+    def id(self) -> int:
+        return PLACEMENT_MERGE_ID
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if not isinstance(other, PlacementEdit) or other.item is not self.item:
+            return False
+        self.new = other.new
+        return True
+
+    def _apply(self, placement) -> None:
+        self.item.placement = copy.deepcopy(placement)
+        self.scene.changed(self.item)
+
+    def redo(self) -> None:
+        self._apply(self.new)
+
+    def undo(self) -> None:
+        self._apply(self.old)
+
+
+class SetVisible(QUndoCommand):
+    def __init__(self, scene: Any, item: Any, visible: bool) -> None:
+        super().__init__(("Show " if visible else "Hide ") + item.name)
+        self.scene, self.item, self.visible = scene, item, visible
+
+    def redo(self) -> None:
+        self.item.visible = self.visible
+        self.scene.changed(self.item)
+
+    def undo(self) -> None:
+        self.item.visible = not self.visible
+        self.scene.changed(self.item)
+
+
+class AddItem(QUndoCommand):
+    def __init__(self, scene: Any, item: Any, text: str | None = None) -> None:
+        super().__init__(text or f"Add {item.name}")
+        self.scene, self.item = scene, item
+
+    def redo(self) -> None:
+        self.scene.add(self.item)
+
+    def undo(self) -> None:
+        self.scene.remove(self.item)
+
+
+class RemoveItem(QUndoCommand):
+    def __init__(self, scene: Any, item: Any) -> None:
+        super().__init__(f"Remove {item.name}")
+        self.scene, self.item = scene, item
+        self.index = index_of(scene.items, item)
+
+    def redo(self) -> None:
+        self.scene.remove(self.item)
+
+    def undo(self) -> None:
+        self.scene.add(self.item)
+        # restore the original order
+        items = self.scene.items
+        del items[index_of(items, self.item)]
+        items.insert(min(max(self.index, 0), len(items)), self.item)
+        self.scene.events.emit("items", items)
+
+
+class Rename(QUndoCommand):
+    def __init__(self, scene: Any, item: Any, name: str) -> None:
+        super().__init__(f"Rename {item.name}")
+        self.scene, self.item, self.old = scene, item, item.name
+        self.new = unique_name(scene.items, name, exclude=item)
+
+    def redo(self) -> None:
+        self.item.name = self.new
+        self.scene.changed(self.item)
+
+    def undo(self) -> None:
+        self.item.name = self.old
+        self.scene.changed(self.item)

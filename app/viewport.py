@@ -1,0 +1,719 @@
+"""The 3D viewport: a QOpenGLWidget that asks `core.render` for the splats and draws a ground grid and
+a skeleton overlay around them.
+
+- Mouse: left-drag orbits, right/middle-drag (or Shift+left) pans, the wheel zooms, double-click frames all.
+- Views: front / side / back, frame-all; background colour; grid and skeleton toggles; an FPS readout.
+- While the camera moves the splats are drawn at reduced resolution, then once more at full resolution
+  when the mouse rests (`INTERACTIVE_SCALE`, `SETTLE_MS`).
+- HiDPI: everything renders at device pixels (`devicePixelRatioF`).
+
+The widget owns its GL context (created by Qt; wrapped by moderngl in `initializeGL`). Only the GUI
+thread renders here; exports make their own headless renderer.
+"""
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+from PySide6.QtCore import QPoint, Qt, QTimer, Signal
+from PySide6.QtGui import QMouseEvent, QWheelEvent
+from PySide6.QtOpenGLWidgets import QOpenGLWidget
+from PySide6.QtWidgets import QLabel, QWidget
+
+from ..core.render.base import Camera
+
+INTERACTIVE_SCALE = 0.5  # resolution factor while the camera moves
+SETTLE_MS = 180          # full resolution this long after the last camera move
+MIN_PLAYBACK_SCALE = 0.5  # during playback the resolution may drop this far to keep the frame rate
+VIEWS = {"front": (0.0, 5.0), "side": (90.0, 5.0), "back": (180.0, 5.0), "left": (-90.0, 5.0),
+         "top": (0.0, 89.0)}
+
+
+# ---------------------------------------------------------------------- camera (Qt-free)
+@dataclass
+class OrbitCamera:
+    """Turntable camera around `target` (Y up); azimuth 0 looks at the subject's front (+Z)."""
+
+    target: np.ndarray = field(default_factory=lambda: np.array([0.0, 0.0, 0.0]))
+    distance: float = 3.5
+    azimuth: float = 15.0
+    elevation: float = 5.0
+    fov_y: float = 35.0
+
+    def camera(self, width: int, height: int) -> Camera:
+        near = max(self.distance * 0.01, 0.01)
+        return Camera.orbit(self.target, self.distance, self.azimuth, self.elevation, fov_y_deg=self.fov_y,
+                            width=max(1, width), height=max(1, height), near=near, far=self.distance * 20 + 50)
+
+    def orbit(self, d_azimuth: float, d_elevation: float) -> None:
+        self.azimuth = (self.azimuth + d_azimuth + 180.0) % 360.0 - 180.0
+        self.elevation = float(np.clip(self.elevation + d_elevation, -89.0, 89.0))
+
+    def pan(self, dx_px: float, dy_px: float, height_px: int) -> None:
+        """Move the target so the scene follows the mouse by (dx, dy) pixels."""
+        view = self.camera(16, 16).view
+        right, down = view[0, :3].astype(np.float64), view[1, :3].astype(np.float64)
+        metres_per_px = 2 * self.distance * np.tan(np.radians(self.fov_y) / 2) / max(height_px, 1)
+        self.target = self.target - (dx_px * right + dy_px * down) * metres_per_px
+
+    def zoom(self, factor: float) -> None:
+        self.distance = float(np.clip(self.distance * factor, 0.05, 500.0))
+
+    def frame(self, lo: np.ndarray, hi: np.ndarray, aspect: float = 1.0, margin: float = 1.0) -> None:
+        """Fit the box [lo, hi] in view, keeping the viewing direction."""
+        lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
+        self.target = (lo + hi) / 2
+        radius = max(float(np.linalg.norm(hi - lo)) / 2, 0.05)
+        fov = np.radians(self.fov_y) * min(1.0, aspect)
+        self.distance = float(margin * radius / np.sin(fov / 2))
+
+    def set_view(self, name: str) -> None:
+        self.azimuth, self.elevation = VIEWS[name]
+
+    def to_dict(self) -> dict:
+        return {"target": [float(v) for v in self.target], "distance": self.distance, "azimuth": self.azimuth,
+                "elevation": self.elevation, "fov_y": self.fov_y}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "OrbitCamera":
+        return cls(np.asarray(d.get("target", [0, 0, 0]), np.float64), float(d.get("distance", 3.5)),
+                   float(d.get("azimuth", 15.0)), float(d.get("elevation", 5.0)), float(d.get("fov_y", 35.0)))
+
+
+def gl_projection(camera: Camera) -> np.ndarray:
+    """[4,4] OpenGL clip-from-world matrix for an OpenCV camera (image row 0 at the top of the target)."""
+    w, h, n, f = camera.width, camera.height, camera.near, camera.far
+    p = np.array([[2 * camera.fx / w, 0, 2 * camera.cx / w - 1, 0],
+                  [0, -2 * camera.fy / h, 1 - 2 * camera.cy / h, 0],
+                  [0, 0, (f + n) / (f - n), -2 * f * n / (f - n)],
+                  [0, 0, 1, 0]], np.float64)
+    return (p @ camera.view.astype(np.float64)).astype(np.float32)
+
+
+# ---------------------------------------------------------------------- shaders for the overlays
+_LINE_VS = """
+#version 330
+uniform mat4 mvp;
+in vec3 in_pos;
+in vec4 in_color;
+out vec4 v_color;
+void main() {
+    gl_Position = mvp * vec4(in_pos, 1.0);
+    v_color = in_color;
+}
+"""
+_LINE_FS = """
+#version 330
+in vec4 v_color;
+out vec4 f_color;
+void main() { f_color = v_color; }
+"""
+_BLIT_VS = """
+#version 330
+in vec2 in_pos;
+out vec2 v_uv;
+void main() { v_uv = in_pos * 0.5 + 0.5; gl_Position = vec4(in_pos, 0.0, 1.0); }
+"""
+_BLIT_FS = """
+#version 330
+uniform sampler2D tex;
+uniform bool flip_y;
+uniform bool straight_alpha;
+in vec2 v_uv;
+out vec4 f_color;
+void main() {
+    vec4 c = texture(tex, flip_y ? vec2(v_uv.x, 1.0 - v_uv.y) : v_uv);
+    f_color = straight_alpha ? vec4(c.rgb * c.a, c.a) : c;  // blended as premultiplied
+}
+"""
+
+
+def grid_lines(ground_y: float, half_extent: float = 5.0, step: float = 0.5) -> np.ndarray:
+    """[L*2, 7] line vertices (xyz + rgba) of a ground grid with coloured X and Z axes."""
+    vals = np.arange(-half_extent, half_extent + 1e-6, step)
+    rows = []
+    for v in vals:
+        major = abs(v % 1.0) < 1e-6
+        a = 0.34 if major else 0.16
+        cx = (0.85, 0.3, 0.3, 0.8) if abs(v) < 1e-6 else (0.8, 0.8, 0.8, a)  # line along X at z=v
+        cz = (0.3, 0.5, 0.95, 0.8) if abs(v) < 1e-6 else (0.8, 0.8, 0.8, a)  # line along Z at x=v
+        rows += [(-half_extent, ground_y, v, *cx), (half_extent, ground_y, v, *cx),
+                 (v, ground_y, -half_extent, *cz), (v, ground_y, half_extent, *cz)]
+    return np.asarray(rows, np.float32)
+
+
+# ---------------------------------------------------------------------- per-frame draw list
+@dataclass
+class _Draw:
+    """One thing to draw this frame: an uploaded handle (posed on the GPU) or plain Gaussians."""
+
+    depth: float
+    target: Any                      # AvatarHandle or GaussianSet
+    transforms: np.ndarray | None = None
+
+
+class _ItemCache:
+    """GL-side state of one scene item: its uploaded handle and what it was built from."""
+
+    def __init__(self) -> None:
+        self.handle: Any = None
+        self.source: Any = None          # the avatar / GaussianSet object the handle holds
+        self.placement_key: bytes = b""
+        self.pose_key: tuple = ()
+        self.skinning: tuple | None = None  # (transforms [55,4,4], joints [55,3])
+
+
+# ---------------------------------------------------------------------- the widget
+class Viewport(QOpenGLWidget):
+    """Draws a core `Scene` (set with `set_scene`) at the scene's current time.
+
+    Signals: fps_changed(float), camera_changed(), render_error(str) (once per distinct message).
+    """
+
+    fps_changed = Signal(float)
+    camera_changed = Signal()
+    render_error = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None, renderer_name: str = "auto") -> None:
+        super().__init__(parent)
+        self.setMinimumSize(320, 240)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setToolTip("Left-drag: orbit · Right/middle-drag or Shift+drag: pan · Wheel: zoom · "
+                        "Double-click: frame all")
+        self.renderer_name = renderer_name
+        self.orbit_camera = OrbitCamera()
+        self.background = (0.227, 0.239, 0.259)
+        self.show_grid = True
+        self.show_skeleton = False
+        self.ground_y = 0.0
+        self.scene: Any = None
+        self.renderer: Any = None
+        self.renderer_label = ""
+        self.ctx: Any = None
+        self.notice: Callable[[str], None] = lambda msg: None
+        self._items: dict[int, _ItemCache] = {}
+        self._skeletons: list = []
+        self._last_error = ""
+        self._grid_vbo = self._grid_vao = None
+        self._grid_key: float | None = None
+        self._grid_count = 0
+        self._offscreen = self._offscreen_tex = self._splat_tex = None
+        self._offscreen_size = (0, 0)
+        self._bridge: Any = None
+        self._awaiting_probe = False
+
+        self._interacting = False
+        self.playing = False
+        self.target_fps = 30.0
+        self.adaptive = True
+        self._playback_scale = 1.0
+        self._settle = QTimer(self)
+        self._settle.setSingleShot(True)
+        self._settle.timeout.connect(self._on_settled)
+        self._press_pos: QPoint | None = None
+        self._frame_times: deque[float] = deque(maxlen=240)
+        self.last_render_ms = 0.0
+        self.frames_drawn = 0
+        self.splat_count = 0
+
+        self.fps_label = QLabel(self)
+        self.fps_label.setStyleSheet("QLabel { color: #e8eaed; background: rgba(20,22,26,150); "
+                                     "padding: 2px 6px; border-radius: 3px; }")
+        self.fps_label.move(8, 8)
+        self.fps_label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.fps_label.hide()
+        self.show_fps = True
+        self._label_time = 0.0
+        self._label_timer = QTimer(self)
+        self._label_timer.setSingleShot(True)
+        self._label_timer.timeout.connect(lambda: self.show_fps and self._update_label())
+
+    # ------------------------------------------------------------------ scene
+    def set_scene(self, scene: Any) -> None:
+        self.scene = scene
+        self.invalidate()
+
+    def invalidate(self) -> None:
+        """The scene changed (time, items, placement): redraw."""
+        self.update()
+
+    def frame_all(self, bounds: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        if bounds is None:
+            if self.scene is None or not self.scene.items:
+                return
+            bounds = self.scene.bounds()
+        self.orbit_camera.frame(bounds[0], bounds[1], self.width() / max(self.height(), 1))
+        self._camera_moved(settle=False)
+
+    def set_view(self, name: str) -> None:
+        self.orbit_camera.set_view(name)
+        self._camera_moved(settle=False)
+
+    def set_background(self, rgb: tuple[float, float, float]) -> None:
+        self.background = tuple(float(c) for c in rgb)  # type: ignore[assignment]
+        self.update()
+
+    def set_show_grid(self, on: bool) -> None:
+        self.show_grid = bool(on)
+        self.update()
+
+    def set_show_skeleton(self, on: bool) -> None:
+        self.show_skeleton = bool(on)
+        self.update()
+
+    def set_playing(self, playing: bool, fps: float = 30.0) -> None:
+        """While playing, the resolution adapts so frames keep up with `fps`; full resolution when stopped."""
+        self.playing = bool(playing)
+        self.target_fps = max(1.0, float(fps))
+        if not playing:
+            self._playback_scale = 1.0
+            self.update()
+
+    @property
+    def render_scale(self) -> float:
+        """Resolution factor of the next frame (1 = full)."""
+        if self._interacting:
+            return INTERACTIVE_SCALE
+        if self.playing and self.adaptive:
+            return self._playback_scale
+        return 1.0
+
+    def _adapt_playback_scale(self) -> None:
+        """Lower the playback resolution when frames are late, raise it again when there is room."""
+        t = self._frame_times
+        if not (self.playing and self.adaptive) or len(t) < 6:
+            return
+        interval = (t[-1] - t[-6]) / 5
+        budget = 1.0 / self.target_fps
+        if interval > budget * 1.15 and self._playback_scale > MIN_PLAYBACK_SCALE:
+            self._playback_scale = max(MIN_PLAYBACK_SCALE, self._playback_scale * 0.85)
+            self._frame_times.clear()
+        elif interval < budget * 1.02 and self.last_render_ms < budget * 500 and self._playback_scale < 1.0:
+            self._playback_scale = min(1.0, self._playback_scale / 0.9)
+            self._frame_times.clear()
+
+    def set_renderer_name(self, name: str) -> None:
+        """Switch back-end (auto/gl/gsplat) now."""
+        if name == self.renderer_name:
+            return
+        self.renderer_name = name
+        if self.ctx is not None:
+            self.makeCurrent()
+            self._close_renderer()
+            self._create_renderer()
+            self.doneCurrent()
+            self.update()
+
+    def camera(self, scale: float = 1.0) -> Camera:
+        """The view camera at device-pixel resolution times `scale`."""
+        w, h = self.device_size()
+        return self.orbit_camera.camera(max(1, int(w * scale)), max(1, int(h * scale)))
+
+    def device_size(self) -> tuple[int, int]:
+        dpr = self.devicePixelRatioF()
+        return max(1, int(round(self.width() * dpr))), max(1, int(round(self.height() * dpr)))
+
+    @property
+    def fps(self) -> float:
+        t = self._frame_times
+        if len(t) < 2 or t[-1] - t[0] <= 0:
+            return 0.0
+        return (len(t) - 1) / (t[-1] - t[0])
+
+    def grab_rgb(self) -> np.ndarray:
+        """[H,W,3] uint8 of what the viewport shows (renders a fresh frame)."""
+        from PySide6.QtGui import QImage
+        img = self.grabFramebuffer().convertToFormat(QImage.Format.Format_RGB888)
+        w, h, bpl = img.width(), img.height(), img.bytesPerLine()
+        arr = np.frombuffer(img.constBits(), np.uint8, count=bpl * h).reshape(h, bpl)[:, : w * 3]
+        return arr.reshape(h, w, 3).copy()
+
+    # ------------------------------------------------------------------ GL lifetime
+    def initializeGL(self) -> None:
+        import moderngl
+        self._release_gl()
+        try:
+            self.ctx = moderngl.create_context()
+        except Exception as err:  # no usable OpenGL
+            self._report(f"OpenGL is not available here ({err}); the viewport cannot draw.")
+            return
+        ctx = self.ctx
+        self._line_prog = ctx.program(vertex_shader=_LINE_VS, fragment_shader=_LINE_FS)
+        self._blit_prog = ctx.program(vertex_shader=_BLIT_VS, fragment_shader=_BLIT_FS)
+        self._quad_vbo = ctx.buffer(np.array([-1, -1, 1, -1, -1, 1, 1, 1], np.float32).tobytes())
+        self._blit_vao = ctx.vertex_array(self._blit_prog, [(self._quad_vbo, "2f", "in_pos")])
+        self._create_renderer()
+        qctx = self.context()
+        if qctx is not None:
+            qctx.aboutToBeDestroyed.connect(self._release_gl)
+
+    def _create_renderer(self) -> None:
+        try:
+            from ..core.render import rendering
+            name = self.renderer_name
+            if name in ("auto", "gsplat") and rendering.probe_gsplat.cache_info().currsize == 0:
+                # The gsplat probe imports torch (seconds). Start on OpenGL now; `backend_probed()`
+                # switches once the probe has run on the start-up worker thread.
+                name, self._awaiting_probe = "gl", True
+            self.renderer = rendering.create_renderer(name, ctx=self.ctx, notice=self.notice)
+        except Exception as err:
+            self.renderer = None
+            self.renderer_label = "no renderer"
+            self._report(f"The splat renderer could not start: {err}")
+            return
+        self.renderer_label = str(getattr(self.renderer, "name", type(self.renderer).__name__))
+
+    def backend_probed(self) -> None:
+        """Called after `rendering.probe_gsplat()` ran off the GUI thread: use gsplat if it was asked for
+        (or "auto") and works here."""
+        if not self._awaiting_probe or self.ctx is None:
+            return
+        self._awaiting_probe = False
+        from ..core.render.rendering import probe_gsplat
+        ok, reason = probe_gsplat()
+        if ok:
+            self.makeCurrent()
+            self._close_renderer()
+            self._create_renderer()
+            self.doneCurrent()
+            self.update()
+        elif self.renderer_name == "gsplat":
+            self.notice(f"gsplat unavailable ({reason}); using the OpenGL renderer")
+
+    def _close_renderer(self) -> None:
+        self._items.clear()
+        if self._bridge is not None:
+            self._bridge.release()
+            self._bridge = None
+        if self.renderer is not None:
+            try:
+                self.renderer.close()
+            except Exception:
+                pass
+        self.renderer = None
+
+    def _release_gl(self) -> None:
+        if self.ctx is None:
+            return
+        self.makeCurrent()
+        self._close_renderer()
+        for name in ("_offscreen", "_offscreen_tex", "_splat_tex", "_grid_vao", "_grid_vbo", "_blit_vao",
+                     "_quad_vbo", "_line_prog", "_blit_prog"):
+            obj = getattr(self, name, None)
+            if obj is not None:
+                try:
+                    obj.release()
+                except Exception:
+                    pass
+            setattr(self, name, None)
+        self._offscreen_size = (0, 0)
+        self.ctx = None
+        self.doneCurrent()
+
+    def _report(self, message: str) -> None:
+        if message != self._last_error:
+            self._last_error = message
+            self.render_error.emit(message)
+
+    def resizeGL(self, w: int, h: int) -> None:
+        self.camera_changed.emit()
+
+    def _ensure_offscreen(self, w: int, h: int) -> None:
+        if self._offscreen is not None and self._offscreen_size == (w, h):
+            return
+        for obj in (self._offscreen, self._offscreen_tex):
+            if obj is not None:
+                obj.release()
+        self._offscreen_tex = self.ctx.texture((w, h), 4)
+        self._offscreen_tex.filter = (self.ctx.LINEAR, self.ctx.LINEAR)
+        self._offscreen = self.ctx.framebuffer(color_attachments=[self._offscreen_tex])
+        self._offscreen_size = (w, h)
+
+    # ------------------------------------------------------------------ painting
+    def paintGL(self) -> None:
+        t0 = time.perf_counter()
+        if self.ctx is None:
+            return
+        ctx = self.ctx
+        screen = ctx.detect_framebuffer(self.defaultFramebufferObject())
+        w, h = self.device_size()
+        try:
+            scale = self.render_scale
+            sw, sh = max(1, int(w * scale)), max(1, int(h * scale))
+            cam = self.orbit_camera.camera(sw, sh)
+            self._ensure_offscreen(sw, sh)
+            self._offscreen.use()
+            ctx.viewport = (0, 0, sw, sh)
+            ctx.scissor = None
+            ctx.disable(ctx.DEPTH_TEST | ctx.CULL_FACE)
+            ctx.clear(*self.background, 1.0)
+            if self.show_grid:
+                self._draw_grid(gl_projection(cam))
+            draws = self._draw_list(cam) if self.scene is not None and self.renderer is not None else []
+            for d in sorted(draws, key=lambda d: -d.depth):  # far items first
+                self._draw_splats(d, cam)
+            # Upscale the (possibly reduced) image onto the widget's framebuffer.
+            screen.use()
+            ctx.viewport = (0, 0, w, h)
+            ctx.scissor = None
+            ctx.disable(ctx.BLEND | ctx.DEPTH_TEST)
+            self._blit(self._offscreen_tex, flip_y=False, straight_alpha=False)
+            if self.show_skeleton and self._skeletons and hasattr(self.renderer, "draw_skeleton"):
+                full = self.orbit_camera.camera(w, h)
+                dpr = self.devicePixelRatioF()
+                for joints, parents in self._skeletons:
+                    self.renderer.draw_skeleton(joints, parents, full, framebuffer=screen, viewport=(0, 0, w, h),
+                                                line_px=2.0 * dpr, joint_px=4.0 * dpr)
+        except Exception as err:  # keep the window alive; say what went wrong once
+            self._report(f"Rendering failed: {err}")
+            screen.use()
+            ctx.viewport = (0, 0, w, h)
+            ctx.scissor = None
+            ctx.clear(*self.background, 1.0)
+        finally:
+            self._tick_fps(t0)
+
+    def _mode(self) -> str:
+        r = self.renderer
+        if hasattr(r, "set_avatar") and hasattr(r, "draw"):
+            return "gl"        # GLRenderer: upload once, skin on the GPU, draw into our framebuffer
+        if hasattr(r, "rasterize") and hasattr(r, "pose"):
+            return "cuda"      # GsplatRenderer: skin and rasterize on CUDA, texture bridge to GL
+        return "generic"       # any Renderer: CPU-posed Gaussians, read back, upload
+
+    def _skinning(self, item: Any, cache: _ItemCache, t: float) -> tuple[np.ndarray, np.ndarray]:
+        """(transforms [55,4,4] incl. placement, joints [55,3] world), recomputed only when the pose changes."""
+        pose_key = (t, id(item.motion), item.placement.matrix().tobytes())
+        if cache.skinning is None or cache.pose_key != pose_key:
+            transforms, _, joints = item.skinning(self.scene.body_for(item), t)
+            cache.skinning, cache.pose_key = (transforms, joints), pose_key
+        return cache.skinning
+
+    def _draw_list(self, cam: Camera) -> list[_Draw]:
+        """What to draw now. Avatars are posed through cached skinning transforms (GPU skinning)."""
+        scene = self.scene
+        t = scene.time
+        view = cam.view
+        mode = self._mode()
+        draws: list[_Draw] = []
+        self._skeletons = []
+        self.splat_count = 0
+        live = set()
+        for item in scene.items:
+            live.add(item.uid)
+            if not item.visible:
+                continue
+            cache = self._items.setdefault(item.uid, _ItemCache())
+            gpu_avatar = item.avatar is not None and item.placement.scale == 1.0 and mode != "generic"
+            if item.avatar is not None and (gpu_avatar or self.show_skeleton):
+                transforms, joints = self._skinning(item, cache, t)
+                self._skeletons.append((joints, scene.body_for(item).parents))
+            if gpu_avatar:
+                if cache.source is not item.avatar or cache.handle is None:
+                    a = item.avatar
+                    if mode == "gl":
+                        cache.handle = self.renderer.set_avatar(a.gaussians, a.rig.skin_indices, a.rig.skin_weights,
+                                                                a.rig.rotation_locked, handle=cache.handle)
+                    else:
+                        cache.handle = self.renderer.set_avatar(a.gaussians, a.rig.skin_indices, a.rig.skin_weights,
+                                                                a.rig.rotation_locked)
+                    cache.source = a
+                depth = float(view[2, :3] @ joints[0] + view[2, 3])
+                if mode == "gl":
+                    draws.append(_Draw(depth, cache.handle, transforms))
+                else:
+                    means, quats = self.renderer.pose(cache.handle, transforms, None)
+                    h = cache.handle
+                    draws.append(_Draw(depth, (means, quats, h.scales, h.opacities, h.sh)))
+                self.splat_count += len(item.avatar.gaussians)
+                continue
+            if item.avatar is None and item.sequence is None and mode != "generic":
+                # Static splats: upload once per placement.
+                key = item.placement.matrix().tobytes()
+                if cache.source is not item.gaussians or cache.placement_key != key or cache.handle is None:
+                    g = item.gaussians_at(scene.body_for(item), t)
+                    if mode == "gl":
+                        cache.handle = self.renderer.set_avatar(g, handle=cache.handle)
+                    else:
+                        d = g.to_torch(self.renderer.device)
+                        cache.handle = (d["means"], d["quats"], d["scales"], d["opacities"], d["sh"])
+                    cache.source, cache.placement_key = item.gaussians, key
+                lo, hi = item.gaussians.bounds()
+                centre = item.placement.matrix() @ np.append((lo + hi) / 2, 1.0)
+                draws.append(_Draw(float(view[2, :3] @ centre[:3] + view[2, 3]), cache.handle))
+                self.splat_count += len(item.gaussians)
+                continue
+            g = item.gaussians_at(scene.body_for(item), t)  # sequences, scaled avatars, generic back-ends
+            if g is None or not len(g):
+                continue
+            if mode == "cuda":
+                d = g.to_torch(self.renderer.device)
+                target = (d["means"], d["quats"], d["scales"], d["opacities"], d["sh"])
+            else:
+                target = g
+            c = g.means.mean(0)
+            draws.append(_Draw(float(view[2, :3] @ c + view[2, 3]), target))
+            self.splat_count += len(g)
+        for uid in [u for u in self._items if u not in live]:
+            cache = self._items.pop(uid)
+            if cache.handle is not None and mode == "gl":
+                self.renderer.release_avatar(cache.handle)
+        if mode == "cuda" and draws:
+            return [_Draw(0.0, self._concat_tensors([d.target for d in draws]))]
+        return draws
+
+    @staticmethod
+    def _concat_tensors(parts: list[tuple]) -> tuple:
+        """Concatenate (means, quats, scales, opacities, sh) device tensors; SH padded to the largest K."""
+        import torch
+        if len(parts) == 1:
+            return parts[0]
+        k = max(p[4].shape[1] for p in parts)
+        shs = [torch.nn.functional.pad(p[4], (0, 0, 0, k - p[4].shape[1])) for p in parts]
+        return tuple(torch.cat([p[i] for p in parts]) for i in range(4)) + (torch.cat(shs),)
+
+    def _draw_splats(self, d: _Draw, cam: Camera) -> None:
+        """Composite one draw over what the offscreen target holds (background, grid, farther items)."""
+        r = self.renderer
+        if hasattr(r, "draw"):
+            r.draw(d.target, cam, framebuffer=self._offscreen, viewport=(0, 0, cam.width, cam.height),
+                   transforms=d.transforms, background=None, clear=False, flip_y=True)
+            return
+        if isinstance(d.target, tuple):  # CUDA tensors: rasterize on the device, bridge into a GL texture
+            import torch
+            from ..core.render.cuda import TextureBridge
+            color, alpha, _ = r.rasterize(*d.target, cam, background=None)  # premultiplied
+            if self._bridge is None or (self._bridge.width, self._bridge.height) != (cam.width, cam.height):
+                if self._bridge is not None:
+                    self._bridge.release()
+                self._bridge = TextureBridge(self.ctx, cam.width, cam.height)
+            self._bridge.update(torch.cat([color, alpha[..., None]], dim=-1))
+            self._offscreen.use()
+            self.ctx.viewport = (0, 0, cam.width, cam.height)
+            self.ctx.enable(self.ctx.BLEND)
+            self.ctx.blend_func = self.ctx.ONE, self.ctx.ONE_MINUS_SRC_ALPHA
+            self._blit(self._bridge.texture, flip_y=True, straight_alpha=False)
+            self.ctx.disable(self.ctx.BLEND)
+            return
+        # Generic path for any `Renderer`: straight-alpha pixels, uploaded and blended.
+        res = r.render(d.target, cam, background=None)
+        rgba = np.ascontiguousarray(res.rgba8())
+        h, w = rgba.shape[:2]
+        if self._splat_tex is None or self._splat_tex.size != (w, h):
+            if self._splat_tex is not None:
+                self._splat_tex.release()
+            self._splat_tex = self.ctx.texture((w, h), 4)
+        self._splat_tex.write(rgba.tobytes())
+        self._offscreen.use()
+        self.ctx.viewport = (0, 0, cam.width, cam.height)
+        self.ctx.enable(self.ctx.BLEND)
+        self.ctx.blend_func = self.ctx.ONE, self.ctx.ONE_MINUS_SRC_ALPHA
+        self._blit(self._splat_tex, flip_y=True, straight_alpha=True)
+        self.ctx.disable(self.ctx.BLEND)
+
+    def _blit(self, texture: Any, *, flip_y: bool, straight_alpha: bool) -> None:
+        texture.use(0)
+        self._blit_prog["tex"] = 0
+        self._blit_prog["flip_y"] = flip_y
+        self._blit_prog["straight_alpha"] = straight_alpha
+        self._blit_vao.render(mode=self.ctx.TRIANGLE_STRIP)
+
+    def _draw_grid(self, mvp: np.ndarray) -> None:
+        ctx = self.ctx
+        key = round(self.ground_y, 4)
+        if self._grid_vbo is None or self._grid_key != key:
+            for obj in (self._grid_vao, self._grid_vbo):
+                if obj is not None:
+                    obj.release()
+            data = grid_lines(self.ground_y)
+            self._grid_vbo = ctx.buffer(data.tobytes())
+            self._grid_vao = ctx.vertex_array(self._line_prog, [(self._grid_vbo, "3f 4f", "in_pos", "in_color")])
+            self._grid_count, self._grid_key = data.shape[0], key
+        ctx.enable(ctx.BLEND)
+        ctx.blend_func = ctx.SRC_ALPHA, ctx.ONE_MINUS_SRC_ALPHA
+        self._line_prog["mvp"].write(np.ascontiguousarray(mvp.T).tobytes())
+        self._grid_vao.render(mode=ctx.LINES, vertices=self._grid_count)
+        ctx.disable(ctx.BLEND)
+
+    def _tick_fps(self, t0: float) -> None:
+        now = time.perf_counter()
+        self.last_render_ms = (now - t0) * 1000
+        self.frames_drawn += 1
+        self._frame_times.append(now)
+        while len(self._frame_times) > 2 and now - self._frame_times[0] > 2.0:
+            self._frame_times.popleft()
+        self._adapt_playback_scale()
+        if not self.show_fps:
+            self.fps_label.hide()
+        elif now - self._label_time > 0.25 or not self.fps_label.isVisible():
+            self._update_label()  # a few times a second: each label repaint recomposes the window
+        else:
+            self._label_timer.start(300)  # ...and once more when frames stop coming
+        self.fps_changed.emit(self.fps)
+
+    def _update_label(self) -> None:
+        now = time.perf_counter()
+        self._label_time = now
+        w, h = self.device_size()
+        scale = self.render_scale
+        recent = sum(1 for t in self._frame_times if now - t < 1.0)
+        rate = f"{self.fps:3.0f} fps" if recent >= 5 else "idle"
+        text = (f"{rate} · {self.last_render_ms:4.1f} ms/frame · {self.splat_count:,} splats · "
+                f"{int(w * scale)}×{int(h * scale)}")
+        if self.renderer_label:
+            text += f" · {self.renderer_label}"
+        self.fps_label.setText(text)
+        self.fps_label.adjustSize()
+        self.fps_label.show()
+
+    # ------------------------------------------------------------------ mouse
+    def _camera_moved(self, settle: bool = True) -> None:
+        if settle:
+            self._interacting = True
+            self._settle.start(SETTLE_MS)
+        self.camera_changed.emit()
+        self.update()
+
+    def _on_settled(self) -> None:
+        if self._press_pos is not None:  # still dragging: stay interactive
+            self._settle.start(SETTLE_MS)
+            return
+        self._interacting = False
+        self.update()
+
+    def mousePressEvent(self, e: QMouseEvent) -> None:
+        self._press_pos = e.position().toPoint()
+        self.setFocus()
+
+    def mouseMoveEvent(self, e: QMouseEvent) -> None:
+        if self._press_pos is None:
+            return
+        pos = e.position().toPoint()
+        d = pos - self._press_pos
+        self._press_pos = pos
+        buttons = e.buttons()
+        shift = bool(e.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+        if buttons & (Qt.MouseButton.RightButton | Qt.MouseButton.MiddleButton) or (
+                buttons & Qt.MouseButton.LeftButton and shift):
+            self.orbit_camera.pan(d.x(), d.y(), self.height())
+        elif buttons & Qt.MouseButton.LeftButton:
+            self.orbit_camera.orbit(-d.x() * 0.4, d.y() * 0.4)
+        else:
+            return
+        self._camera_moved()
+
+    def mouseReleaseEvent(self, e: QMouseEvent) -> None:
+        self._press_pos = None
+        self._settle.start(SETTLE_MS)
+
+    def mouseDoubleClickEvent(self, e: QMouseEvent) -> None:
+        self.frame_all()
+
+    def wheelEvent(self, e: QWheelEvent) -> None:
+        steps = e.angleDelta().y() / 120.0
+        if steps:
+            self.orbit_camera.zoom(0.88 ** steps)
+            self._camera_moved()
