@@ -11,8 +11,6 @@ files opened before that are queued.
 """
 from __future__ import annotations
 
-import copy
-import dataclasses
 import os
 import sys
 import time
@@ -31,7 +29,6 @@ from ..core.io.formats import file_dialog_filter as splat_dialog_filter
 from .icons import icon
 from .jobs import Job, JobManager
 from .settings import StudioSettings, check_smplx_dir
-from .undo import index_of
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 SPLAT_EXTS = {Path("x" + e).suffix for f in SPLAT_FORMATS if f.can_read for e in f.extensions}
@@ -839,16 +836,8 @@ class MainWindow(QMainWindow):
 
     # ================================================================== projects
     def _snapshot(self) -> Any:
-        """A shallow copy of the scene for a worker thread (items are replaced, never mutated in place)."""
-        from ..core.scene import EventEmitter
-        snap = copy.copy(self.scene)  # same bodies and SMPL-X path
-        snap.events = EventEmitter()  # ...but nobody listens: workers must never reach the GUI
-        snap.items = [dataclasses.replace(i) for i in self.scene.items]
-        sel = self.scene.selected
-        pos = index_of(self.scene.items, sel) if sel is not None else -1
-        snap.selected = snap.items[pos] if pos >= 0 else None
-        snap.time = self.scene.time
-        return snap
+        """A copy of the scene for a worker thread."""
+        return self.scene.snapshot()
 
     def _project_data(self) -> Any:
         from ..core.project import ProjectData
@@ -1077,9 +1066,6 @@ class MainWindow(QMainWindow):
         scene_fps = self.scene.fps
         background = None if req.transparent else tuple(self.viewport.background)
         renderer_name = self.settings.renderer
-        if req.kind == "video" and item is None:
-            self.show_error("Video export needs an avatar in the scene.")
-            return None
         if req.kind == "ply" and req.ply_mode == "canonical" and item is None:
             self.show_error("There is no avatar to export; choose 'current posed frame' for plain splats.")
             return None
@@ -1117,16 +1103,13 @@ class MainWindow(QMainWindow):
     @staticmethod
     def _video_work(req: Any, item: Any, snap: Any, scene_fps: float, background: Any, renderer_name: str):
         def work(progress, cancel):
-            from ..core.export.animation import AnimationSettings, AvatarAnimation
+            from ..core.export.animation import AnimationSettings, SceneAnimation
             from ..core.export.video import VideoOptions, write_video
-            from ..core.motion.motion import Motion
             from ..core.render.rendering import create_renderer
-            motion = item.motion
-            if motion is None:  # a still avatar: three seconds of rest pose (turntable makes sense)
-                motion = Motion.rest(int(3 * req.fps), fps=req.fps)
-                start, end = 0.0, None
-            else:
+            if snap.duration > 0:
                 start, end = req.start_frame / scene_fps, (req.end_frame + 1) / scene_fps
+            else:  # a still scene: three seconds (a turntable makes sense)
+                start, end = 0.0, None
             path = req.path
             if req.fmt != "png" and path.suffix.lower() != f".{req.fmt}":
                 path = path.with_suffix(f".{req.fmt}")
@@ -1136,7 +1119,7 @@ class MainWindow(QMainWindow):
                 settings = AnimationSettings(width=req.width, height=req.height, fps=req.fps, start=start, end=end,
                                              camera_mode=req.camera_mode, azimuth_deg=req.azimuth,
                                              elevation_deg=req.elevation, background=background)
-                anim = AvatarAnimation(item.avatar, motion, snap.body_for(item), renderer, settings)
+                anim = SceneAnimation(snap, renderer, settings)
                 return write_video(path, anim, anim.num_frames, VideoOptions(req.fps, req.quality),
                                    progress=lambda d, n: progress(f"frame {d}/{n}", d / n), cancel=cancel)
             finally:

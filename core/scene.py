@@ -4,6 +4,8 @@ logic that the CLI lacks.
 """
 from __future__ import annotations
 
+import copy
+import dataclasses
 import itertools
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -149,6 +151,17 @@ class Scene:
             from .body.model import default_body_model
             self._body = default_body_model()
         return self._body
+
+    def snapshot(self) -> "Scene":
+        """A copy for a worker thread: same bodies, copied item records, and no listeners, so a
+        worker never reaches the GUI. Items are replaced, never mutated in place, so sharing their
+        avatars, motions and sequences is safe."""
+        snap = copy.copy(self)
+        snap.events = EventEmitter()
+        snap.items = [dataclasses.replace(i) for i in self.items]
+        pos = next((k for k, i in enumerate(self.items) if i is self.selected), -1)
+        snap.selected = snap.items[pos] if pos >= 0 else None
+        return snap
 
     def body_for(self, item: SceneItem) -> BodyModel:
         """The body an item's avatar is rigged on (stand-in or real SMPL-X)."""

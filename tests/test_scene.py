@@ -87,3 +87,31 @@ def test_framing_fits_the_box_tightly(az, el, size):
     # Tight: the box spans most of the image along at least one axis.
     span = max((uvz[:, 0].max() - uvz[:, 0].min()) / size[0], (uvz[:, 1].max() - uvz[:, 1].min()) / size[1])
     assert span > 0.8
+
+
+def test_snapshot_is_detached(body, avatar):
+    scene = Scene(body)
+    item = scene.add(SceneItem("a", avatar=avatar, motion=waving_motion()))
+    heard = []
+    scene.events.connect(lambda n, p: heard.append(n))
+    snap = scene.snapshot()
+    snap.set_time(0.5)
+    snap.items[0].visible = False
+    assert heard == [] and item.visible and snap.selected is snap.items[0]
+
+
+def test_scene_animation_renders_every_avatar(body, avatar, gl, tmp_path):
+    """Video export of a scene shows all placed avatars, not only the selected one."""
+    from avatar_studio.core.export.animation import AnimationSettings, SceneAnimation
+    from avatar_studio.core.export.video import write_video
+    scene = Scene(body)
+    scene.add(SceneItem("left", avatar=avatar, motion=waving_motion(),
+                        placement=Placement(np.array([-0.8, 0, 0], np.float32))))
+    scene.add(SceneItem("right", avatar=avatar, placement=Placement(np.array([0.8, 0, 0], np.float32))))
+    anim = SceneAnimation(scene, gl, AnimationSettings(width=160, height=96, fps=10, azimuth_deg=0, elevation_deg=0))
+    frame = anim.render(0)
+    figure = frame.astype(int).sum(-1) < 700
+    cols = np.nonzero(figure.any(0))[0]
+    assert cols.min() < 60 and cols.max() > 100  # both sides of the frame hold a figure
+    out = write_video(tmp_path / "scene.gif", anim, anim.num_frames)
+    assert out.stat().st_size > 0 and anim.num_frames == 10

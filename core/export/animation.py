@@ -4,7 +4,7 @@ export dialog and the demo share.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -13,6 +13,9 @@ from ..body.model import BodyModel
 from ..errors import InputError
 from ..motion.motion import Motion
 from ..render.base import Camera, Renderer, SkinnedRenderer
+
+if TYPE_CHECKING:
+    from ..scene import Scene
 
 CameraMode = Literal["fixed", "turntable", "follow"]
 
@@ -42,39 +45,33 @@ class AnimationSettings:
             raise InputError(f"Unknown camera mode '{self.camera_mode}'; use fixed, turntable or follow.")
 
 
-class AvatarAnimation:
-    """Frame source for an avatar driven by a motion (Y-up world motion expected)."""
+class _Animation:
+    """Shared frame timing and camera logic; subclasses provide bounds, root and pixels."""
 
-    def __init__(self, avatar: Avatar, motion: Motion, body: BodyModel, renderer: Renderer,
-                 settings: AnimationSettings | None = None) -> None:
-        self.avatar, self.motion, self.body, self.renderer = avatar, motion, body, renderer
+    def __init__(self, duration: float, settings: AnimationSettings | None) -> None:
         self.settings = settings or AnimationSettings()
         self.settings.validate()
-        end = self.motion.duration if self.settings.end is None else min(self.settings.end, self.motion.duration)
+        end = duration if self.settings.end is None else min(self.settings.end, duration)
         start = max(0.0, self.settings.start)
         if end <= start:
             raise InputError(f"The time range {start:.2f}..{end:.2f} s is empty.")
         self.start, self.end = start, end
         self.num_frames = max(1, int(round((end - start) * self.settings.fps)))
         self._times = start + np.arange(self.num_frames) / self.settings.fps
-        self._bounds = self._motion_bounds()
-        self._handle = None  # device-side avatar for renderers that skin on the GPU
 
     def time_of(self, i: int) -> float:
         return float(self._times[i])
 
-    def pose(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        return self.motion.pose_at(self.time_of(i))
+    def _sample_frames(self, count: int = 60) -> np.ndarray:
+        return np.linspace(0, self.num_frames - 1, min(self.num_frames, count)).round().astype(int)
 
-    def _motion_bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        """Box around the avatar over the whole range (from posed joints, padded by the avatar's extent)."""
-        idx = np.linspace(0, self.num_frames - 1, min(self.num_frames, 60)).round().astype(int)
-        poses = np.stack([self.pose(i)[0] for i in idx])
-        transl = np.stack([self.pose(i)[1] for i in idx])
-        joints, _ = self.avatar.transforms(self.body, poses)
-        pts = joints.numpy().reshape(-1, 3) + np.repeat(transl, 55, axis=0)
-        pad = 0.25  # metres: hands, feet, hair and clothes reach past the joints
-        return pts.min(0) - pad, pts.max(0) + pad
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Box around everything over the whole range."""
+        raise NotImplementedError
+
+    def root(self, i: int) -> np.ndarray:
+        """[3] the point a following camera tracks at frame i."""
+        raise NotImplementedError
 
     def camera(self, i: int) -> Camera:
         s = self.settings
@@ -82,14 +79,47 @@ class AvatarAnimation:
         if s.camera_mode == "fixed":
             return Camera.framing(lo, hi, s.azimuth_deg, s.elevation_deg, s.fov_y_deg, s.width, s.height)
         # Follow and turntable frame one body-sized box around the current root.
-        root = self.avatar.transforms(self.body, self.pose(i)[0][None])[0][0, 0].numpy() + self.pose(i)[1]
+        root = self.root(i)
         half = np.array([0.9, 1.0, 0.9])
         az = s.azimuth_deg
         if s.camera_mode == "turntable":
             az += 360.0 * s.turns * i / max(self.num_frames, 1)
-        centre = root if s.camera_mode == "follow" else np.array([(lo[0] + hi[0]) / 2, root[1], (lo[2] + hi[2]) / 2])
-        centre = np.array([centre[0], root[1], centre[2]])
-        return Camera.framing(centre - half, centre + half, az, s.elevation_deg, s.fov_y_deg, s.width, s.height)
+            root = np.array([(lo[0] + hi[0]) / 2, root[1], (lo[2] + hi[2]) / 2])
+        return Camera.framing(root - half, root + half, az, s.elevation_deg, s.fov_y_deg, s.width, s.height)
+
+    def _pixels(self, out) -> np.ndarray:
+        return out.rgba8() if self.settings.background is None else out.rgb8()
+
+    def __call__(self, i: int) -> np.ndarray:
+        return self.render(i)
+
+
+class AvatarAnimation(_Animation):
+    """Frame source for one avatar driven by a motion (Y-up world motion expected)."""
+
+    def __init__(self, avatar: Avatar, motion: Motion, body: BodyModel, renderer: Renderer,
+                 settings: AnimationSettings | None = None) -> None:
+        self.avatar, self.motion, self.body, self.renderer = avatar, motion, body, renderer
+        super().__init__(motion.duration, settings)
+        self._bounds = self.bounds()
+        self._handle = None  # device-side avatar for renderers that skin on the GPU
+
+    def pose(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.motion.pose_at(self.time_of(i))
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """From posed joints over the range, padded by how far limbs and clothes reach past them."""
+        idx = self._sample_frames()
+        poses = np.stack([self.pose(i)[0] for i in idx])
+        transl = np.stack([self.pose(i)[1] for i in idx])
+        joints, _ = self.avatar.transforms(self.body, poses)
+        pts = joints.numpy().reshape(-1, 3) + np.repeat(transl, 55, axis=0)
+        pad = 0.25  # metres: hands, feet, hair and clothes reach past the joints
+        return pts.min(0) - pad, pts.max(0) + pad
+
+    def root(self, i: int) -> np.ndarray:
+        pose, transl = self.pose(i)
+        return self.avatar.transforms(self.body, pose[None])[0][0, 0].numpy() + transl
 
     def render(self, i: int) -> np.ndarray:
         """[H,W,3] uint8 (or [H,W,4] for a transparent background) frame i."""
@@ -105,6 +135,36 @@ class AvatarAnimation:
             out = self.renderer.render_skinned(self._handle, rel[0], transl, cam, background=bg)
         else:
             out = self.renderer.render(self.avatar.posed(self.body, full_pose, transl), cam, background=bg)
-        return out.rgba8() if bg is None else out.rgb8()
+        return self._pixels(out)
 
-    __call__ = render
+
+class SceneAnimation(_Animation):
+    """Frame source for a whole scene: every visible avatar with its motion and placement, static
+    splats and 4D sequences, on one timeline."""
+
+    def __init__(self, scene: "Scene", renderer: Renderer, settings: AnimationSettings | None = None,
+                 duration: float | None = None) -> None:
+        self.scene, self.renderer = scene, renderer
+        total = scene.duration if duration is None else duration
+        if total <= 0:  # nothing moves: a still scene, long enough for a turntable
+            total = 3.0
+        super().__init__(total, settings)
+        self._bounds = self.bounds()
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        boxes = [self._frame_bounds(i) for i in self._sample_frames(20)]
+        return np.min([b[0] for b in boxes], 0), np.max([b[1] for b in boxes], 0)
+
+    def _frame_bounds(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        g = self.scene.gaussians_at(self.time_of(i))
+        if len(g) == 0:
+            return np.array([-0.5, -1.0, -0.5]), np.array([0.5, 1.0, 0.5])
+        return np.percentile(g.means, 0.25, axis=0), np.percentile(g.means, 99.75, axis=0)
+
+    def root(self, i: int) -> np.ndarray:
+        lo, hi = self._frame_bounds(i)
+        return (lo + hi) / 2
+
+    def render(self, i: int) -> np.ndarray:
+        g = self.scene.gaussians_at(self.time_of(i))
+        return self._pixels(self.renderer.render(g, self.camera(i), background=self.settings.background))
