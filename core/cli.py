@@ -44,7 +44,8 @@ class ConsoleProgress:
         self._last = (stage, pct)
 
     def frames(self, done: int, total: int) -> None:
-        self.stage(f"frame {done}/{total}", done / max(total, 1))
+        # On a terminal the frame count redraws in place; in a log one line per 10% is enough.
+        self.stage(f"frame {done}/{total}" if self.tty else "rendering", done / max(total, 1))
 
     def done(self, message: str = "") -> None:
         if self.quiet:

@@ -20,7 +20,7 @@ class CancelToken:
     def cancelled(self) -> bool:
         return self._event.is_set()
 
-    def check(self) -> None:
-        """Raise CancelledError if cancel() was called."""
+    def check(self, message: str = "Cancelled.") -> None:
+        """Raise CancelledError(message) if cancel() was called."""
         if self._event.is_set():
-            raise CancelledError("Reconstruction cancelled.")
+            raise CancelledError(message)

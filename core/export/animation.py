@@ -114,7 +114,7 @@ class AvatarAnimation(_Animation):
         transl = np.stack([self.pose(i)[1] for i in idx])
         joints, _ = self.avatar.transforms(self.body, poses)
         pts = joints.numpy().reshape(-1, 3) + np.repeat(transl, 55, axis=0)
-        pad = 0.25  # metres: hands, feet, hair and clothes reach past the joints
+        pad = np.array([0.15, 0.22, 0.15])  # metres: hands, head top, hair and clothes reach past the joints
         return pts.min(0) - pad, pts.max(0) + pad
 
     def root(self, i: int) -> np.ndarray:

@@ -29,7 +29,7 @@ class Progress:
     """Maps per-stage fractions onto the whole job and records stage timings."""
 
     def __init__(self, stages: list[tuple[str, float]], callback: ProgressCallback | None = None,
-                 cancel: CancelToken | None = None) -> None:
+                 cancel: CancelToken | None = None, job: str = "Reconstruction") -> None:
         total = sum(w for _, w in stages)
         self._stages = {name: w / total for name, w in stages}
         self._starts: dict[str, float] = {}
@@ -39,6 +39,7 @@ class Progress:
             offset += w / total
         self.callback = callback
         self.cancel = cancel or CancelToken()
+        self.cancel_message = f"{job} cancelled."
         self.timings: dict[str, float] = {}
         self._current: str | None = None
         self._t0 = time.perf_counter()
@@ -50,7 +51,7 @@ class Progress:
             if self._current is not None:
                 self.timings[self._current] = self.timings.get(self._current, 0.0) + now - self._t0
             self._current, self._t0 = name, now
-        self.cancel.check()
+        self.cancel.check(self.cancel_message)
         if self.callback is not None:
             self.callback(name, self._starts[name] + self._stages[name] * float(np.clip(fraction, 0, 1)))
 
