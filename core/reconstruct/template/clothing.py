@@ -1,0 +1,238 @@
+"""Clothing and hair beyond the body: make the Gaussians fill the photo's silhouette.
+
+Three moves, all in the photo's camera frame:
+ 1. `shrink_to_mask`: body sites that project outside the person mask move inward along their
+    normals (or go), so a body fitted a little too wide does not show background;
+    `push_rim_to_mask` grows a body a little too thin the same way, outward.
+ 2. `extra_sites`: person pixels that no body site covers (a skirt, loose sleeves, hair, a bag)
+    get a shell of new sites. Its depth is that of the nearest body pixel, its thickness grows
+    from the body's thickness there to zero at the outline along an elliptical profile, as for a
+    round garment; steep parts of the shell get wall sites so that side views have no gaps. Each
+    new site borrows the skinning of the nearest body site so that it moves with that body part.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from .view import PhotoView
+
+
+@dataclass
+class ExtraSites:
+    """New sites for garments and hair, camera frame.
+
+    Attributes:
+        cam: [M,3] positions; cam_n: [M,3] unit normals; source: [M] index of the body site whose
+        skinning they borrow; uv: [M,2] photo pixel (this view) their colour comes from.
+    """
+
+    cam: np.ndarray
+    cam_n: np.ndarray
+    source: np.ndarray
+    uv: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.cam.shape[0])
+
+
+def pixel_of(view: PhotoView, cam: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Integer pixel (iu, iv) [N] of camera-frame points, clipped to the view, and [N] depth."""
+    uvz = view.project(cam)
+    h, w = view.size
+    return (np.clip(uvz[:, 0].astype(np.int64), 0, w - 1), np.clip(uvz[:, 1].astype(np.int64), 0, h - 1), uvz[:, 2])
+
+
+def shrink_to_mask(view: PhotoView, cam: np.ndarray, cam_n: np.ndarray, max_px: float
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pull in body sites that project outside the person mask (a fitted body a little too wide,
+    a head or foot that sticks out): each moves back along its 3D normal far enough for its image
+    to travel the distance to the mask, as an inward offset surface would (a crown shrinks instead
+    of being flattened). Sites that would have to move more than `max_px`, or are still outside
+    afterwards, are dropped: the person is not there.
+
+    Returns: new [N,3] positions, [N] bool moved, [N] bool keep.
+    """
+    inside = view.mask > 0.5
+    dist = ndimage.distance_transform_edt(~inside)
+    h, w = view.size
+
+    def outside_by(points: np.ndarray) -> np.ndarray:
+        uvz = view.project(points)
+        iu = np.clip(uvz[:, 0].astype(np.int64), 0, w - 1)
+        iv = np.clip(uvz[:, 1].astype(np.int64), 0, h - 1)
+        return dist[iv, iu]
+
+    d = outside_by(cam)
+    moved = d > 0
+    out = cam.copy()
+    idx = np.flatnonzero(moved & (d <= max_px))
+    across = np.maximum(np.linalg.norm(cam_n[idx, :2], axis=1), 0.35)
+    step = (d[idx] + 0.5) * cam[idx, 2] / view.fx / across          # metres along -normal
+    out[idx] -= cam_n[idx] * step[:, None]
+    keep = ~moved | ((d <= max_px) & (outside_by(out) <= 1.5))
+    return out, moved & keep, keep
+
+
+def push_rim_to_mask(view: PhotoView, cam: np.ndarray, cam_n: np.ndarray, max_px: int) -> tuple[np.ndarray, np.ndarray]:
+    """Grow the body to the photo's outline where it is a little too thin (a snug sleeve, a
+    slightly slimmer fit): from each site whose normal points across the view, march outward in the
+    image over its own body part and then over person pixels no site covers; the site moves along
+    its 3D normal by that free run (in metres at its depth), faded in with how much the normal
+    points across the view. That is an offset surface, so side views do not tear. Free runs longer
+    than `max_px` are left to the clothing shell.
+
+    Returns: new [N,3] positions, [N] bool moved.
+    """
+    h, w = view.size
+    inside = view.mask > 0.5
+    zf, _, _, _ = depth_layers(view, cam)
+    covered = ndimage.binary_closing(np.isfinite(zf), iterations=2)
+    free = inside & ~covered
+    norm = np.linalg.norm(cam_n[:, :2], axis=1)
+    sel = np.flatnonzero(norm > 0.2)
+    d = cam_n[sel, :2] / norm[sel, None]
+    uvz = view.project(cam[sel])
+    phase = np.zeros(sel.size, np.int8)          # 0: on the body, 1: over free pixels, 2: done
+    run = np.zeros(sel.size, np.float32)
+    for t in range(1, 3 * max_px + 1):
+        iu = np.clip((uvz[:, 0] + d[:, 0] * t).astype(np.int64), 0, w - 1)
+        iv = np.clip((uvz[:, 1] + d[:, 1] * t).astype(np.int64), 0, h - 1)
+        on_body, on_free = covered[iv, iu], free[iv, iu]
+        phase = np.where((phase == 0) & on_free, 1, phase)
+        phase = np.where((phase == 0) & ~on_body, 2, phase)
+        phase = np.where((phase == 1) & ~on_free, 2, phase)
+        run += phase == 1
+    run = np.where(run <= max_px, run, 0.0)
+    fade = np.clip((norm[sel] - 0.2) / 0.5, 0, 1)
+    offset = run * fade * uvz[:, 2] / view.fx          # metres along the normal
+    out = cam.copy()
+    go = offset > 0
+    out[sel[go]] += cam_n[sel[go]] * offset[go, None]
+    moved = np.zeros(cam.shape[0], bool)
+    moved[sel[go]] = True
+    return out, moved
+
+
+def depth_layers(view: PhotoView, cam: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per pixel of the view: front depth, back depth (inf/-inf where no site), and the indices of
+    the front-most and back-most sites ([h,w] each; -1 where none)."""
+    h, w = view.size
+    iu, iv, z = pixel_of(view, cam)
+    flat = iv * w + iu
+    order = np.argsort(z)
+    front = np.full(h * w, -1, np.int64)
+    back = np.full(h * w, -1, np.int64)
+    back[flat[order]] = order            # later (farther) writes win
+    front[flat[order[::-1]]] = order[::-1]
+    zf = np.where(front >= 0, z[np.maximum(front, 0)], np.inf).reshape(h, w)
+    zb = np.where(back >= 0, z[np.maximum(back, 0)], -np.inf).reshape(h, w)
+    return zf, zb, front.reshape(h, w), back.reshape(h, w)
+
+
+def uncovered(view: PhotoView, covered: np.ndarray, min_blob: int = 6) -> np.ndarray:
+    """[h,w] bool person pixels no body site covers (small specks dropped)."""
+    extra = (view.mask > 0.5) & ~covered
+    extra = ndimage.binary_opening(extra, iterations=1)
+    lab, n = ndimage.label(extra)
+    if n == 0:
+        return extra
+    sizes = ndimage.sum_labels(extra, lab, np.arange(1, n + 1))
+    return np.isin(lab, 1 + np.flatnonzero(sizes >= min_blob))
+
+
+def shell_depths(view: PhotoView, extra: np.ndarray, covered: np.ndarray, zf: np.ndarray, zb: np.ndarray,
+                 front_idx: np.ndarray, back_idx: np.ndarray) -> dict[str, np.ndarray]:
+    """Front/back depths of the shell over the `extra` [h,w] pixels.
+
+    Returns a dict of [K] arrays over the extra pixels: v, u (pixel indices), zf, zb (shell depths),
+    src_f, src_b (body site indices to borrow skinning from), out_dir [K,2] (image direction away
+    from the body).
+    """
+    d_body = ndimage.distance_transform_edt(~covered)
+    _, (by, bx) = ndimage.distance_transform_edt(front_idx < 0, return_indices=True)  # nearest pixel with a site
+    d_edge = ndimage.distance_transform_edt(extra)
+    v, u = np.nonzero(extra)
+    qy, qx = by[v, u], bx[v, u]
+    zf_q, zb_q = zf[qy, qx], zb[qy, qx]
+    bad = ~np.isfinite(zf_q) | ~np.isfinite(zb_q)
+    zf_q, zb_q = np.where(bad, np.nanmedian(zf[np.isfinite(zf)]), zf_q), np.where(bad, np.nanmedian(zf[np.isfinite(zf)]) + 0.1, zb_q)
+    centre = (zf_q + zb_q) / 2
+    d, e = d_body[v, u], d_edge[v, u]
+    r = np.clip(d / (d + e), 0, 1)
+    # A rounded garment around a rounded body part: at lateral offset d from the part's outline,
+    # a surface reaching D = d + e past it spans +-sqrt(D^2 - d^2) around the part's mid-depth;
+    # next to the part it also keeps some of the part's own thickness.
+    px = centre / view.fx                              # metres per pixel at that depth
+    reach = (d + e) * px
+    half = np.sqrt(np.maximum(reach ** 2 - (d * px) ** 2, 0.0)) + 0.5 * (zb_q - zf_q) / 2 * (1 - r) ** 2
+    half = np.maximum(half, 0.004)
+    out_dir = np.stack([u - qx, v - qy], 1).astype(np.float32)
+    out_dir /= np.maximum(np.linalg.norm(out_dir, axis=1, keepdims=True), 1e-6)
+    return {"v": v, "u": u, "zf": centre - half, "zb": centre + half, "src_f": front_idx[qy, qx],
+            "src_b": back_idx[qy, qx], "out_dir": out_dir}
+
+
+def _walls(view: PhotoView, sh: dict[str, np.ndarray], key: str, spacing: float, sign: float
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Extra depths filling steep steps of one shell layer: ([W] pixel row into sh arrays, [W] z)."""
+    h, w = view.size
+    zmap = np.full((h, w), np.nan, np.float32)
+    zmap[sh["v"], sh["u"]] = sh[key]
+    rows, zs = [], []
+    for dv, du in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+        nb = np.roll(zmap, (-dv, -du), axis=(0, 1))
+        step = (nb[sh["v"], sh["u"]] - sh[key]) * sign      # how much farther from the camera-side the neighbour is
+        step = np.where(np.isfinite(step), step, 0.0)
+        k = np.clip((step / spacing).astype(np.int64), 0, 12)
+        idx = np.repeat(np.arange(k.size), k)
+        starts = np.cumsum(k) - k
+        frac = (np.arange(idx.size) - starts[idx] + 1) / (k[idx] + 1)
+        rows.append(idx)
+        zs.append(sh[key][idx] + sign * step[idx] * frac * 0.5)
+    return np.concatenate(rows), np.concatenate(zs).astype(np.float32)
+
+
+def extra_sites(view: PhotoView, cam: np.ndarray, spacing: float, stride: int = 1) -> ExtraSites:
+    """Shell sites over person pixels the body sites leave uncovered.
+
+    Args:
+        view: the photo view; cam: [N,3] body sites (camera frame, after `shrink_to_mask`).
+        spacing: typical distance between body sites, metres (the walls use it).
+        stride: keep every `stride`-th pixel row and column (to fit a Gaussian budget).
+    """
+    zf, zb, fi, bi = depth_layers(view, cam)
+    covered = ndimage.binary_dilation(np.isfinite(zf), iterations=1)
+    covered = ndimage.binary_closing(covered, iterations=2)
+    extra = uncovered(view, covered)
+    if stride > 1:
+        grid = np.zeros_like(extra)
+        grid[::stride, ::stride] = True
+        extra_s = extra & grid
+    else:
+        extra_s = extra
+    if not extra_s.any():
+        return ExtraSites(np.zeros((0, 3), np.float32), np.zeros((0, 3), np.float32), np.zeros(0, np.int64),
+                          np.zeros((0, 2), np.float32))
+    sh = shell_depths(view, extra, covered, zf, zb, fi, bi)
+    keep = extra_s[sh["v"], sh["u"]]
+    sh = {k: v[keep] for k, v in sh.items()}
+    wall_f, wz_f = _walls(view, sh, "zf", spacing * stride, -1.0)
+    wall_b, wz_b = _walls(view, sh, "zb", spacing * stride, 1.0)
+    rows = np.concatenate([np.arange(sh["v"].size), np.arange(sh["v"].size), wall_f, wall_b])
+    z = np.concatenate([sh["zf"], sh["zb"], wz_f, wz_b])
+    layer = np.concatenate([np.zeros(sh["v"].size), np.ones(sh["v"].size), np.full(wall_f.size, 2), np.full(wall_b.size, 3)])
+    u, v = sh["u"][rows] + 0.5, sh["v"][rows] + 0.5
+    pts = view.unproject(u, v, z)
+    normals = np.zeros_like(pts)
+    normals[layer == 0] = (0.0, 0.0, -1.0)
+    normals[layer == 1] = (0.0, 0.0, 1.0)
+    side = layer >= 2
+    normals[side, :2] = sh["out_dir"][rows[side]]
+    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-9)
+    src = np.where(layer == 1, sh["src_b"][rows], sh["src_f"][rows])
+    src = np.where(src < 0, np.maximum(sh["src_f"][rows], sh["src_b"][rows]), src)
+    ok = src >= 0
+    return ExtraSites(pts[ok], normals[ok].astype(np.float32), src[ok], np.stack([u, v], 1)[ok].astype(np.float32))

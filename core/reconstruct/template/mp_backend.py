@@ -1,0 +1,74 @@
+"""Optional mediapipe back-end for the person mask and 2D keypoints.
+
+`mediapipe==0.10.21` bundles its models (selfie segmentation, pose landmarker) and runs offline,
+but it pins numpy<2 and protobuf<5, so Avatar Studio does not depend on it: it is used only when
+it can be imported (install it in an environment with numpy<2). Everything here degrades to
+"unavailable" rather than failing.
+"""
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+
+import numpy as np
+
+# mediapipe Pose landmark index -> SMPL-X joint index (approximate correspondences).
+MP_TO_SMPLX = {
+    11: 16, 12: 17,   # shoulders
+    13: 18, 14: 19,   # elbows
+    15: 20, 16: 21,   # wrists
+    23: 1, 24: 2,     # hips
+    25: 4, 26: 5,     # knees
+    27: 7, 28: 8,     # ankles
+    31: 10, 32: 11,   # foot index -> foot
+}
+# mediapipe "left" is the subject's left, as in SMPL-X.
+
+_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def available() -> bool:
+    """True when mediapipe's legacy solutions API can be imported."""
+    try:
+        import mediapipe as mp  # noqa: F401
+        return hasattr(mp, "solutions") and hasattr(mp.solutions, "pose")
+    except Exception:
+        return False
+
+
+@lru_cache(maxsize=1)
+def _models():
+    import mediapipe as mp
+    seg = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
+    pose = mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1, enable_segmentation=False)
+    return seg, pose
+
+
+def segment(image: np.ndarray) -> np.ndarray:
+    """[H,W,3|4] uint8 -> [H,W] float32 person probability (selfie segmentation)."""
+    seg, _ = _models()
+    rgb = np.ascontiguousarray(image[..., :3])
+    with _lock:
+        out = seg.process(rgb)
+    if out.segmentation_mask is None:
+        return np.zeros(image.shape[:2], np.float32)
+    return np.asarray(out.segmentation_mask, np.float32)
+
+
+def keypoints(image: np.ndarray) -> dict[int, tuple[float, float, float]] | None:
+    """[H,W,3|4] uint8 -> {smplx_joint: (u, v, confidence)} in pixels, plus 15 (head) from the
+    ears/nose; None when no pose is found."""
+    _, pose = _models()
+    h, w = image.shape[:2]
+    rgb = np.ascontiguousarray(image[..., :3])
+    with _lock:
+        out = pose.process(rgb)
+    if out.pose_landmarks is None:
+        return None
+    lm = out.pose_landmarks.landmark
+    pts = {j: (lm[i].x * w, lm[i].y * h, float(lm[i].visibility)) for i, j in MP_TO_SMPLX.items()}
+    ears = [lm[7], lm[8]]
+    pts[15] = (float(np.mean([e.x for e in ears])) * w, float(np.mean([e.y for e in ears])) * h,
+               float(min(e.visibility for e in ears)))
+    return pts

@@ -1,0 +1,209 @@
+"""`TemplateReconstructor`: one photo -> an animatable avatar with no downloaded weights.
+
+Stages (each reports progress and checks for cancellation between small steps):
+  mask      person mask (alpha / mediapipe when installed / classical GrabCut)
+  keypoints 2D body landmarks (mediapipe when installed, else none)
+  fit       body pose, betas and placement fitted to the silhouette (and keypoints)
+  surface   Gaussian sites sampled on the fitted body and posed into the photo
+  clothing  sites slid into the silhouette, new shell sites for clothes and hair beyond the body
+  colour    the photo projected onto seen sites; back and sides synthesised
+  canonical everything un-posed to the canonical T-pose and packed as an Avatar
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...avatar import Avatar, Rig
+from ...body.model import BodyModel, default_body_model
+from ...errors import InputError
+from ...gaussians import GaussianSet
+from ..base import CancelToken, Diagnostics, Progress, ProgressCallback, ReconstructionResult, check_image
+from .clothing import ExtraSites, extra_sites, push_rim_to_mask, shrink_to_mask
+from .colour import HeadFrame, bilinear, colour_sites, fill_outside
+from .fit import BodyRig, FitInput, FitResult, fit_body
+from .keypoints import detect_keypoints, from_view, to_view
+from .mask import person_mask
+from .samples import Sites, body_sites, rotate_normals_back, unpose
+from .surface import face_areas_normals, local_spacing, mean_spacing, surfels
+from .view import FLIP, PhotoView, inset, make_view, person_box
+
+SPLAT_INSET = 0.7   # sites stop this many site spacings inside the outline; their splats reach it
+BODY_SIGMA = 0.5    # in-plane standard deviation of a body Gaussian, in local site spacings
+BODY_THICK = 0.3    # its thickness relative to that
+EXTRA_SIGMA = 0.5   # the same for clothing/hair shell Gaussians
+PUSH_RIM = True
+EXTRA_SHARE = 0.2   # at most this share of the Gaussians goes to clothing and hair beyond the body
+STAGES = [("mask", 0.15), ("keypoints", 0.03), ("fit", 0.42), ("surface", 0.1), ("clothing", 0.1),
+          ("colour", 0.12), ("canonical", 0.08)]
+
+
+class TemplateReconstructor:
+    """Template back-end of the `Reconstructor` protocol.
+
+    Args:
+        body: body model (default: the environment's or the embedded stand-in).
+        num_gaussians: total Gaussians in the avatar (body plus clothing/hair shell).
+        mask_method: "auto", "alpha", "mediapipe" or "grabcut" (see `mask.person_mask`).
+        keypoint_method: "auto", "mediapipe" or "none".
+        fov_y_deg: assumed field of view along the photo's long side.
+        fit_iters: Adam iterations of the body fit.
+        work_side / colour_side: long side (pixels) of the person crop used to fit / to colour.
+        seed: sampling seed (results are deterministic for a given seed).
+    """
+
+    name = "template"
+
+    def __init__(self, body: BodyModel | None = None, num_gaussians: int = 40000, *, mask_method: str = "auto",
+                 keypoint_method: str = "auto", fov_y_deg: float = 45.0, fit_iters: int = 160,
+                 work_side: int = 224, colour_side: int = 640, seed: int = 0) -> None:
+        if num_gaussians < 2000:
+            raise InputError("The template reconstructor needs at least 2,000 Gaussians.")
+        self._body = body
+        self.num_gaussians = int(num_gaussians)
+        self.mask_method = mask_method
+        self.keypoint_method = keypoint_method
+        self.fov_y_deg = float(fov_y_deg)
+        self.fit_iters = int(fit_iters)
+        self.work_side = int(work_side)
+        self.colour_side = int(colour_side)
+        self.seed = int(seed)
+        self._rig: BodyRig | None = None
+
+    @property
+    def body(self) -> BodyModel:
+        if self._body is None:
+            self._body = default_body_model()
+        return self._body
+
+    @property
+    def rig(self) -> BodyRig:
+        if self._rig is None:
+            self._rig = BodyRig(self.body, seed=self.seed)
+        return self._rig
+
+    # ------------------------------------------------------------------------------- run
+    def run(self, image: np.ndarray, *, progress: ProgressCallback | None = None,
+            cancel: CancelToken | None = None) -> ReconstructionResult:
+        """Reconstruct from an [H,W,3] or [H,W,4] uint8 image (RGBA alpha = person mask)."""
+        prog = Progress(STAGES, progress, cancel)
+        prog.stage("mask", 0.0)
+        image = check_image(image)
+        notes: list[str] = []
+        found = person_mask(image, method=self.mask_method, step=lambda f: prog.stage("mask", f))
+        notes += found.notes
+        prog.stage("keypoints", 0.0)
+        kp, note = detect_keypoints(image, self.keypoint_method)
+        notes.append(note)
+        focal = max(image.shape[:2]) / (2 * np.tan(np.radians(self.fov_y_deg) / 2))
+        box = person_box(found.mask)
+        fit, work = self._fit(image, found.mask, kp, focal, box, prog)
+        prog.stage("surface", 0.0)
+        sites, rel = body_sites(self.body, fit.betas, fit.full_pose, fit.transl, int(self.num_gaussians * 1.15),
+                                self.seed)
+        prog.stage("surface", 0.6)
+        view = make_view(image, found.mask, focal, self.colour_side, box)
+        prog.stage("clothing", 0.0)
+        sites, moved, extras, extra_skin = self._fit_outline(view, sites, fit.betas)
+        spacing = self._spacing(fit.betas, len(sites))
+        prog.stage("colour", 0.0)
+        rgb, _ = colour_sites(view, sites.can, sites.can_n, sites.cam, sites.cam_n, sites.part,
+                              HeadFrame.from_joints(self.body.rest_joints(fit.betas)))
+        extra_rgb = bilinear(fill_outside(view.rgb, view.mask > 0.5), extras.uv[:, 0], extras.uv[:, 1])
+        prog.stage("canonical", 0.0)
+        avatar = self._assemble(sites, moved, extras, extra_skin, rgb, extra_rgb, rel, fit, spacing)
+        diag = Diagnostics(mask=found.mask, keypoints=self._keypoints_out(kp, fit, work),
+                           fitted_pose=fit.full_pose, camera=self._camera(image, focal, fit), notes=notes)
+        diag.notes.append(f"{len(sites)} body Gaussians, {len(extras)} clothing/hair Gaussians")
+        diag.timings = prog.finish()
+        return ReconstructionResult(avatar, diag)
+
+    # ----------------------------------------------------------------------------- stages
+    def _fit(self, image: np.ndarray, mask: np.ndarray, kp: np.ndarray | None, focal: float,
+             box: tuple[int, int, int, int], prog: Progress) -> tuple[FitResult, PhotoView]:
+        """Fit the body on a small crop around the person."""
+        prog.stage("fit", 0.0)
+        work = make_view(image, mask, focal, self.work_side, box)
+        kp_work = None if kp is None else to_view(kp, work.x0, work.y0, work.scale)
+        inp = FitInput(work.mask > 0.5, work.fx, work.cx, work.cy, kp_work)
+        result = fit_body(self.rig, inp, iters=self.fit_iters, step=lambda f: prog.stage("fit", f))
+        return result, work
+
+    def _fit_outline(self, view: PhotoView, sites: Sites, betas: np.ndarray
+                     ) -> tuple[Sites, np.ndarray, ExtraSites, tuple[np.ndarray, np.ndarray]]:
+        """Make the sites fill the photo's outline: pull in or drop those outside it, push the rim
+        out where the body is too thin, add shell sites for clothes and hair beyond the body, and
+        keep exactly `num_gaussians` in all.
+
+        Returns: body sites, [N] bool moved (to un-pose), shell sites, and the shell's skinning
+        ([M,4] indices, [M,4] weights).
+        """
+        spacing = self._spacing(betas, self.num_gaussians)
+        inner = inset(view, SPLAT_INSET * spacing * view.fx / float(np.median(sites.cam[:, 2])))
+        sites.cam, moved, keep = shrink_to_mask(inner, sites.cam, sites.cam_n, max_px=0.03 * view.size[0])
+        sites, moved = sites.subset(keep), moved[keep]
+        if PUSH_RIM:
+            sites.cam, pushed = push_rim_to_mask(inner, sites.cam, sites.cam_n,
+                                                 max_px=max(2, round(0.015 * view.size[0])))
+            moved |= pushed
+        extras = self._extras(inner, sites, spacing, int(self.num_gaussians * EXTRA_SHARE))
+        extra_skin = sites.skin_idx[extras.source], sites.skin_w[extras.source]
+        keep = self._body_subset(len(sites), min(len(sites), self.num_gaussians - len(extras)))
+        return sites.subset(keep), moved[keep], extras, extra_skin
+
+    def _spacing(self, betas: np.ndarray, n: int) -> float:
+        verts, _ = self.body.shaped(betas)
+        return mean_spacing(float(face_areas_normals(verts, self.body.faces)[0].sum()), n)
+
+    def _body_subset(self, n: int, keep: int) -> np.ndarray:
+        """[keep] sorted indices of the body sites that make room for the shell sites."""
+        rng = np.random.default_rng(self.seed + 1)
+        return np.sort(rng.choice(n, size=keep, replace=False))
+
+    @staticmethod
+    def _extras(view: PhotoView, sites: Sites, spacing: float, budget: int) -> ExtraSites:
+        """Shell sites within `budget`: coarser pixel strides until they fit, then subsampled."""
+        extras = None
+        for stride in (1, 2, 3, 4, 6):
+            extras = extra_sites(view, sites.cam, spacing, stride)
+            if len(extras) <= budget:
+                return extras
+        keep = np.random.default_rng(0).choice(len(extras), budget, replace=False)
+        return ExtraSites(extras.cam[keep], extras.cam_n[keep], extras.source[keep], extras.uv[keep])
+
+    def _assemble(self, sites: Sites, moved: np.ndarray, extras: ExtraSites, extra_skin: tuple[np.ndarray, np.ndarray],
+                  rgb: np.ndarray, extra_rgb: np.ndarray, rel, fit: FitResult, spacing: float) -> Avatar:
+        """Canonical Gaussians and rig for body sites (moved ones un-posed) plus shell sites
+        (`extra_skin`: their ([M,4] indices, [M,4] weights))."""
+        can = sites.can.copy()
+        if moved.any():
+            can[moved] = unpose(sites.cam[moved], sites.skin_idx[moved], sites.skin_w[moved], rel, fit.transl)
+        e_idx, e_w = extra_skin
+        e_can = unpose(extras.cam, e_idx, e_w, rel, fit.transl)
+        e_n = rotate_normals_back(extras.cam_n, e_idx, e_w, rel)
+        radius = np.minimum(local_spacing(np.concatenate([can, e_can])), 3 * spacing)
+        body_gs = surfels(can, sites.can_n, rgb, radius[:len(can)] * BODY_SIGMA, thickness=BODY_THICK)
+        extra_gs = surfels(e_can, e_n, extra_rgb, radius[len(can):] * EXTRA_SIGMA, thickness=0.5)
+        gs = GaussianSet.concat([body_gs, extra_gs])
+        rig = Rig(np.concatenate([sites.skin_idx, e_idx]), np.concatenate([sites.skin_w, e_w]), fit.betas,
+                  gender=self.body.gender, body_model="standin" if self.body.is_standin else "smplx")
+        return Avatar(gs, rig, name="template")
+
+    def _keypoints_out(self, kp: np.ndarray | None, fit: FitResult, work: PhotoView) -> np.ndarray:
+        """[22,3] keypoints in input pixels: detections where there are any, else the fit's joints
+        (confidence 0 marks fitted, not detected, positions)."""
+        fitted = from_view(fit.joints_2d, work.x0, work.y0, work.scale)
+        out = np.concatenate([fitted, np.zeros((fitted.shape[0], 1), np.float32)], axis=1)
+        if kp is not None:
+            seen = kp[:, 2] > 0
+            out[seen] = kp[seen]
+        return out
+
+    @staticmethod
+    def _camera(image: np.ndarray, focal: float, fit: FitResult) -> dict:
+        """The photo's camera for the body posed with `fitted_pose` and no translation."""
+        view = np.eye(4, dtype=np.float32)
+        view[:3, :3] = np.diag(FLIP)
+        view[:3, 3] = FLIP * fit.transl
+        h, w = image.shape[:2]
+        return {"fx": float(focal), "fy": float(focal), "cx": w / 2, "cy": h / 2, "width": w, "height": h,
+                "view": view, "betas": fit.betas.copy()}
