@@ -21,7 +21,6 @@ camera axis that the world landmarks sometimes keep.
 """
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable
@@ -38,7 +37,7 @@ LANDMARK_NAMES: tuple[str, ...] = (
     "right_elbow", "left_wrist", "right_wrist", "left_pinky", "right_pinky", "left_index", "right_index",
     "left_thumb", "right_thumb", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle",
     "right_ankle", "left_heel", "right_heel", "left_foot_index", "right_foot_index")
-INSTALL_HINT = "bash packaging/install_landmarks.sh"
+from ..mediapipe_models import INSTALL_HINT, available, solutions  # noqa: F401 - re-exported for the GUI
 
 # Lines between landmarks, for drawing (BlazePose body connections without the face).
 CONNECTIONS: tuple[tuple[int, int], ...] = (
@@ -85,26 +84,11 @@ class Landmarks:
         return self.image[..., 3] * self.present[:, None]
 
 
-def available() -> bool:
-    """True when mediapipe's legacy pose solution can be imported."""
-    try:
-        _import_mediapipe()
-        return True
-    except BackendUnavailableError:
-        return False
-
-
 def _import_mediapipe():
-    os.environ.setdefault("GLOG_minloglevel", "2")       # keep mediapipe's C++ logging off the console
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        import mediapipe as mp
-        pose_mod = mp.solutions.pose
-    except Exception as err:  # ImportError, or a broken install (protobuf/numpy mismatch)
-        raise BackendUnavailableError(
-            "Motion capture from video needs the optional offline landmark model (mediapipe 0.10.21), "
-            f"which could not be loaded ({type(err).__name__}: {err}). Install it with: {INSTALL_HINT}") from err
-    return pose_mod
+        return solutions().pose
+    except BackendUnavailableError as err:
+        raise BackendUnavailableError(f"Motion capture from video needs the optional offline landmark model. {err}") from err
 
 
 _create_lock = threading.Lock()

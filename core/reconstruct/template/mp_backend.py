@@ -1,16 +1,13 @@
-"""Optional mediapipe back-end for the person mask and 2D keypoints.
-
-`mediapipe==0.10.21` bundles its models (selfie segmentation, pose landmarker) and runs offline,
-but it pins numpy<2 and protobuf<5, so Avatar Studio does not depend on it: it is used only when
-it can be imported (install it in an environment with numpy<2). Everything here degrades to
-"unavailable" rather than failing.
-"""
+"""Optional mediapipe back-end for the person mask and 2D keypoints (see `core.mediapipe_models`).
+Used only when the models load; the template reconstructor falls back to classical methods."""
 from __future__ import annotations
 
 import threading
 from functools import lru_cache
 
 import numpy as np
+
+from ...mediapipe_models import available, solutions  # noqa: F401 - `available` is this back-end's probe
 
 # mediapipe Pose landmark index -> SMPL-X joint index (approximate correspondences).
 MP_TO_SMPLX = {
@@ -28,20 +25,10 @@ _lock = threading.Lock()
 
 
 @lru_cache(maxsize=1)
-def available() -> bool:
-    """True when mediapipe's legacy solutions API can be imported."""
-    try:
-        import mediapipe as mp  # noqa: F401
-        return hasattr(mp, "solutions") and hasattr(mp.solutions, "pose")
-    except Exception:
-        return False
-
-
-@lru_cache(maxsize=1)
 def _models():
-    import mediapipe as mp
-    seg = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
-    pose = mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1, enable_segmentation=False)
+    sol = solutions()
+    seg = sol.selfie_segmentation.SelfieSegmentation(model_selection=0)
+    pose = sol.pose.Pose(static_image_mode=True, model_complexity=1, enable_segmentation=False)
     return seg, pose
 
 
