@@ -82,24 +82,18 @@ def test_sequence_export_range_and_normalise(tmp_path, seq_folder):
     assert half.num_frames == 4 and half.fps == 4
 
 
-def test_sequence_bake(tmp_path, rng, random_smplx_dir, monkeypatch):
+def test_sequence_bake(tmp_path, rng):
     from avatar_studio.core.avatar import Avatar, Rig
-    from avatar_studio.core.body import model as body_model
     from avatar_studio.core.io.avatar_file import write_avatar
     from avatar_studio.core.motion.motion import Motion
-    monkeypatch.setenv("AVATAR_STUDIO_SMPLX_DIR", str(random_smplx_dir))
-    body_model.default_body_model.cache_clear()
-    try:
-        g = random_gaussians(120, rng, 0)
-        write_avatar(tmp_path / "av.ply", Avatar(g, Rig(rng.integers(0, 55, (120, 4)),
-                                                          np.full((120, 4), 0.25, np.float32)), "cli"))
-        Motion.from_full_pose(rng.normal(size=(6, 55, 3)) * 0.2, fps=30, up_axis="y").save_npz(tmp_path / "m.npz")
-        assert main(["sequence", "bake", str(tmp_path / "av.ply"), "--motion", str(tmp_path / "m.npz"),
-                     "-o", str(tmp_path / "baked"), "--step", "2", "-q"]) == 0
-        seq = load_sequence(tmp_path / "baked")
-        assert seq.num_frames == 3 and seq.fps == 15 and len(seq[0]) == 120
-        assert main(["sequence", "bake", str(tmp_path / "av.ply"), "--motion", str(tmp_path / "m.npz"),
-                     "-o", str(tmp_path / "baked.npz"), "-q"]) == 0
-        assert load_sequence(tmp_path / "baked.npz").num_frames == 6
-    finally:
-        body_model.default_body_model.cache_clear()
+    g = random_gaussians(120, rng, 0)
+    write_avatar(tmp_path / "av.ply", Avatar(g, Rig(rng.integers(0, 55, (120, 4)),
+                                                      np.full((120, 4), 0.25, np.float32)), "cli"))
+    Motion.from_full_pose(rng.normal(size=(6, 55, 3)) * 0.2, fps=30, up_axis="y").save_npz(tmp_path / "m.npz")
+    assert main(["sequence", "bake", str(tmp_path / "av.ply"), "--motion", str(tmp_path / "m.npz"),
+                 "-o", str(tmp_path / "baked"), "--step", "2", "-q"]) == 0
+    seq = load_sequence(tmp_path / "baked")
+    assert seq.num_frames == 3 and seq.fps == 15 and len(seq[0]) == 120
+    assert main(["sequence", "bake", str(tmp_path / "av.ply"), "--motion", str(tmp_path / "m.npz"),
+                 "-o", str(tmp_path / "baked.npz"), "-q"]) == 0
+    assert load_sequence(tmp_path / "baked.npz").num_frames == 6
