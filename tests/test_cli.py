@@ -1,7 +1,6 @@
 """The headless CLI: help for every command, and one clear line (no traceback) on bad input."""
 import shutil
 import subprocess
-import sys
 
 import numpy as np
 import pytest

@@ -31,7 +31,7 @@ def test_hand_means_come_from_the_model_file(body):
     with np.load(body.file) as data:
         np.testing.assert_allclose(means[0].reshape(-1), data["hands_meanl"])
     # BodyModel keeps the file's means even though smplx zeroes its copy when flat_hand_mean=True.
-    np.testing.assert_allclose(body.hand_mean[:45], data_l := np.load(body.file)["hands_meanl"].reshape(-1))
+    np.testing.assert_allclose(body.hand_mean[:45], np.load(body.file)["hands_meanl"].reshape(-1))
     m = smooth_motion(4).replace(flat_hand_mean=False)
     flat = to_flat_hands(m, body)
     np.testing.assert_allclose(flat.rhand, m.rhand + means[1], atol=1e-6)

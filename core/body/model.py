@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ... import RESOURCES_DIR
-from ..errors import InputError, ModelFileError
+from ..errors import ModelFileError
 from ..skinning import batch_rodrigues, forward_kinematics, SMPLX_PARENTS
 
 ENV_VAR = "AVATAR_STUDIO_SMPLX_DIR"

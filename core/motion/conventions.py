@@ -11,7 +11,6 @@ rotates the body about the pelvis rest joint J0, so the translation becomes
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 

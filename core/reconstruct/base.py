@@ -6,7 +6,6 @@ that a cancel takes effect within 1 s).
 """
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any, Callable, Protocol, runtime_checkable
 import numpy as np
 
 from ..avatar import Avatar
-from ..errors import CancelledError, InputError
+from ..errors import InputError
 from ..jobs import CancelToken
 
 ProgressCallback = Callable[[str, float], None]
