@@ -332,6 +332,9 @@ class MainWindow(QMainWindow):
         m = mb.addMenu("&Motion")
         for act in self.motion_panel.actions_for_menu(self):
             m.addAction(act)
+        m.addSeparator()
+        m.addAction(self._action("Import Motion from &Video…", self.import_video_motion_dialog,
+                                 tip="Capture SMPL-X motion from a video of one person (offline, on the CPU)"))
 
         m = mb.addMenu("&Help")
         m.addAction(self.act_help)
@@ -776,6 +779,33 @@ class MainWindow(QMainWindow):
         self.scene.set_time(0.0)
         self.statusBar().showMessage(f"{item.name}: motion '{motion.name}', {motion.num_frames} frames at "
                                      f"{motion.fps:g} fps", 6000)
+
+    def capture_video_motion(self, path: str | Path) -> Job:
+        """Motion capture on a worker thread; the motion goes on the selected avatar (undoable) and a
+        check view shows the fitted skeleton over the video."""
+        path = Path(path)
+        target = self.selected_avatar()
+        body = self.scene.body_for(target) if target is not None else self.scene.body
+
+        def work(progress, cancel):
+            from ..core.mocap.pipeline import capture_motion
+            return capture_motion(path, progress=progress, cancel=cancel, body=body)
+
+        def done(result: Any) -> None:
+            from .dialogs.mocap_check import MocapCheckDialog
+            result.motion.name = path.stem
+            self.set_motion(result.motion)
+            self.mocap_check = MocapCheckDialog(path, result, self)
+            self.mocap_check.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            self.mocap_check.show()
+
+        return self._start_foreground(f"Motion from {path.name}", work, done)
+
+    def import_video_motion_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import motion from video", self.settings.last_dir,
+                                              "Videos (*.mp4 *.mov *.webm *.mkv *.avi *.m4v);;All files (*)")
+        if path:
+            self.capture_video_motion(path)
 
     # ------------------------------------------------------------------ dialogs
     def _file_filter(self) -> str:
