@@ -1172,12 +1172,16 @@ class MainWindow(QMainWindow):
             if req.ply_mode == "canonical":
                 progress("writing avatar", 0.2)
                 return write_avatar(path if path.suffix.lower() == ".ply" else path.with_suffix(".ply"), item.avatar)
-            if req.ply_mode == "frame":
+            if req.ply_mode == "frame":  # any writable splat format, chosen by the extension
+                from ..core.io.formats import FORMATS, write_gaussians
                 progress("posing", 0.2)
                 g = posed(snap.time)
                 if not len(g):
                     raise InputError("Nothing is visible to export.")
-                return write_ply(path if path.suffix.lower() == ".ply" else path.with_suffix(".ply"), g)
+                writable = [e for f in FORMATS if f.can_write for e in f.extensions]
+                if not any(path.name.lower().endswith(e) for e in writable):
+                    path = path.with_suffix(".ply")
+                return write_gaussians(path, g)
             frames = list(range(req.start_frame, req.end_frame + 1))
             folder = path.with_suffix("") if path.suffix.lower() == ".ply" else path
             with atomic_dir(folder) as tmp:

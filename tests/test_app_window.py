@@ -199,6 +199,13 @@ def test_export_mp4_and_ply(window, dancing, tmp_path):
     g = read_ply(posed.path)
     assert len(g) == len(dancing.avatar.gaussians)
     assert not np.allclose(g.means, dancing.avatar.gaussians.means, atol=1e-3)
+    # The posed frame goes to any writable splat format, chosen by the extension.
+    from avatar_studio.core.io.formats import read_gaussians
+    for name in ("posed.spz", "posed.splat", "posed.compressed.ply"):
+        req = ExportRequest(kind="ply", path=tmp_path / name, ply_mode="frame")
+        window.run_export(req)
+        wait_job(window, name)
+        assert len(read_gaussians(tmp_path / name)) == len(g)
 
     seq = ExportRequest(kind="ply", path=tmp_path / "frames", ply_mode="range", start_frame=3, end_frame=5)
     window.run_export(seq)

@@ -205,6 +205,9 @@ class ExportDialog(QDialog):
             path = QFileDialog.getExistingDirectory(self, "Export into folder", self._folder)
             if path:
                 path = str(Path(path) / self._suggested().name)
+        elif self.tabs.currentIndex() == 1 and self.ply_mode() == "frame":  # every writable splat format
+            from ...core.io.formats import file_dialog_filter
+            path, _ = QFileDialog.getSaveFileName(self, "Export as", str(self._suggested()), file_dialog_filter("write"))
         else:
             path, _ = QFileDialog.getSaveFileName(self, "Export as", str(self._suggested()))
         if path:
