@@ -149,3 +149,20 @@ def non_background_fraction(img: np.ndarray, background: tuple[float, float, flo
     bg = np.round(np.asarray(background) * 255).astype(int)
     diff = np.abs(img.astype(int) - bg).max(axis=-1)
     return float((diff > tol).mean())
+
+
+def open_window(tmp: Path, size: tuple[int, int] = (1400, 900)):
+    """A real MainWindow with throw-away settings, shown and with its engine loaded."""
+    from PySide6.QtCore import QSettings
+    from avatar_studio.app.main_window import MainWindow
+    from avatar_studio.app.settings import StudioSettings
+    app()
+    settings = StudioSettings(QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat))
+    settings.autosave_interval_s = 0
+    win = MainWindow(settings, autosave_dir=tmp / "autosave")
+    win.prompt_on_close = False
+    win.resize(*size)
+    win.show()
+    wait_until(lambda: win.is_core_ready, 60, what="the engine to load")
+    assert not win.core_error, win.core_error
+    return win

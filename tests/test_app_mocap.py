@@ -15,19 +15,8 @@ pytestmark = [requires_display, pytest.mark.gui,
 
 @pytest.fixture(scope="module")
 def window(tmp_path_factory):
-    from PySide6.QtCore import QSettings
-    from test_app_helpers import app
-    from avatar_studio.app.main_window import MainWindow
-    from avatar_studio.app.settings import StudioSettings
-    app()
-    tmp = tmp_path_factory.mktemp("studio_mocap")
-    settings = StudioSettings(QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat))
-    settings.autosave_interval_s = 0
-    win = MainWindow(settings, autosave_dir=tmp / "autosave")
-    win.prompt_on_close = False
-    win.resize(1200, 800)
-    win.show()
-    wait_until(lambda: win.is_core_ready, 60, what="the engine to load")
+    from test_app_helpers import open_window
+    win = open_window(tmp_path_factory.mktemp("studio_mocap"), (1200, 800))
     yield win
     win.close()
     pump(0.1)

@@ -27,21 +27,9 @@ SCREENSHOT = (ROOT / "resources" / "docs" if os.environ.get("AVATAR_STUDIO_UPDAT
 # ---------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
 def window(tmp_path_factory):
-    from PySide6.QtCore import QSettings
-    from test_app_helpers import app
-    from avatar_studio.app.main_window import MainWindow
-    from avatar_studio.app.settings import StudioSettings
-    app()
-    tmp = tmp_path_factory.mktemp("studio")
-    settings = StudioSettings(QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat))
-    settings.autosave_interval_s = 0
-    win = MainWindow(settings, autosave_dir=tmp / "autosave")
-    win.prompt_on_close = False
+    from test_app_helpers import open_window
+    win = open_window(tmp_path_factory.mktemp("studio"))
     win._ask = lambda *a, **k: pytest.fail(f"unexpected question: {a[:2]}")
-    win.resize(1400, 900)
-    win.show()
-    wait_until(lambda: win.is_core_ready, 60, what="the engine to load")
-    assert not win.core_error, win.core_error
     yield win
     win.close()
     pump(0.1)
