@@ -335,6 +335,8 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         m.addAction(self._action("Import Motion from &Video…", self.import_video_motion_dialog,
                                  tip="Capture SMPL-X motion from a video of one person (offline, on the CPU)"))
+        m.addAction(self._action("Edit BVH &Mapping…", self.edit_bvh_mapping,
+                                 tip="Choose which SMPL-X joint each joint of the source BVH drives"))
 
         m = mb.addMenu("&Help")
         m.addAction(self.act_help)
@@ -800,6 +802,33 @@ class MainWindow(QMainWindow):
             self.mocap_check.show()
 
         return self._start_foreground(f"Motion from {path.name}", work, done)
+
+    def edit_bvh_mapping(self) -> None:
+        """Edit the selected avatar's BVH mapping, then retarget again (undoable; saved with the project)."""
+        from .dialogs.mapping_dialog import MappingDialog
+        item = self.selected_avatar()
+        info = item.motion.meta.get("retarget") if item is not None and item.motion is not None else None
+        if not info:
+            self.show_error("The selected avatar's motion did not come from a BVH file, so it has no joint mapping.")
+            return
+        self.mapping_dialog = MappingDialog(info["source"], info["settings"], self)
+        self.mapping_dialog.accepted.connect(
+            lambda: self.retarget_bvh(item, info["source"], self.mapping_dialog.result_settings()))
+        self.mapping_dialog.open()
+
+    def retarget_bvh(self, item: Any, source: str, settings: dict) -> Job:
+        body = self.scene.body_for(item)
+
+        def work(progress, cancel):
+            from ..core.pipeline import load_motion_for_playback
+            progress("retargeting", 0.1)
+            return load_motion_for_playback(source, body, retarget=settings)
+
+        def done(motion: Any) -> None:
+            motion.name = item.motion.name if item.motion is not None else Path(source).stem
+            self.set_motion(motion)
+
+        return self._start_foreground(f"Retargeting {Path(source).name}", work, done)
 
     def import_video_motion_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Import motion from video", self.settings.last_dir,

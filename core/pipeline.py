@@ -10,10 +10,11 @@ from .gaussians import GaussianSet
 from .motion.motion import Motion
 
 
-def load_motion(path: str | Path, **options) -> Motion:
-    """Any supported motion source, as recorded (no convention changes)."""
+def load_motion(path: str | Path, body: BodyModel | None = None, **options) -> Motion:
+    """Any supported motion source, as recorded (no convention changes). `body` is the avatar's
+    body, which sources such as BVH (retargeting) and Human3R (head offsets) need."""
     from .motion.detect import load_motion as detect_and_load
-    return detect_and_load(path, **options)
+    return detect_and_load(path, body=body, **options)
 
 
 def motion_for_playback(motion: Motion, body: BodyModel) -> Motion:
@@ -23,7 +24,7 @@ def motion_for_playback(motion: Motion, body: BodyModel) -> Motion:
 
 
 def load_motion_for_playback(path: str | Path, body: BodyModel, **options) -> Motion:
-    return motion_for_playback(load_motion(path, **options), body)
+    return motion_for_playback(load_motion(path, body, **options), body)
 
 
 def load_splats(path: str | Path) -> Avatar | GaussianSet:

@@ -86,6 +86,8 @@ def save_project(path: str | Path, scene: "Scene", data: ProjectData | None = No
                 item.motion.save_npz(folder / "motion.npz")
                 entry["motion"] = f"items/{n}/motion.npz"
                 members.append((folder / "motion.npz", entry["motion"]))
+                if item.motion.meta.get("retarget"):  # a BVH's source and the user's mapping
+                    entry["retarget"] = item.motion.meta["retarget"]
             if item.gaussians is not None and item.avatar is None:
                 write_ply(folder / "splats.ply", item.gaussians)
                 entry["splats"] = f"items/{n}/splats.ply"
@@ -165,6 +167,8 @@ def load_project(path: str | Path, scene: "Scene | None" = None) -> tuple["Scene
                     item.avatar = avatar
                 if "motion" in entry:
                     item.motion = load_amass(member(entry["motion"]))
+                    if isinstance(entry.get("retarget"), dict):
+                        item.motion.meta["retarget"] = entry["retarget"]
                 if "splats" in entry:
                     g = read_avatar_or_gaussians(member(entry["splats"]))
                     item.gaussians = g.gaussians if isinstance(g, Avatar) else g

@@ -137,7 +137,10 @@ def load_motion(path: str | Path, *, body=None, format: str | None = None, **opt
         return load_motionx(target, body, up_axis=opts.get("up_axis"), fps=opts.get("fps"))
     clip = read_bvh(target)
     betas = np.zeros(10, np.float32) if opts.get("betas") is None else np.asarray(opts["betas"], np.float32)
-    motion = retarget_bvh(clip, rest_joints_of(body, betas), _retarget_settings(opts.get("retarget")), betas=betas)
+    settings = _retarget_settings(opts.get("retarget")) or RetargetSettings()
+    motion = retarget_bvh(clip, rest_joints_of(body, betas), settings, betas=betas)
+    # Keep the source and the mapping used, so the user can edit the mapping and the project saves it.
+    motion.meta["retarget"] = {"source": str(target.resolve()), "settings": settings.to_dict()}
     return motion.replace(fps=float(opts["fps"])) if opts.get("fps") else motion
 
 

@@ -1,0 +1,64 @@
+"""Motion ▸ Edit BVH Mapping in the real window: override a joint, the motion is retargeted again
+(undoable), and the mapping is saved with the project."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from test_app_helpers import pump, requires_display, wait_until
+
+pytestmark = [requires_display, pytest.mark.gui]
+
+
+@pytest.fixture(scope="module")
+def window(tmp_path_factory):
+    from test_app_helpers import open_window
+    win = open_window(tmp_path_factory.mktemp("studio_mapping"), (1200, 800))
+    yield win
+    win.close()
+    pump(0.1)
+
+
+def test_override_bvh_mapping_and_save_it(window, body, tmp_path, rng):
+    from avatar_studio.core.avatar import Avatar, Rig
+    from avatar_studio.core.motion import samples
+    from avatar_studio.core.motion.export import save_bvh
+    from avatar_studio.core.project import load_project
+    from avatar_studio.core.scene import SceneItem
+    from avatar_studio.core.skinning import dense_to_sparse_weights
+    from conftest import random_gaussians
+
+    bvh = save_bvh(samples.wave(2.0), tmp_path / "wave.bvh", body)
+    v, _ = body.shaped()
+    sel = rng.choice(body.num_vertices, 400, replace=False)
+    idx, w = dense_to_sparse_weights(body.weights[sel], 4)
+    window.add_item(SceneItem(name="subject", avatar=Avatar(random_gaussians(400, rng).replace(means=v[sel]), Rig(idx, w))))
+    item = window.selected_avatar()
+    window.load_motion_or_sequence(bvh)
+    wait_until(lambda: item.motion is not None, 60, what="the BVH motion")
+    elbow = 19  # right_elbow
+    assert np.abs(item.motion.full_pose()[:, elbow]).max() > 0.5  # the wave bends the right elbow
+    info = item.motion.meta["retarget"]
+    assert info["source"].endswith("wave.bvh")
+
+    window.edit_bvh_mapping()
+    dlg = window.mapping_dialog
+    driving = [name for name, box in dlg.boxes.items() if box.currentText() == "right_elbow"]
+    assert len(driving) == 1
+    dlg.set_target(driving[0], None)
+    before = item.motion
+    dlg.accept()
+    wait_until(lambda: item.motion is not before, 60, what="the retargeted motion")
+    assert np.abs(item.motion.full_pose()[:, elbow]).max() < 1e-6  # unmapped: stays at rest
+    assert item.motion.meta["retarget"]["settings"]["overrides"][driving[0]] is None
+
+    path = tmp_path / "mapped.avsproj"
+    from avatar_studio.core.project import save_project
+    save_project(path, window.scene)
+    scene, _ = load_project(path)
+    loaded = next(i for i in scene.items if i.name == item.name)
+    assert loaded.motion.meta["retarget"]["settings"]["overrides"][driving[0]] is None
+
+    window.undo_stack.undo()
+    pump(0.1)
+    assert item.motion is before
