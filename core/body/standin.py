@@ -951,6 +951,18 @@ def split_edges(verts: np.ndarray, faces: np.ndarray, priority: np.ndarray, cand
     return np.vstack([verts, newv]), np.vstack([faces, extra]), int(chosen.size)
 
 
+
+def _relative_edge_lengths(verts: np.ndarray, faces: np.ndarray, size_fn, rng: np.random.Generator):
+    """(edges [E,2], sizing field [V], edge length / local target size [E] with a tiny random
+    tie-breaker so sorting is deterministic for a given rng)."""
+    edges, _ = unique_edges(faces, verts.shape[0])
+    size = size_fn(verts)
+    rel = np.linalg.norm(verts[edges[:, 0]] - verts[edges[:, 1]], axis=1) \
+        / (0.5 * (size[edges[:, 0]] + size[edges[:, 1]]))
+    rel *= 1.0 + 1e-3 * rng.random(rel.size)
+    return edges, size, rel
+
+
 def equalize(verts: np.ndarray, faces: np.ndarray, body, size_fn: Callable[[np.ndarray], np.ndarray],
              rng: np.random.Generator, rounds: int = 12, fraction: float = 0.03) -> tuple[np.ndarray, np.ndarray]:
     """Even out edge lengths relative to the sizing field at a fixed vertex count: split the
@@ -959,22 +971,14 @@ def equalize(verts: np.ndarray, faces: np.ndarray, body, size_fn: Callable[[np.n
     target = verts.shape[0]
     for _ in range(rounds):
         n = verts.shape[0]
-        edges, _ = unique_edges(faces, n)
-        size = size_fn(verts)
-        rel = np.linalg.norm(verts[edges[:, 0]] - verts[edges[:, 1]], axis=1) \
-            / (0.5 * (size[edges[:, 0]] + size[edges[:, 1]]))
-        rel *= 1.0 + 1e-3 * rng.random(rel.size)
+        edges, size, rel = _relative_edge_lengths(verts, faces, size_fn, rng)
         k = max(1, int(fraction * n))
         longest = np.argsort(-rel, kind="stable")[:3 * k]
         verts, faces, _ = split_edges(verts, faces, rel, longest, place, k)
         spread = 6
         while verts.shape[0] > target:
             n = verts.shape[0]
-            edges, _ = unique_edges(faces, n)
-            size = size_fn(verts)
-            rel = np.linalg.norm(verts[edges[:, 0]] - verts[edges[:, 1]], axis=1) \
-                / (0.5 * (size[edges[:, 0]] + size[edges[:, 1]]))
-            rel *= 1.0 + 1e-3 * rng.random(rel.size)
+            edges, size, rel = _relative_edge_lengths(verts, faces, size_fn, rng)
             cand = np.argsort(rel, kind="stable")[:spread * (n - target)]
             tiny = 0.1 * np.median(rel) * float(np.min(size))
             verts, faces, _, _, _ = collapse_edges(verts, faces, rel, cand, edges, place, n - target, tiny=tiny,
