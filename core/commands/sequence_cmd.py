@@ -94,6 +94,17 @@ def cmd_bake(args: argparse.Namespace) -> int:
     return 0
 
 
+def sequence_output_options(p, output_help: str, step_help: str) -> None:
+    """Options shared by the commands that write a sequence: where, in what layout, which frames."""
+    p.add_argument("-o", "--output", required=True, help=output_help)
+    p.add_argument("--format", default=None, choices=list(SEQUENCE_FORMATS), help="default: from the output name")
+    p.add_argument("--frame-format", default="ply", choices=["ply", "compressed_ply", "spz", "splat"])
+    p.add_argument("--start", type=float, default=None, help="start time in seconds")
+    p.add_argument("--end", type=float, default=None, help="end time in seconds (inclusive)")
+    p.add_argument("--step", type=int, default=1, help=step_help)
+    p.add_argument("-q", "--quiet", action="store_true")
+
+
 def register(subparsers) -> None:
     """Add `sequence info|frame|export|bake` to the CLI's subparsers."""
     sp = subparsers.add_parser("sequence", help="4D Gaussian sequences: info, scrub to a frame, export, bake",
@@ -126,24 +137,13 @@ def register(subparsers) -> None:
 
     p = sub.add_parser("export", help="write a sequence as a PLY folder (SuperSplat), npz or zip")
     source(p)
-    p.add_argument("-o", "--output", required=True, help="folder, .npz or .zip")
-    p.add_argument("--format", default=None, choices=list(SEQUENCE_FORMATS), help="default: from the output name")
-    p.add_argument("--frame-format", default="ply", choices=["ply", "compressed_ply", "spz", "splat"])
-    p.add_argument("--start", type=float, default=None, help="start time in seconds")
-    p.add_argument("--end", type=float, default=None, help="end time in seconds (inclusive)")
-    p.add_argument("--step", type=int, default=1, help="keep every Nth frame")
-    p.add_argument("-q", "--quiet", action="store_true")
+    sequence_output_options(p, "folder, .npz or .zip", "keep every Nth frame")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("bake", help="pose an avatar on every motion frame and save it as a sequence")
     p.add_argument("avatar", help="avatar .ply (written by reconstruct)")
     p.add_argument("--motion", required=True, help="motion file or folder")
-    p.add_argument("-o", "--output", required=True, help="folder (frame0001.ply…), .npz or .zip")
-    p.add_argument("--format", default=None, choices=list(SEQUENCE_FORMATS), help="default: from the output name")
-    p.add_argument("--frame-format", default="ply", choices=["ply", "compressed_ply", "spz", "splat"])
-    p.add_argument("--start", type=float, default=None, help="start time in seconds")
-    p.add_argument("--end", type=float, default=None, help="end time in seconds (inclusive)")
-    p.add_argument("--step", type=int, default=1, help="keep every Nth motion frame (fps is divided by N)")
+    sequence_output_options(p, "folder (frame0001.ply…), .npz or .zip",
+                            "keep every Nth motion frame (fps is divided by N)")
     p.add_argument("--body", default=None, help="SMPL-X folder for avatars rigged on the real SMPL-X (LHM)")
-    p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_bake)
