@@ -166,3 +166,19 @@ def open_window(tmp: Path, size: tuple[int, int] = (1400, 900)):
     wait_until(lambda: win.is_core_ready, 60, what="the engine to load")
     assert not win.core_error, win.core_error
     return win
+
+
+def window_fixture(size: tuple[int, int] = (1400, 900), configure=None):
+    """A module-scoped pytest fixture yielding a real window (see `open_window`); `configure(win)`
+    runs once after it opens."""
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def window(tmp_path_factory):
+        win = open_window(tmp_path_factory.mktemp("studio"), size)
+        if configure is not None:
+            configure(win)
+        yield win
+        win.close()
+        pump(0.1)
+    return window

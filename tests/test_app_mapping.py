@@ -5,18 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from test_app_helpers import pump, requires_display, wait_until
+from test_app_helpers import pump, requires_display, wait_until, window_fixture
 
 pytestmark = [requires_display, pytest.mark.gui]
 
 
-@pytest.fixture(scope="module")
-def window(tmp_path_factory):
-    from test_app_helpers import open_window
-    win = open_window(tmp_path_factory.mktemp("studio_mapping"), (1200, 800))
-    yield win
-    win.close()
-    pump(0.1)
+window = window_fixture((1200, 800))
 
 
 def test_override_bvh_mapping_and_save_it(window, body, tmp_path, rng):

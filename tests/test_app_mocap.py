@@ -7,19 +7,13 @@ import numpy as np
 import pytest
 
 from avatar_studio.core.mocap import landmarks
-from test_app_helpers import pump, requires_display, wait_until
+from test_app_helpers import pump, requires_display, wait_until, window_fixture
 
 pytestmark = [requires_display, pytest.mark.gui,
               pytest.mark.skipif(not landmarks.available(), reason="mediapipe 0.10.21 not installed")]
 
 
-@pytest.fixture(scope="module")
-def window(tmp_path_factory):
-    from test_app_helpers import open_window
-    win = open_window(tmp_path_factory.mktemp("studio_mocap"), (1200, 800))
-    yield win
-    win.close()
-    pump(0.1)
+window = window_fixture((1200, 800))
 
 
 @pytest.fixture(scope="module")

@@ -7,18 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from test_app_helpers import pump, requires_display, wait_until
+from test_app_helpers import requires_display, wait_until, window_fixture
 
 pytestmark = [requires_display, pytest.mark.gui]
 
 
-@pytest.fixture(scope="module")
-def window(tmp_path_factory):
-    from test_app_helpers import open_window
-    win = open_window(tmp_path_factory.mktemp("studio_sequence"), (1000, 700))
-    yield win
-    win.close()
-    pump(0.1)
+window = window_fixture((1000, 700))
 
 
 def test_open_and_scrub_sequence(window, tmp_path, rng):

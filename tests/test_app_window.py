@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from test_app_helpers import (drop_files, generated_photo, non_background_fraction, pump,
-                              requires_display, wait_until)
+                              requires_display, wait_until, window_fixture)
 
 pytestmark = [requires_display, pytest.mark.gui]
 
@@ -25,14 +25,11 @@ SCREENSHOT = (ROOT / "resources" / "docs" if os.environ.get("AVATAR_STUDIO_UPDAT
 
 
 # ---------------------------------------------------------------------- fixtures
-@pytest.fixture(scope="module")
-def window(tmp_path_factory):
-    from test_app_helpers import open_window
-    win = open_window(tmp_path_factory.mktemp("studio"))
+def _no_questions(win) -> None:
     win._ask = lambda *a, **k: pytest.fail(f"unexpected question: {a[:2]}")
-    yield win
-    win.close()
-    pump(0.1)
+
+
+window = window_fixture(configure=_no_questions)
 
 
 @pytest.fixture(scope="module")
