@@ -457,7 +457,7 @@ class MainWindow(QMainWindow):
     def _on_scene_event(self, name: str, payload: Any) -> None:
         if name == "time":
             self.timeline.set_frame(self.scene.frame)
-            self.curves.set_frame(self.scene.frame)
+            self.curves.set_frame(self.scene.frame, throttle=self.timeline.is_playing)
             if not self.timeline.is_playing:
                 self.motion_panel.refresh_key_values()
             self.viewport.invalidate()

@@ -116,7 +116,7 @@ class Timeline(QWidget):
         if self.plot is not None:
             return
         import pyqtgraph as pg
-        from .plots import configure_pyqtgraph
+        from .plots import cache_static_items, configure_pyqtgraph
         configure_pyqtgraph()
         self.plot = pg.PlotWidget(self._ruler_slot)
         self.plot.setBackground(None)
@@ -144,6 +144,7 @@ class Timeline(QWidget):
         self.plot.scene().sigMouseClicked.connect(self._on_ruler_clicked)
         self.plot.setToolTip("Click or drag to scrub")
         self._ruler_layout.addWidget(self.plot)
+        cache_static_items(self.plot)
         self._sync_ruler()
 
     def _sync_ruler(self) -> None:

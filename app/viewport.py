@@ -358,7 +358,8 @@ class Viewport(QOpenGLWidget):
                 # The gsplat probe imports torch (seconds). Start on OpenGL now; `backend_probed()`
                 # switches once the probe has run on the start-up worker thread.
                 name, self._awaiting_probe = "gl", True
-            self.renderer = rendering.create_renderer(name, ctx=self.ctx, notice=self.notice)
+            # eight_bit: the screen is 8-bit anyway, and RGBA8 blending is faster on llvmpipe
+            self.renderer = rendering.create_renderer(name, ctx=self.ctx, notice=self.notice, eight_bit=True)
         except Exception as err:
             self.renderer = None
             self.renderer_label = "no renderer"

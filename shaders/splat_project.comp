@@ -10,7 +10,9 @@ layout(std430, binding = 0) readonly buffer Canon { vec4 canon[]; };   // mean|o
 layout(std430, binding = 1) readonly buffer Sh { float sh[]; };         // [N][K][3]
 layout(std430, binding = 2) readonly buffer SkinIdx { uint skin_idx[]; };  // 4 joint ids, 8 bits each
 layout(std430, binding = 3) readonly buffer SkinW { vec4 skin_w[]; };
-layout(std430, binding = 4) readonly buffer Bones { mat4 bones[]; };    // rest -> posed, per joint
+// Rest -> posed, per joint. A uniform block: on llvmpipe, per-lane (gathered) reads from it are
+// much cheaper than from an SSBO.
+layout(std140, binding = 0) uniform Bones { mat4 bones[MAX_JOINTS]; };
 layout(std430, binding = 5) writeonly buffer Splats { vec4 splats[]; };
 
 uniform uint count;
@@ -52,38 +54,6 @@ mat3 nearest_rotation(mat3 x) {
     return x;
 }
 
-// Rotation -> quaternion by Shepperd's method, as core.skinning.matrix_to_quat_torch.
-// m[col][row]: m01 = m[1][0] is row 0, column 1.
-vec4 mat_to_quat(mat3 m) {
-    float m00 = m[0][0], m01 = m[1][0], m02 = m[2][0];
-    float m10 = m[0][1], m11 = m[1][1], m12 = m[2][1];
-    float m20 = m[0][2], m21 = m[1][2], m22 = m[2][2];
-    float tr = m00 + m11 + m22;
-    vec4 q;
-    if (tr >= m00 && tr >= m11 && tr >= m22) {
-        float s = 2.0 * sqrt(max(1.0 + tr, 1e-12));
-        q = vec4(0.25 * s, (m21 - m12) / s, (m02 - m20) / s, (m10 - m01) / s);
-    } else if (m00 >= m11 && m00 >= m22) {
-        float s = 2.0 * sqrt(max(1.0 + m00 - m11 - m22, 1e-12));
-        q = vec4((m21 - m12) / s, 0.25 * s, (m01 + m10) / s, (m02 + m20) / s);
-    } else if (m11 >= m22) {
-        float s = 2.0 * sqrt(max(1.0 - m00 + m11 - m22, 1e-12));
-        q = vec4((m02 - m20) / s, (m01 + m10) / s, 0.25 * s, (m12 + m21) / s);
-    } else {
-        float s = 2.0 * sqrt(max(1.0 - m00 - m11 + m22, 1e-12));
-        q = vec4((m10 - m01) / s, (m02 + m20) / s, (m12 + m21) / s, 0.25 * s);
-    }
-    q = q.x < 0.0 ? -q : q;
-    return q / length(q);
-}
-
-vec4 quat_mul(vec4 a, vec4 b) {
-    return vec4(a.x * b.x - a.y * b.y - a.z * b.z - a.w * b.w,
-                a.x * b.y + a.y * b.x + a.z * b.w - a.w * b.z,
-                a.x * b.z - a.y * b.w + a.z * b.x + a.w * b.y,
-                a.x * b.w + a.y * b.z - a.z * b.y + a.w * b.x);
-}
-
 mat4 blended_bone(uint gid) {
     uint p = skin_idx[gid];
     vec4 w = skin_w[gid];
@@ -104,15 +74,16 @@ void main() {
     vec4 quat = canon[3u * gid + 1u];
     vec4 sc = canon[3u * gid + 2u];
     vec3 mean = c0.xyz;
+    mat3 rot = mat3(1.0);   // posed rotation = rot * canonical rotation (the polar factor of the blend)
     if (skinned) {
         mat4 m = blended_bone(gid);
         mean = (m * vec4(mean, 1.0)).xyz + transl;
-        if (sc.w < 0.5) quat = quat_mul(mat_to_quat(nearest_rotation(mat3(m))), quat);
+        if (sc.w < 0.5) rot = nearest_rotation(mat3(m));
     }
     vec3 pc = (view * vec4(mean, 1.0)).xyz;
     if (!(pc.z > clip_z.x && pc.z < clip_z.y) || c0.w < alpha_min) { write_culled(gid); return; }
 
-    mat3 rs = quat_to_mat(quat) * mat3(sc.x, 0.0, 0.0, 0.0, sc.y, 0.0, 0.0, 0.0, sc.z);
+    mat3 rs = rot * quat_to_mat(quat) * mat3(sc.x, 0.0, 0.0, 0.0, sc.y, 0.0, 0.0, 0.0, sc.z);
     mat3 w = mat3(view);
     mat3 cov_c = w * (rs * transpose(rs)) * transpose(w);
 

@@ -144,6 +144,25 @@ def qt_app():
 
 
 @requires_display
+def test_curve_view_playhead_throttled_while_playing(qt_app):
+    """During playback the curve view's playhead moves at most every THROTTLE_S, and always ends on
+    the last frame asked for; outside playback it follows at once."""
+    from avatar_studio.app import curves
+    from avatar_studio.core.motion.samples import squat
+    view = curves.CurveView()
+    view.build_plot()
+    view.set_motion(squat())
+    view.set_frame(3)
+    assert view.playhead.value() == 3
+    view.set_frame(4, throttle=True)   # just moved: held back ...
+    view.set_frame(5, throttle=True)
+    assert view.playhead.value() == 3
+    wait_until(lambda: view.playhead.value() == 5, 2, what="the deferred playhead move")
+    view.set_frame(9)                  # not playing: immediate
+    assert view.playhead.value() == 9
+
+
+@requires_display
 def test_timeline_transport_and_trim(qt_app):
     from avatar_studio.app.timeline import Timeline
     tl = Timeline()

@@ -140,6 +140,35 @@ class RenderResult:
         return (np.clip(self.color, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
+class Rgba8RenderResult(RenderResult):
+    """A colour render read back as 8-bit RGBA, already over an opaque background.
+
+    `rgb8()` hands the bytes over as they are (video export needs nothing else); the float `color`
+    and `alpha` are made on first use.
+    """
+
+    def __init__(self, rgba8: np.ndarray) -> None:  # noqa: D107 - color/alpha are lazy, no dataclass init
+        self._rgba8 = rgba8
+        self._color: np.ndarray | None = None
+        self._alpha: np.ndarray | None = None
+        self.depth = None
+
+    @property
+    def color(self) -> np.ndarray:  # type: ignore[override]
+        if self._color is None:
+            self._color = self._rgba8[..., :3].astype(np.float32) * np.float32(1.0 / 255.0)
+        return self._color
+
+    @property
+    def alpha(self) -> np.ndarray:  # type: ignore[override]
+        if self._alpha is None:
+            self._alpha = self._rgba8[..., 3].astype(np.float32) * np.float32(1.0 / 255.0)
+        return self._alpha
+
+    def rgb8(self) -> np.ndarray:
+        return np.ascontiguousarray(self._rgba8[..., :3])
+
+
 @runtime_checkable
 class Renderer(Protocol):
     """Every back-end (GL, gsplat, reference) implements this.

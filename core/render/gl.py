@@ -36,7 +36,7 @@ import numpy as np
 from ... import SHADERS_DIR
 from ..errors import BackendUnavailableError, InputError
 from ..gaussians import GaussianSet
-from .base import Camera, RenderMode, RenderResult
+from .base import Camera, RenderMode, RenderResult, Rgba8RenderResult
 
 ALPHA_MIN = 1.0 / 255.0
 EPS2D = 0.3
@@ -46,6 +46,7 @@ MAX_RUNS = 256              # more point/quad alternations than this: draw every
 MAX_JOINTS = 256            # skin indices are packed 8 bits each
 WORKGROUP = 128
 HIZ_LEVELS = 6              # occlusion pyramid levels: blocks of 4, 8, ... 128 pixels
+FLUSH_CHUNK = 4096          # splats per draw call on software rasterizers (see `_draw_runs`)
 CULL_STAGES = (0.5,)          # occlusion culling after these fractions of the sorted splats (llvmpipe: one stage paid off best)
 
 Background = "tuple[float, float, float] | None"
@@ -169,6 +170,23 @@ def sprite_extent_bound(camera: Camera, z: np.ndarray, max_scale: np.ndarray, op
     return np.sqrt(r2 * sigma2)
 
 
+@lru_cache(maxsize=1)
+def gl_flush_function() -> Any:
+    """The driver's `glFlush` through ctypes (moderngl exposes only `finish`), or None."""
+    import ctypes
+    import sys
+    names = {"win32": ["opengl32"], "darwin": ["/System/Library/Frameworks/OpenGL.framework/OpenGL"]}.get(
+        sys.platform, ["libOpenGL.so.0", "libGL.so.1"])
+    for name in names:
+        try:
+            fn = (ctypes.WinDLL if sys.platform == "win32" else ctypes.CDLL)(name).glFlush
+        except (OSError, AttributeError):
+            continue
+        fn.restype, fn.argtypes = None, []
+        return fn
+    return None
+
+
 def _view_key(camera: Camera) -> bytes:
     c = np.array([camera.width, camera.height, camera.fx, camera.fy, camera.cx, camera.cy,
                   camera.near, camera.far], np.float64)
@@ -270,10 +288,13 @@ class GLRenderer:
         self._targets: dict[tuple, _Target] = {}
         self._scratch: AvatarHandle | None = None
         self._handles: list[AvatarHandle] = []
-        self._bones = self.ctx.buffer(reserve=64 * 64)
+        self._bones = self.ctx.buffer(reserve=MAX_JOINTS * 64)   # uniform block of the projection shader
         self._overlay_vbo = self.ctx.buffer(reserve=16)
         self._closed = False
         self._stamp = 0
+        renderer_name = str(self.ctx.info.get("GL_RENDERER", "")).lower()
+        software = any(k in renderer_name for k in ("llvmpipe", "softpipe", "swrast"))
+        self._flush = gl_flush_function() if software else None
 
     def _make_current(self) -> None:
         if self._owns_ctx and not self._closed:
@@ -287,7 +308,7 @@ class GLRenderer:
         ctx = self.ctx
         if key in ("project", "hiz", "cull"):
             name = {"project": "splat_project.comp", "hiz": "hiz.comp", "cull": "splat_cull.comp"}[key]
-            prog = ctx.compute_shader(load_shader(name))
+            prog = ctx.compute_shader(load_shader(name, (f"MAX_JOINTS {MAX_JOINTS}",)))
         else:
             vs, fs, defines = {
                 "point": ("splat_point.vert", "splat.frag", ()),
@@ -415,14 +436,11 @@ class GLRenderer:
         if transforms is not None:
             if transforms.shape[0] > MAX_JOINTS:
                 raise InputError(f"At most {MAX_JOINTS} bones are supported.")
-            data = np.ascontiguousarray(transforms.transpose(0, 2, 1)).tobytes()
-            if self._bones.size < len(data):
-                self._bones.orphan(len(data))
-            self._bones.write(data)
+            self._bones.write(np.ascontiguousarray(transforms.transpose(0, 2, 1)).tobytes())
         b = handle.buffers
         for slot, name in enumerate(("canon", "sh", "skin_idx", "skin_w")):
             b[name].bind_to_storage_buffer(slot)
-        self._bones.bind_to_storage_buffer(4)
+        self._bones.bind_to_uniform_block(0)
         b["splats"].bind_to_storage_buffer(5)
         view = np.asarray(camera.view, np.float32)
         self._set(prog, "count", handle.count)
@@ -531,12 +549,28 @@ class GLRenderer:
                     self._set(self._program(kind + suffix), "cull_stamp", self._stamp)
                 target.fbo.use()
                 self.ctx.viewport = gl_viewport
-            for kind, first, count in stage:
-                vao = self._vao(kind + suffix)
+            self._draw_runs(stage, suffix)
+
+    def _draw_runs(self, runs: list[tuple[str, int, int]], suffix: str) -> None:
+        """Draw runs of the sorted order as sprites or quads.
+
+        llvmpipe bins every primitive on this thread and rasterizes only at a flush, on its own
+        threads; a glFlush every `FLUSH_CHUNK` splats lets it rasterize one chunk while this thread
+        bins the next (~15% faster frames on 2 cores).
+        """
+        mgl = self._mgl
+        flush = self._flush
+        for kind, first, count in runs:
+            vao = self._vao(kind + suffix)
+            step = FLUSH_CHUNK if flush is not None else count
+            for f0 in range(first, first + count, max(step, 1)):
+                c = min(step, first + count - f0)
                 if kind == "point":
-                    vao.render(mgl.POINTS, vertices=count, first=first)
+                    vao.render(mgl.POINTS, vertices=c, first=f0)
                 else:
-                    vao.render(mgl.TRIANGLES, vertices=6 * count, first=6 * first)
+                    vao.render(mgl.TRIANGLES, vertices=6 * c, first=6 * f0)
+                if flush is not None:
+                    flush()
 
     def _cull_stage(self, handle: AvatarHandle, first: int, count: int) -> None:
         """Stamp the Gaussians of order[first:first+count] that lie wholly over opaque pixels."""
@@ -785,6 +819,8 @@ class GLRenderer:
         else:
             raw = np.empty((h, w, 4), np.uint8)
             target.fbo.read_into(raw, components=4, dtype="f1", attachment=0)
+            if mode == "color" and background is not None:
+                return Rgba8RenderResult(raw)
             rgba = raw.astype(np.float32)
             rgba *= 1.0 / 255.0
         alpha = np.ascontiguousarray(rgba[..., 3])
