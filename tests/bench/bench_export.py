@@ -1,6 +1,6 @@
 """Export speed: render + encode N frames of a 40k-Gaussian avatar to MP4, end to end.
 
-Run: python tests/bench/bench_export.py [--frames 300] [--gaussians 40000] [--sizes 512 1080p]
+Run: python tests/bench/bench_export.py [--frames 300] [--gaussians 40000] [--sizes 512 1080p] [--avatars demo blobs]
 Prints frames/s for each size (rendering through the automatic back-end, encoding with libx264).
 Not a test: figures depend on the machine; README records them with the machine stated.
 """
@@ -38,13 +38,25 @@ def body_avatar(n: int, seed: int = 0):
     return Avatar(g, Rig(idx, w)), body
 
 
-def run(frames: int, n: int, size: tuple[int, int], renderer_name: str) -> float:
+def demo_avatar(n: int):
+    """The demo avatar: the sample photo reconstructed by the template back-end with n Gaussians."""
+    from avatar_studio.core.body.model import default_body_model
+    from avatar_studio.core.demo import SAMPLE_PHOTO
+    from avatar_studio.core.reconstruct.base import load_image
+    from avatar_studio.core.reconstruct.factory import create_reconstructor
+    return create_reconstructor("template", num_gaussians=n).run(load_image(SAMPLE_PHOTO)).avatar, default_body_model()
+
+
+AVATARS = {"demo": demo_avatar, "blobs": body_avatar}
+
+
+def run(frames: int, n: int, size: tuple[int, int], renderer_name: str, avatar_kind: str = "demo") -> float:
     from avatar_studio import RESOURCES_DIR
     from avatar_studio.core.export.animation import AnimationSettings, AvatarAnimation
     from avatar_studio.core.export.video import VideoOptions, write_video
     from avatar_studio.core.motion.motion import Motion
     from avatar_studio.core.render.rendering import create_renderer
-    avatar, body = body_avatar(n)
+    avatar, body = AVATARS[avatar_kind](n)
     motion = Motion.load_npz(RESOURCES_DIR / "motions" / "dance.npz")
     renderer = create_renderer(renderer_name)
     try:
@@ -71,12 +83,16 @@ def main() -> None:
     ap.add_argument("--gaussians", type=int, default=40000)
     ap.add_argument("--sizes", nargs="+", default=["512", "1080p"])
     ap.add_argument("--renderer", default="auto")
+    ap.add_argument("--avatars", nargs="+", default=["demo", "blobs"], choices=sorted(AVATARS),
+                    help="demo: the sample photo's template avatar; blobs: random 4-12 mm Gaussians on the body")
     args = ap.parse_args()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; load {os.getloadavg()[0]:.1f}")
-    for s in args.sizes:
-        size = (1920, 1080) if s == "1080p" else (int(s), int(s))
-        fps = run(args.frames, args.gaussians, size, args.renderer)
-        print(f"export {args.frames} frames, {args.gaussians:,} Gaussians, {size[0]}x{size[1]}, MP4: {fps:.1f} frames/s")
+    for kind in args.avatars:
+        for s in args.sizes:
+            size = (1920, 1080) if s == "1080p" else (int(s), int(s))
+            fps = run(args.frames, args.gaussians, size, args.renderer, kind)
+            print(f"export {args.frames} frames, {kind} avatar, {args.gaussians:,} Gaussians, {size[0]}x{size[1]}, "
+                  f"MP4: {fps:.1f} frames/s")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ computed up front (forward kinematics belongs to the motion side; its cost is pr
 The gsplat section (1920x1080 at 40k, and 1M Gaussians) runs only where CUDA is available.
 
 Scenes:
+  * "demo": the demo avatar -- the sample photo reconstructed by the template back-end (flat
+    Gaussians of ~4 x 1 mm on the body surface, opacity 0.95), framed to fill the image;
   * "body": Gaussians on a human-shaped surface -- the SMPL-X stand-in body when
     resources/body/smplx/SMPLX_NEUTRAL.npz exists, else a proxy made of ellipsoids -- with flat
     Gaussians (~1 cm across the surface, 1 mm thick), opacity 0.9, skinned to the nearest joints;
@@ -147,6 +149,25 @@ def box_scene(n: int, seed: int = 0) -> tuple[GaussianSet, np.ndarray, np.ndarra
     return g, idx, (w / w.sum(1, keepdims=True)).astype(np.float32), _rest_joints(), "box 0.5x1.7x0.3 m, ~1 cm"
 
 
+_DEMO_AVATARS: dict[int, tuple] = {}
+
+
+def demo_scene(n: int, seed: int = 0) -> tuple[GaussianSet, np.ndarray, np.ndarray, np.ndarray, str]:
+    """The demo avatar: the sample photo reconstructed by the template back-end with n Gaussians
+    (what `avatar-studio demo` and the viewport show). Reconstructed once per n."""
+    if n not in _DEMO_AVATARS:
+        from avatar_studio.core.body.model import default_body_model
+        from avatar_studio.core.demo import SAMPLE_PHOTO
+        from avatar_studio.core.reconstruct.base import load_image
+        from avatar_studio.core.reconstruct.factory import create_reconstructor
+        avatar = create_reconstructor("template", num_gaussians=n).run(load_image(SAMPLE_PHOTO)).avatar
+        rest, _ = avatar.transforms(default_body_model(), np.zeros((1, J, 3), np.float32))
+        _DEMO_AVATARS[n] = (avatar.gaussians, avatar.rig.skin_indices, avatar.rig.skin_weights,
+                            rest[0].numpy().astype(np.float32),
+                            "template reconstruction of the sample photo (the demo avatar)")
+    return _DEMO_AVATARS[n]
+
+
 def poses(frames: int, joints: np.ndarray) -> tuple[list[torch.Tensor], float]:
     """Per-frame [55,4,4] rel transforms of a gentle animation, and the FK time per frame (ms)."""
     rng = np.random.default_rng(3)
@@ -223,16 +244,16 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=40)
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--sizes", type=int, nargs="+", default=[40_000, 200_000])
-    ap.add_argument("--scenes", nargs="+", default=["body", "box"])
+    ap.add_argument("--scenes", nargs="+", default=["demo", "body", "box"])
     ap.add_argument("--naive", action="store_true", help="also time CPU skinning + full upload per frame")
     args = ap.parse_args()
     print(f"LP_NUM_THREADS={os.environ.get('LP_NUM_THREADS', '(default)')}, cores={os.cpu_count()}, "
           f"load average before start {os.getloadavg()[0]:.2f} (other processes slow the figures down)")
     _, fk_ms = poses(30, _rest_joints())
     print(f"forward kinematics (55 joints, torch): {fk_ms:.2f} ms/frame (not in the loop below)")
-    scenes = {"body": body_scene, "box": box_scene}
+    scenes = {"demo": demo_scene, "body": body_scene, "box": box_scene}
     for name in args.scenes:
-        print(f"\n== GL frame loop, scene '{name}': {scenes[name](1000)[4]}, {args.size}x{args.size}")
+        print(f"\n== GL frame loop, scene '{name}': {scenes[name](40_000)[4]}, {args.size}x{args.size}")
         for n in args.sizes:
             frames = args.frames if n <= 50_000 else max(args.frames // 4, 5)
             for precision in ("uint8", "float"):
