@@ -1,7 +1,7 @@
 """Fit SMPL-X body pose, global orientation and translation to landmarks of all frames at once.
 
 Everything is solved in the OpenCV camera frame (x right, y down, z forward) of a pinhole camera
-whose focal length comes from a guessed field of view (`CameraModel.from_fov`). One set of betas
+whose focal length comes from a guessed field of view (`video_camera`). One set of betas
 is fitted for the whole clip (with a unit Gaussian prior: proportions show in the landmarks, overall
 size hardly does, as it trades against distance); hands, jaw and eyes stay at rest (mediapipe's pose
 landmarks give the hand's orientation, which drives the wrist, but not the fingers); the toe joints
@@ -66,6 +66,7 @@ import numpy as np
 import torch
 
 from ..reconstruct.base import CancelToken
+from ..render.base import Camera
 from ..rotations import aa_to_rotmat, rotmat_to_aa
 from ..skinning import SMPLX_PARENTS, batch_rodrigues, forward_kinematics
 from .landmarks import Landmarks
@@ -178,35 +179,14 @@ PRIOR_SIGMA = np.array([
 ], np.float32)
 
 
-@dataclass(frozen=True)
-class CameraModel:
-    """Pinhole intrinsics in pixels of a `width` x `height` frame (no distortion)."""
+# A middle guess of a video's field of view across its long side: a phone main camera films roughly
+# 65-70 degrees across, a webcam 55-78.
+DEFAULT_FOV_DEG = 60.0
 
-    width: int
-    height: int
-    fx: float
-    fy: float
-    cx: float
-    cy: float
 
-    @classmethod
-    def from_fov(cls, width: int, height: int, fov_deg: float = 60.0) -> "CameraModel":
-        """Square pixels, centred principal point, `fov_deg` across the frame's long side.
-
-        60 degrees is a middle guess for phone and webcam video (a phone main camera films
-        roughly 65-70 degrees across, a webcam 55-78).
-        """
-        f = 0.5 * max(width, height) / np.tan(np.radians(fov_deg) / 2)
-        return cls(int(width), int(height), float(f), float(f), width / 2.0, height / 2.0)
-
-    def scaled(self, width: int, height: int) -> "CameraModel":
-        sx, sy = width / self.width, height / self.height
-        return CameraModel(width, height, self.fx * sx, self.fy * sy, self.cx * sx, self.cy * sy)
-
-    def project(self, points: np.ndarray) -> np.ndarray:
-        """[...,3] camera-frame points -> [...,2] pixels."""
-        z = np.maximum(points[..., 2:3], 1e-6)
-        return points[..., :2] / z * [self.fx, self.fy] + [self.cx, self.cy]
+def video_camera(width: int, height: int, fov_deg: float = DEFAULT_FOV_DEG) -> Camera:
+    """The pinhole camera the fit solves in: at the origin, OpenCV axes, `fov_deg` across the long side."""
+    return Camera.from_long_side_fov(width, height, fov_deg)
 
 
 @dataclass
@@ -233,7 +213,7 @@ class FitSettings:
     """Solver settings: `fov_deg` (camera guess), `iterations` of Adam at `lr`, `fit_shape` (also
     fit one set of betas for the clip), and weights."""
 
-    fov_deg: float = 60.0
+    fov_deg: float = DEFAULT_FOV_DEG
     iterations: int = 60
     lr: float = 0.05
     fit_shape: bool = True
@@ -261,7 +241,7 @@ class FitResult:
     transl: np.ndarray
     joints: np.ndarray
     markers: np.ndarray
-    camera: CameraModel
+    camera: Camera
     reprojection_px: np.ndarray
     betas: np.ndarray
     loss: float
@@ -474,7 +454,7 @@ def initial_pose(world: np.ndarray, rest: RestGeometry) -> tuple[np.ndarray, np.
     return rot[:, 0], pose
 
 
-def initial_translation(markers0: np.ndarray, pixels: np.ndarray, conf: np.ndarray, cam: CameraModel
+def initial_translation(markers0: np.ndarray, pixels: np.ndarray, conf: np.ndarray, cam: Camera
                         ) -> np.ndarray:
     """[T,3] translation putting posed markers (at transl 0) under their 2D landmarks.
 
@@ -505,7 +485,7 @@ class _Problem:
     """Tensors and the objective of one fit (float32 torch on the CPU)."""
 
     def __init__(self, rest: RestGeometry, pixels: np.ndarray, world: np.ndarray, conf: np.ndarray,
-                 cam: CameraModel, fps: float, weights: FitWeights) -> None:
+                 cam: Camera, fps: float, weights: FitWeights) -> None:
         f32 = lambda a: torch.as_tensor(np.asarray(a, np.float32))  # noqa: E731
         self.joints = f32(rest.joints)
         self.points = f32(rest.points)
@@ -598,7 +578,7 @@ def _fit(lm: Landmarks, body, settings: FitSettings, progress: Callable[[float],
          cancel: CancelToken) -> FitResult:
     t0 = time.perf_counter()
     rest = rest_geometry(body)
-    cam = CameraModel.from_fov(lm.width, lm.height, settings.fov_deg)
+    cam = video_camera(lm.width, lm.height, settings.fov_deg)
     pixels, world, conf = marker_targets(lm)
     scale = world_scale(world, conf, rest)
     world = world * scale
@@ -640,7 +620,7 @@ def _fit(lm: Landmarks, body, settings: FitSettings, progress: Callable[[float],
     joints_np, markers_np = joints.numpy(), markers.numpy()
     all_markers = np.zeros((lm.num_frames, 33, 3), np.float32)
     all_markers[:, LANDMARK_OF_MARKER] = markers_np
-    uv = cam.project(markers_np)
+    uv = cam.project(markers_np)[..., :2]
     err = np.linalg.norm(uv - lm.pixels()[:, LANDMARK_OF_MARKER], axis=-1)
     vis = lm.visibility()[:, LANDMARK_OF_MARKER]
     reproj = np.where(lm.present, (err * vis).sum(1) / np.maximum(vis.sum(1), 1e-6), np.nan)

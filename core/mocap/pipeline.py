@@ -171,9 +171,9 @@ def project_fit(result: MocapResult, i: int, width: int, height: int) -> tuple[n
     Returns:
         ([22,2] SMPL-X body joints, [33,2] fitted landmark markers (NaN for unused ones)).
     """
-    cam = result.fit.camera.scaled(width, height)
-    joints = cam.project(result.fit.joints[i])
-    markers = cam.project(result.fit.markers[i])
+    cam = result.fit.camera.resized(width, height)
+    joints = cam.project(result.fit.joints[i])[:, :2]
+    markers = cam.project(result.fit.markers[i])[:, :2]
     used = np.zeros(33, bool)
     used[[m.landmark for m in MARKERS]] = True
     markers[~used] = np.nan

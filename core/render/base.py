@@ -61,11 +61,18 @@ class Camera:
                       self.view.copy(), self.near, self.far)
 
     def project(self, points: np.ndarray) -> np.ndarray:
-        """[N,3] world points -> [N,3] (u, v, depth) pixel coordinates."""
-        pc = points @ self.view[:3, :3].T + self.view[:3, 3]
-        z = pc[:, 2:3]
-        uv = pc[:, :2] / np.where(np.abs(z) < 1e-9, 1e-9, z) * [self.fx, self.fy] + [self.cx, self.cy]
-        return np.concatenate([uv, z], axis=1).astype(np.float32)
+        """[...,3] world points -> [...,3] (u, v, depth) pixel coordinates."""
+        pc = np.asarray(points) @ self.view[:3, :3].T + self.view[:3, 3]
+        z = pc[..., 2:3]
+        uv = pc[..., :2] / np.where(np.abs(z) < 1e-9, 1e-9, z) * [self.fx, self.fy] + [self.cx, self.cy]
+        return np.concatenate([uv, z], axis=-1).astype(np.float32)
+
+    @classmethod
+    def from_long_side_fov(cls, width: int, height: int, fov_deg: float) -> "Camera":
+        """Camera at the world origin (world = camera frame): square pixels, centred principal
+        point, `fov_deg` across the image's long side."""
+        f = 0.5 * max(width, height) / np.tan(np.radians(fov_deg) / 2)
+        return cls(int(width), int(height), float(f), float(f), width / 2.0, height / 2.0)
 
     @classmethod
     def look_at(cls, eye, target, up=(0.0, 1.0, 0.0), *, fov_y_deg: float = 40.0,
