@@ -196,6 +196,7 @@ def test_occlusion_culling_is_invisible():
     cam = Camera.look_at((0, 0, 1.5), (0, 0, 0), (0, -1, 0), width=128, height=128)
     with GLRenderer() as plain, GLRenderer() as culling:
         plain.occlusion_culling = False
+        culling.occlusion_culling = True
         culling.cull_stages = (0.3, 0.6)
         a, b = plain.render(g, cam), culling.render(g, cam)
         stamp = culling._stamp
@@ -245,3 +246,17 @@ def test_chunked_draws_with_flushes_give_the_same_image(rig, monkeypatch):
         chunked = r.render_skinned(handle, rel[0], transl[0], cam).color
     assert len(calls) >= N // 97
     np.testing.assert_array_equal(whole, chunked)
+
+
+def test_auto_culling_only_for_deep_scenes():
+    """"auto" occlusion culling runs its mid-frame test only where sprites pile up (overdraw)."""
+    from avatar_studio.core.render import gl as gl_module
+    cam = Camera.look_at((0, 0, 1.5), (0, 0, 0), (0, -1, 0), width=128, height=128)
+    deep = random_gaussians(6000, 12, 0, extent=(0.15, 0.15, 0.3), scale_range=(0.01, 0.03))
+    thin = random_gaussians(300, 13, 0, extent=(0.3, 0.3, 0.05), scale_range=(0.002, 0.006))
+    with gl_module.GLRenderer() as r:
+        assert r.occlusion_culling == "auto"
+        r.render(deep, cam)
+        assert r._scratch.overdraw > gl_module.AUTO_CULL_OVERDRAW and len(r._stages(r._scratch)) == 2
+        r.render(thin, cam)
+        assert r._scratch.overdraw < gl_module.AUTO_CULL_OVERDRAW and len(r._stages(r._scratch)) == 1

@@ -47,6 +47,7 @@ MAX_JOINTS = 256            # skin indices are packed 8 bits each
 WORKGROUP = 128
 HIZ_LEVELS = 6              # occlusion pyramid levels: blocks of 4, 8, ... 128 pixels
 FLUSH_CHUNK = 4096          # splats per draw call on software rasterizers (see `_draw_runs`)
+AUTO_CULL_OVERDRAW = 16.0   # "auto" culling: only when the sprites cover the image this many times over
 CULL_STAGES = (0.5,)          # occlusion culling after these fractions of the sorted splats (llvmpipe: one stage paid off best)
 
 Background = "tuple[float, float, float] | None"
@@ -227,6 +228,7 @@ class AvatarHandle:
     view_key: bytes | None = None
     runs: list[tuple[str, int, int]] = field(default_factory=list)
     n_visible: int = 0
+    overdraw: float = 0.0              # sprites' total area / image area (upper bound), for "auto" culling
     depth_range: tuple[float, float] = (0.0, 1.0)
     released: bool = False
 
@@ -261,13 +263,17 @@ class GLRenderer:
         center_size: dot size in pixels for the "centers" mode.
         occlusion_culling: skip splats lying wholly over pixels that are already opaque (transmittance
             below 1e-4, or alpha 255 with "uint8"), like 3DGS's early stop. Tested between stages of
-            the near-to-far order (`CULL_STAGES`).
+            the near-to-far order (`CULL_STAGES`). The test itself costs a sync in mid-frame, so
+            "auto" (the default) culls only deep scenes: when the sprites' total area is over
+            `AUTO_CULL_OVERDRAW` times the image's (llvmpipe: 30% faster on a dense box of
+            Gaussians, 10% slower on a surface avatar).
     """
 
     name = "gl"
 
     def __init__(self, ctx: Any = None, *, precision: Literal["float", "uint8"] = "float",
-                 sort_bits: int = 16, center_size: float = 1.0, occlusion_culling: bool = True) -> None:
+                 sort_bits: int = 16, center_size: float = 1.0,
+                 occlusion_culling: bool | Literal["auto"] = "auto") -> None:
         import moderngl
         self._mgl = moderngl
         self._owns_ctx = ctx is None
@@ -467,8 +473,10 @@ class GLRenderer:
         handle.depth_range = (float(zv.min()), float(zv.max())) if zv.size else (camera.near, camera.far)
         if order.size:
             handle.buffers["order"].write(order.astype(np.uint32).tobytes())
-        big = sprite_extent_bound(camera, z[order], handle.max_scale[order], handle.opacities[order]) > MAX_SPRITE_EXTENT
-        handle.runs = self._runs(big)
+        extent = sprite_extent_bound(camera, z[order], handle.max_scale[order], handle.opacities[order])
+        handle.runs = self._runs(extent > MAX_SPRITE_EXTENT)
+        side = 2.0 * np.minimum(extent, camera.width + camera.height)
+        handle.overdraw = float(np.dot(side, side)) / max(camera.width * camera.height, 1)
 
     @staticmethod
     def _runs(big: np.ndarray) -> list[tuple[str, int, int]]:
@@ -503,7 +511,9 @@ class GLRenderer:
     def _stages(self, handle: AvatarHandle) -> list[list[tuple[str, int, int]]]:
         """The sorted runs cut at the occlusion-culling stage boundaries."""
         m = handle.n_visible
-        cuts = sorted({0, m, *(int(f * m) for f in self.cull_stages)}) if self.occlusion_culling else [0, m]
+        cull = self.occlusion_culling is True or (self.occlusion_culling == "auto"
+                                                   and handle.overdraw > AUTO_CULL_OVERDRAW)
+        cuts = sorted({0, m, *(int(f * m) for f in self.cull_stages)}) if cull else [0, m]
         stages = []
         for s0, s1 in zip(cuts[:-1], cuts[1:]):
             part = [(k, max(f, s0), min(f + c, s1) - max(f, s0)) for k, f, c in handle.runs
