@@ -377,6 +377,11 @@ class MainWindow(QMainWindow):
         for w in (self.progress_label, self.progress_bar, self.cancel_button):
             sb.addPermanentWidget(w)
             w.hide()
+        self.fps_readout = QLabel(self)
+        self.fps_readout.setToolTip("Viewport frame rate, frame time, splats drawn and render size")
+        self.fps_readout.setStyleSheet("QLabel { padding: 0 8px; }")
+        sb.addPermanentWidget(self.fps_readout)
+        self.viewport.readout_changed.connect(self.fps_readout.setText)
         self.core_label = QLabel("Loading engine…", self)
         self.core_label.setToolTip("Renderer and body model in use")
         sb.addPermanentWidget(self.core_label)
@@ -1247,6 +1252,7 @@ class MainWindow(QMainWindow):
 
     def _set_fps(self, on: bool) -> None:
         self.viewport.show_fps = on
+        self.fps_readout.setVisible(on)
         self.viewport.update()
 
     def _pick_background(self) -> None:

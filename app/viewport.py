@@ -21,7 +21,7 @@ import numpy as np
 from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QMouseEvent, QWheelEvent
 from PySide6.QtOpenGLWidgets import QOpenGLWidget
-from PySide6.QtWidgets import QLabel, QWidget
+from PySide6.QtWidgets import QWidget
 
 from ..core.render.base import Camera
 
@@ -170,10 +170,12 @@ class _ItemCache:
 class Viewport(QOpenGLWidget):
     """Draws a core `Scene` (set with `set_scene`) at the scene's current time.
 
-    Signals: fps_changed(float), camera_changed(), render_error(str) (once per distinct message).
+    Signals: fps_changed(float), readout_changed(str) (fps, frame time, splats, render size; a few
+    times a second), camera_changed(), render_error(str) (once per distinct message).
     """
 
     fps_changed = Signal(float)
+    readout_changed = Signal(str)
     camera_changed = Signal()
     render_error = Signal(str)
 
@@ -219,17 +221,14 @@ class Viewport(QOpenGLWidget):
         self.frames_drawn = 0
         self.splat_count = 0
 
-        self.fps_label = QLabel(self)
-        self.fps_label.setStyleSheet("QLabel { color: #e8eaed; background: rgba(20,22,26,150); "
-                                     "padding: 2px 6px; border-radius: 3px; }")
-        self.fps_label.move(8, 8)
-        self.fps_label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-        self.fps_label.hide()
+        # The FPS readout goes out as text (the window shows it in its status bar): a label
+        # overlapping the GL widget would make Qt blend the whole window over it every frame.
+        self.readout = ""
         self.show_fps = True
         self._label_time = 0.0
         self._label_timer = QTimer(self)
         self._label_timer.setSingleShot(True)
-        self._label_timer.timeout.connect(lambda: self.show_fps and self._update_label())
+        self._label_timer.timeout.connect(self._update_label)
 
     # ------------------------------------------------------------------ scene
     def set_scene(self, scene: Any) -> None:
@@ -647,10 +646,8 @@ class Viewport(QOpenGLWidget):
         while len(self._frame_times) > 2 and now - self._frame_times[0] > 2.0:
             self._frame_times.popleft()
         self._adapt_playback_scale()
-        if not self.show_fps:
-            self.fps_label.hide()
-        elif now - self._label_time > 0.25 or not self.fps_label.isVisible():
-            self._update_label()  # a few times a second: each label repaint recomposes the window
+        if now - self._label_time > 0.25:
+            self._update_label()  # a few times a second
         else:
             self._label_timer.start(300)  # ...and once more when frames stop coming
         self.fps_changed.emit(self.fps)
@@ -658,17 +655,17 @@ class Viewport(QOpenGLWidget):
     def _update_label(self) -> None:
         now = time.perf_counter()
         self._label_time = now
-        w, h = self.device_size()
-        scale = self.render_scale
-        recent = sum(1 for t in self._frame_times if now - t < 1.0)
-        rate = f"{self.fps:3.0f} fps" if recent >= 5 else "idle"
-        text = (f"{rate} · {self.last_render_ms:4.1f} ms/frame · {self.splat_count:,} splats · "
-                f"{int(w * scale)}×{int(h * scale)}")
-        if self.renderer_label:
-            text += f" · {self.renderer_label}"
-        self.fps_label.setText(text)
-        self.fps_label.adjustSize()
-        self.fps_label.show()
+        text = ""
+        if self.show_fps:
+            w, h = self.device_size()
+            scale = self.render_scale
+            recent = sum(1 for t in self._frame_times if now - t < 1.0)
+            rate = f"{self.fps:3.0f} fps" if recent >= 5 else "idle"
+            text = (f"{rate} · {self.last_render_ms:4.1f} ms/frame · {self.splat_count:,} splats · "
+                    f"{int(w * scale)}×{int(h * scale)}")
+        if text != self.readout:
+            self.readout = text
+            self.readout_changed.emit(text)
 
     # ------------------------------------------------------------------ mouse
     def _camera_moved(self, settle: bool = True) -> None:

@@ -105,6 +105,24 @@ def test_scrub_changes_rendered_frame(window, dancing):
     assert window.curves.curve_data(), "the curve view shows no channels"
 
 
+def test_fps_readout_in_status_bar(window, dancing):
+    """The viewport's readout (fps, frame time, splats, size, renderer) shows in the status bar, not
+    over the GL widget, and the View menu toggles it."""
+    from test_app_helpers import pump
+    vp = window.viewport
+    assert not [c for c in vp.children() if c.isWidgetType() and c.isVisible()], "widgets over the viewport"
+    for f in range(6):
+        window.timeline.set_frame(f, emit=True)
+        vp.repaint()
+        pump(0.06)
+    wait_until(lambda: "splats" in window.fps_readout.text(), 5, what="the FPS readout")
+    assert window.fps_readout.isVisible() and f"{len(dancing.avatar.gaussians):,} splats" in window.fps_readout.text()
+    window.act_fps.trigger()
+    assert not window.fps_readout.isVisible()
+    window.act_fps.trigger()
+    assert window.fps_readout.isVisible()
+
+
 def test_keyboard_transport(window, dancing):
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
