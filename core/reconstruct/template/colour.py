@@ -8,7 +8,11 @@
   (the back of a sweater gets the sweater, the back of a leg the trousers). Averaging the k
   nearest seen sites softens the photo's fine shading; its broad shading is kept (dividing it out
   needs an albedo model; a per-part median mistakes one garment's colour for shading).
-* The back and top of the head take the colour of the seen crown (usually hair), not the face.
+* Farther from anything seen (across the back), unseen sites fade to the garment's base colour at
+  that height: a robust mean over a thin band of the seen part, which keeps stripes but drops a
+  chest print and averages checks whose phase on the back is unknown.
+* The back and top of the head take the colour of the crown's outline in the photo (usually
+  hair), not the face.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from scipy.spatial import cKDTree
 from .view import PhotoView
 
 HEAD_PART = 1
+CROWN_ABOVE = 0.035   # metres above the head centre where the crown (hair or scalp) begins
 
 
 def splat_depth(view: PhotoView, cam: np.ndarray, shrink: int = 2) -> tuple[np.ndarray, int]:
@@ -101,45 +106,131 @@ def propagate(can: np.ndarray, part: np.ndarray, known: np.ndarray, rgb: np.ndar
     return out
 
 
-def head_back_colours(can: np.ndarray, can_n: np.ndarray, part: np.ndarray, visible: np.ndarray,
-                      rgb: np.ndarray, head_centre: np.ndarray, eye_y: float, skull_base_y: float) -> np.ndarray:
-    """Colours for unseen sites on the back and top of the head, from the seen crown.
+def robust_mean(rgb: np.ndarray, sigma: float = 0.1, iters: int = 3) -> np.ndarray:
+    """[3] colour of the bulk of [M,3] colours: the per-channel median refined by a few rounds of a
+    Gaussian-weighted mean, so a minority colour (a print, a logo) does not tint it while an even
+    mix (checks) averages out."""
+    c = np.median(rgb, axis=0)
+    for _ in range(iters):
+        w = np.exp(-((rgb - c) ** 2).sum(1) / (2 * sigma ** 2))
+        if w.sum() < 1e-6:
+            break
+        c = (rgb * w[:, None]).sum(0) / w.sum()
+    return c.astype(np.float32)
 
-    The crown is the seen head sites above the eyes whose normals do not face the camera (top and
-    upper sides of the head: hair, or scalp on a bald head). Each unseen head site above the skull
-    base takes the mean colour of the crown sites nearest in direction from the head centre, so the
-    back of the head continues the hair rather than mirroring the face.
+
+def band_colours(can: np.ndarray, part: np.ndarray, known: np.ndarray, rgb: np.ndarray, dst: np.ndarray,
+                 half_width: float = 0.015) -> np.ndarray:
+    """[D,3] base colour for sites `dst` [D] (indices): the robust mean of the known sites of the same
+    part in a thin band across the part at the same height (along the limb for arms, which lie
+    along x in the canonical T-pose). That is the garment's colour at that height without the
+    front's one-off detail: stripes keep their phase, a chest print is left out.
+
+    Args: can [N,3] canonical positions; part [N]; known [N] bool; rgb [N,3].
     """
-    head = part == HEAD_PART
-    crown = np.flatnonzero(head & visible & (can_n[:, 2] < 0.5) & (can[:, 1] > eye_y + 0.03))
-    dst = np.flatnonzero(head & ~visible & (can[:, 1] > skull_base_y - 0.02))
+    out = rgb[dst].copy()
+    for p in np.unique(part[dst]):
+        rows = np.flatnonzero(part[dst] == p)
+        axis = 0 if p in (2, 3) else 1
+        src = np.flatnonzero(known & (part == p))
+        if src.size < 8:
+            continue
+        coord = can[src, axis]
+        lo = float(coord.min())
+        nbins = int((coord.max() - lo) / half_width) + 1
+        b_src = np.clip(((coord - lo) / half_width).astype(np.int64), 0, nbins - 1)
+        order = np.argsort(b_src)
+        starts = np.searchsorted(b_src[order], np.arange(nbins + 1))
+        table = np.full((nbins, 3), np.nan, np.float32)
+        for b in range(nbins):
+            sel = order[starts[max(b - 1, 0)]:starts[min(b + 2, nbins)]]  # this bin and its neighbours
+            if sel.size >= 4:
+                table[b] = robust_mean(rgb[src[sel]])
+        have = np.flatnonzero(np.isfinite(table[:, 0]))
+        if have.size == 0:
+            continue
+        b_dst = np.clip(((can[dst[rows], axis] - lo) / half_width).astype(np.int64), 0, nbins - 1)
+        nearest = have[np.clip(np.searchsorted(have, b_dst), 0, have.size - 1)]
+        out[rows] = table[nearest]
+    return out
+
+
+def unseen_garment_colours(can: np.ndarray, part: np.ndarray, visible: np.ndarray, rgb: np.ndarray,
+                           near: float = 0.015, far: float = 0.045) -> np.ndarray:
+    """Blend the propagated colours of unseen body sites (not the head) towards the garment's band
+    colour (`band_colours`) with distance from the nearest seen site of their part: next to what
+    the photo shows the mirror is trustworthy; across the back it would copy the front's prints
+    and the pattern's phase, which the back does not share.
+
+    Args: can [N,3]; part [N]; visible [N] bool; rgb [N,3] after `propagate`. Returns [N,3].
+    """
     out = rgb.copy()
-    if crown.size < 4 or dst.size == 0:
+    dst = np.flatnonzero(~visible & (part != HEAD_PART))
+    if dst.size == 0:
         return out
-    d_src = can[crown] - head_centre
-    d_src /= np.maximum(np.linalg.norm(d_src, axis=1, keepdims=True), 1e-9)
-    d_dst = can[dst] - head_centre
-    d_dst[:, 2] = np.maximum(d_dst[:, 2], 0)            # the back mirrors onto the crown
-    d_dst[:, 1] = np.maximum(d_dst[:, 1], 0.5 * np.abs(d_dst[:, 0]))  # the nape reaches up to it
-    d_dst /= np.maximum(np.linalg.norm(d_dst, axis=1, keepdims=True), 1e-9)
-    _, j = cKDTree(d_src).query(d_dst, k=min(8, crown.size))
-    out[dst] = rgb[crown][j].mean(1)
+    dist = np.full(dst.size, np.inf, np.float32)
+    for p in np.unique(part[dst]):
+        rows = np.flatnonzero(part[dst] == p)
+        src = np.flatnonzero(visible & (part == p))
+        if src.size:
+            dist[rows] = cKDTree(can[src]).query(can[dst[rows]])[0]
+    w = np.clip((dist - near) / (far - near), 0, 1)[:, None]
+    out[dst] = (1 - w) * rgb[dst] + w * band_colours(can, part, visible, rgb, dst)
+    return out
+
+
+def crown_colours(view: PhotoView, clean: np.ndarray, can: np.ndarray, cam: np.ndarray, part: np.ndarray,
+                  head: "HeadFrame", rim: float = 0.025) -> np.ndarray:
+    """[K,3] photo colours of the crown: person pixels along the head's outline above its centre,
+    up to `rim` metres inside it. On a person with hair these are hair; on a bald one, scalp. The
+    outline is used rather than sites because a camera at chest height sees little of the top of
+    the head itself.
+
+    Args: view; clean: [h,w,3] photo with the outside filled (`fill_outside`); can, cam: [N,3]
+    canonical and camera-frame sites; part: [N]; head: canonical head landmarks.
+    """
+    near = (part == HEAD_PART) & (np.linalg.norm(can - head.centre, axis=1) < 0.12) & (can[:, 1] > head.neck_y + 0.05)
+    if near.sum() < 8:
+        return np.zeros((0, 3), np.float32)
+    u_c, v_c, z_c = view.project(cam[near].mean(0, keepdims=True))[0]
+    px = view.fx / z_c                                   # pixels per metre at the head
+    inside = view.mask > 0.5
+    depth = ndimage.distance_transform_edt(inside)
+    vv, uu = np.nonzero(inside & (depth >= 1.5) & (depth <= max(rim * px, 2.5)))
+    sel = (np.abs(uu + 0.5 - u_c) < 0.12 * px) & (vv + 0.5 < v_c - CROWN_ABOVE * px)
+    return clean[vv[sel], uu[sel]].astype(np.float32)
+
+
+def head_back_colours(can: np.ndarray, part: np.ndarray, visible: np.ndarray, rgb: np.ndarray,
+                      crown_rgb: np.ndarray, head: "HeadFrame") -> np.ndarray:
+    """Colours for unseen sites on the back and top of the head: the robust mean colour of the
+    photo's crown ([K,3] `crown_rgb`, see `crown_colours`), so the back of the head continues the hair
+    (or scalp) down to the nape instead of mirroring the face. Returns [N,3]."""
+    out = rgb.copy()
+    if crown_rgb.shape[0] < 4:
+        return out
+    rel = can - head.centre
+    behind = (rel[:, 2] < 0.0) & (can[:, 1] > head.neck_y + 0.02)
+    top = rel[:, 1] > CROWN_ABOVE
+    dst = (part == HEAD_PART) & ~visible & (behind | top)
+    out[dst] = robust_mean(crown_rgb)
     return out
 
 
 @dataclass
 class HeadFrame:
-    """Canonical head landmarks: centre [3], eye height, skull-base (head joint) height."""
+    """Canonical head landmarks: centre [3], eye height, skull-base (head joint) and neck heights."""
 
     centre: np.ndarray
     eye_y: float
     skull_base_y: float
+    neck_y: float
 
     @classmethod
     def from_joints(cls, joints: np.ndarray) -> "HeadFrame":
         """From [55,3] rest joints."""
         return cls(joints[15] + np.array([0.0, 0.07, 0.0], np.float32), float(joints[23:25, 1].mean()),
-                   float(joints[15, 1]))
+                   float(joints[15, 1]), float(joints[12, 1]))
 
 
 def colour_sites(view: PhotoView, can: np.ndarray, can_n: np.ndarray, cam: np.ndarray, cam_n: np.ndarray,
@@ -160,5 +251,7 @@ def colour_sites(view: PhotoView, can: np.ndarray, can_n: np.ndarray, cam: np.nd
     rgb = np.zeros((cam.shape[0], 3), np.float32)
     rgb[visible] = bilinear(clean, uvz[visible, 0], uvz[visible, 1])
     rgb = propagate(can, part, visible, rgb)
-    rgb = head_back_colours(can, can_n, part, visible, rgb, head.centre, head.eye_y, head.skull_base_y)
+    rgb = unseen_garment_colours(can, part, visible, rgb)
+    crown_rgb = crown_colours(view, clean, can, cam, part, head)
+    rgb = head_back_colours(can, part, visible, rgb, crown_rgb, head)
     return rgb, visible

@@ -25,6 +25,10 @@ from ...body.model import BodyModel
 
 BODY_JOINTS = 22                 # pelvis .. wrists; hands, jaw and eyes follow their parents
 ARM_DOWN_DEG = 60.0
+# Prior weight per shape coefficient. Girth (beta 1) mostly changes the body's depth, which a front
+# view barely shows, while clothes and hair widen the outline it does show; left loose it drifts
+# to a belly the person does not have, so it is held close to the average.
+BETA_PRIOR = {1: 3e-3}
 HEIGHT_PRIOR_M = 1.70
 
 # Joints the fit may rotate and how freely about x, y, z (std of the Gaussian pose prior, radians).
@@ -257,7 +261,11 @@ def prior_loss(pose: torch.Tensor, betas: torch.Tensor, init: torch.Tensor) -> t
     elbows = F.relu(pose[18, 1]).pow(2) + F.relu(-pose[19, 1]).pow(2) + pose[[18, 19], 0].pow(2).sum() * 0.5
     # People stand upright and roughly face the camera; a silhouette barely constrains the turn.
     root = pose[0, [0, 2]].pow(2).sum() / 0.12 ** 2 + pose[0, 1].pow(2) / 0.35 ** 2
-    return 1e-3 * p + 1e-2 * root + 0.1 * (knees + elbows) + 3e-4 * betas.pow(2).sum()
+    w = torch.full_like(betas, 3e-4)
+    for i, wi in BETA_PRIOR.items():
+        if i < w.numel():
+            w[i] = wi
+    return 1e-3 * p + 1e-2 * root + 0.1 * (knees + elbows) + (w * betas.pow(2)).sum()
 
 
 # -------------------------------------------------------------------------------------- setup

@@ -7,6 +7,7 @@ Stages (each reports progress and checks for cancellation between small steps):
   surface   Gaussian sites sampled on the fitted body and posed into the photo
   clothing  sites slid into the silhouette, new shell sites for clothes and hair beyond the body
   colour    the photo projected onto seen sites; back and sides synthesised
+  (hair)    optionally, a curtain of hair behind the back when the photo shows long hair beside the neck
   canonical everything un-posed to the canonical T-pose and packed as an Avatar
 """
 from __future__ import annotations
@@ -19,11 +20,12 @@ from ...errors import InputError
 from ...gaussians import GaussianSet
 from ..base import CancelToken, Diagnostics, Progress, ProgressCallback, ReconstructionResult, check_image
 from .clothing import ExtraSites, extra_sites, push_rim_to_mask, shrink_to_mask
-from .colour import HeadFrame, bilinear, colour_sites, fill_outside
+from .colour import HeadFrame, bilinear, colour_sites, crown_colours, fill_outside, robust_mean
 from .fit import BodyRig, FitInput, FitResult, fit_body
+from .hair import HairPanel, hair_panel
 from .keypoints import detect_keypoints, from_view, to_view
 from .mask import person_mask
-from .samples import Sites, body_sites, rotate_normals_back, unpose
+from .samples import Sites, body_sites, rotate_normals_back, to_camera, unpose
 from .surface import face_areas_normals, local_spacing, mean_spacing, surfels
 from .view import FLIP, PhotoView, inset, make_view, person_box
 
@@ -31,8 +33,10 @@ SPLAT_INSET = 0.7   # sites stop this many site spacings inside the outline; the
 BODY_SIGMA = 0.5    # in-plane standard deviation of a body Gaussian, in local site spacings
 BODY_THICK = 0.3    # its thickness relative to that
 EXTRA_SIGMA = 0.5   # the same for clothing/hair shell Gaussians
+HAIR_SIGMA = 0.5    # the same for the long-hair curtain
 PUSH_RIM = True
 EXTRA_SHARE = 0.2   # at most this share of the Gaussians goes to clothing and hair beyond the body
+HAIR_SHARE = 0.05   # at most this share goes to long hair behind the back
 STAGES = [("mask", 0.15), ("keypoints", 0.03), ("fit", 0.42), ("surface", 0.1), ("clothing", 0.1),
           ("colour", 0.12), ("canonical", 0.08)]
 
@@ -49,13 +53,16 @@ class TemplateReconstructor:
         fit_iters: Adam iterations of the body fit.
         work_side / colour_side: long side (pixels) of the person crop used to fit / to colour.
         seed: sampling seed (results are deterministic for a given seed).
+        hair_curtain: add long hair behind the back when the photo shows strands beside the neck
+            (off by default: on real photos a hat or a collar of the hair's colour can still
+            trigger it, and on the synthetic benchmark it is about neutral; see `hair.py`).
     """
 
     name = "template"
 
     def __init__(self, body: BodyModel | None = None, num_gaussians: int = 40000, *, mask_method: str = "auto",
                  keypoint_method: str = "auto", fov_y_deg: float = 45.0, fit_iters: int = 160,
-                 work_side: int = 224, colour_side: int = 640, seed: int = 0) -> None:
+                 work_side: int = 224, colour_side: int = 640, seed: int = 0, hair_curtain: bool = False) -> None:
         if num_gaussians < 2000:
             raise InputError("The template reconstructor needs at least 2,000 Gaussians.")
         self._body = body
@@ -67,6 +74,7 @@ class TemplateReconstructor:
         self.work_side = int(work_side)
         self.colour_side = int(colour_side)
         self.seed = int(seed)
+        self.hair_curtain = bool(hair_curtain)
         self._rig: BodyRig | None = None
 
     @property
@@ -106,14 +114,21 @@ class TemplateReconstructor:
         sites, moved, extras, extra_skin = self._fit_outline(view, sites, fit.betas)
         spacing = self._spacing(fit.betas, len(sites))
         prog.stage("colour", 0.0)
-        rgb, _ = colour_sites(view, sites.can, sites.can_n, sites.cam, sites.cam_n, sites.part,
-                              HeadFrame.from_joints(self.body.rest_joints(fit.betas)))
-        extra_rgb = bilinear(fill_outside(view.rgb, view.mask > 0.5), extras.uv[:, 0], extras.uv[:, 1])
+        head = HeadFrame.from_joints(self.body.rest_joints(fit.betas))
+        rgb, visible = colour_sites(view, sites.can, sites.can_n, sites.cam, sites.cam_n, sites.part, head)
+        clean = fill_outside(view.rgb, view.mask > 0.5)
+        extra_rgb = bilinear(clean, extras.uv[:, 0], extras.uv[:, 1])
+        prog.stage("colour", 0.7)
+        hair = self._hair(view, clean, sites, rgb, visible, head, fit, rel) if self.hair_curtain else HairPanel.empty()
+        if len(hair):     # the curtain's Gaussians come out of the body's share
+            keep = self._body_subset(len(sites), len(sites) - len(hair))
+            sites, moved, rgb = sites.subset(keep), moved[keep], rgb[keep]
         prog.stage("canonical", 0.0)
-        avatar = self._assemble(sites, moved, extras, extra_skin, rgb, extra_rgb, rel, fit, spacing)
+        avatar = self._assemble(sites, moved, extras, extra_skin, rgb, extra_rgb, rel, fit, spacing, hair)
         diag = Diagnostics(mask=found.mask, keypoints=self._keypoints_out(kp, fit, work),
                            fitted_pose=fit.full_pose, camera=self._camera(image, focal, fit), notes=notes)
-        diag.notes.append(f"{len(sites)} body Gaussians, {len(extras)} clothing/hair Gaussians")
+        diag.notes.append(f"{len(sites)} body Gaussians, {len(extras)} clothing/hair Gaussians"
+                          + (f", {len(hair)} for long hair behind the back" if len(hair) else ""))
         diag.timings = prog.finish()
         return ReconstructionResult(avatar, diag)
 
@@ -150,6 +165,18 @@ class TemplateReconstructor:
         keep = self._body_subset(len(sites), min(len(sites), self.num_gaussians - len(extras)))
         return sites.subset(keep), moved[keep], extras, extra_skin
 
+    def _hair(self, view: PhotoView, clean: np.ndarray, sites: Sites, rgb: np.ndarray, visible: np.ndarray,
+              head: HeadFrame, fit: FitResult, rel) -> HairPanel:
+        """The long-hair curtain (possibly empty): hair colour from the crown's outline, strands
+        looked for beside the neck (see `hair.hair_panel`)."""
+        crown = crown_colours(view, clean, sites.can, sites.cam, sites.part, head)
+        if crown.shape[0] < 8:
+            return HairPanel.empty()
+        joints = self.body.joint_transforms(fit.full_pose[None], fit.betas)[0][0].numpy()
+        return hair_panel(view, clean, head, self.body.shaped(fit.betas)[0], rel, fit.transl,
+                          to_camera(joints, fit.transl), sites.cam, robust_mean(crown),
+                          int(self.num_gaussians * HAIR_SHARE), self.seed + 2)
+
     def _spacing(self, betas: np.ndarray, n: int) -> float:
         verts, _ = self.body.shaped(betas)
         return mean_spacing(float(face_areas_normals(verts, self.body.faces)[0].sum()), n)
@@ -171,20 +198,24 @@ class TemplateReconstructor:
         return ExtraSites(extras.cam[keep], extras.cam_n[keep], extras.source[keep], extras.uv[keep])
 
     def _assemble(self, sites: Sites, moved: np.ndarray, extras: ExtraSites, extra_skin: tuple[np.ndarray, np.ndarray],
-                  rgb: np.ndarray, extra_rgb: np.ndarray, rel, fit: FitResult, spacing: float) -> Avatar:
+                  rgb: np.ndarray, extra_rgb: np.ndarray, rel, fit: FitResult, spacing: float,
+                  hair: HairPanel) -> Avatar:
         """Canonical Gaussians and rig for body sites (moved ones un-posed) plus shell sites
-        (`extra_skin`: their ([M,4] indices, [M,4] weights))."""
+        (`extra_skin`: their ([M,4] indices, [M,4] weights)) and the long-hair curtain."""
         can = sites.can.copy()
         if moved.any():
             can[moved] = unpose(sites.cam[moved], sites.skin_idx[moved], sites.skin_w[moved], rel, fit.transl)
         e_idx, e_w = extra_skin
         e_can = unpose(extras.cam, e_idx, e_w, rel, fit.transl)
         e_n = rotate_normals_back(extras.cam_n, e_idx, e_w, rel)
-        radius = np.minimum(local_spacing(np.concatenate([can, e_can])), 3 * spacing)
-        body_gs = surfels(can, sites.can_n, rgb, radius[:len(can)] * BODY_SIGMA, thickness=BODY_THICK)
-        extra_gs = surfels(e_can, e_n, extra_rgb, radius[len(can):] * EXTRA_SIGMA, thickness=0.5)
-        gs = GaussianSet.concat([body_gs, extra_gs])
-        rig = Rig(np.concatenate([sites.skin_idx, e_idx]), np.concatenate([sites.skin_w, e_w]), fit.betas,
+        radius = np.minimum(local_spacing(np.concatenate([can, e_can, hair.can])), 3 * spacing)
+        n_b, n_e = len(can), len(e_can)
+        body_gs = surfels(can, sites.can_n, rgb, radius[:n_b] * BODY_SIGMA, thickness=BODY_THICK)
+        extra_gs = surfels(e_can, e_n, extra_rgb, radius[n_b:n_b + n_e] * EXTRA_SIGMA, thickness=0.5)
+        hair_gs = surfels(hair.can, hair.can_n, hair.rgb, radius[n_b + n_e:] * HAIR_SIGMA, thickness=0.5)
+        gs = GaussianSet.concat([body_gs, extra_gs, hair_gs])
+        rig = Rig(np.concatenate([sites.skin_idx, e_idx, hair.skin_idx]),
+                  np.concatenate([sites.skin_w, e_w, hair.skin_w]), fit.betas,
                   gender=self.body.gender, body_model="standin" if self.body.is_standin else "smplx")
         return Avatar(gs, rig, name="template")
 
