@@ -230,24 +230,6 @@ def test_eight_bit_output_matches_float_and_converts_lazily(rig):
     assert psnr(a.color, b.color) >= 30
 
 
-def test_chunked_draws_with_flushes_give_the_same_image(rig, monkeypatch):
-    """Splitting the sorted draw into flushed chunks (llvmpipe pipelining) changes nothing."""
-    from avatar_studio.core.render import gl as gl_module
-    g, idx, w, rel, transl, cam = rig
-    with gl_module.GLRenderer() as r:
-        handle = r.set_avatar(g, idx, w)
-        whole = r.render_skinned(handle, rel[0], transl[0], cam).color
-        calls = []
-        flush = gl_module.gl_flush_function()
-        assert flush is not None
-        r._flush = lambda: (calls.append(1), flush())
-        monkeypatch.setattr(gl_module, "FLUSH_CHUNK", 97)
-        handle.invalidate()
-        chunked = r.render_skinned(handle, rel[0], transl[0], cam).color
-    assert len(calls) >= N // 97
-    np.testing.assert_array_equal(whole, chunked)
-
-
 def test_auto_culling_only_for_deep_scenes():
     """"auto" occlusion culling runs its mid-frame test only where sprites pile up (overdraw)."""
     from avatar_studio.core.render import gl as gl_module

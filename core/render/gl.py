@@ -46,7 +46,6 @@ MAX_RUNS = 256              # more point/quad alternations than this: draw every
 MAX_JOINTS = 256            # skin indices are packed 8 bits each
 WORKGROUP = 128
 HIZ_LEVELS = 6              # occlusion pyramid levels: blocks of 4, 8, ... 128 pixels
-FLUSH_CHUNK = 4096          # splats per draw call on software rasterizers (see `_draw_runs`)
 AUTO_CULL_OVERDRAW = 16.0   # "auto" culling: only when the sprites cover the image this many times over
 CULL_STAGES = (0.5,)          # occlusion culling after these fractions of the sorted splats (llvmpipe: one stage paid off best)
 
@@ -171,23 +170,6 @@ def sprite_extent_bound(camera: Camera, z: np.ndarray, max_scale: np.ndarray, op
     return np.sqrt(r2 * sigma2)
 
 
-@lru_cache(maxsize=1)
-def gl_flush_function() -> Any:
-    """The driver's `glFlush` through ctypes (moderngl exposes only `finish`), or None."""
-    import ctypes
-    import sys
-    names = {"win32": ["opengl32"], "darwin": ["/System/Library/Frameworks/OpenGL.framework/OpenGL"]}.get(
-        sys.platform, ["libOpenGL.so.0", "libGL.so.1"])
-    for name in names:
-        try:
-            fn = (ctypes.WinDLL if sys.platform == "win32" else ctypes.CDLL)(name).glFlush
-        except (OSError, AttributeError):
-            continue
-        fn.restype, fn.argtypes = None, []
-        return fn
-    return None
-
-
 def _view_key(camera: Camera) -> bytes:
     c = np.array([camera.width, camera.height, camera.fx, camera.fy, camera.cx, camera.cy,
                   camera.near, camera.far], np.float64)
@@ -298,9 +280,6 @@ class GLRenderer:
         self._overlay_vbo = self.ctx.buffer(reserve=16)
         self._closed = False
         self._stamp = 0
-        renderer_name = str(self.ctx.info.get("GL_RENDERER", "")).lower()
-        software = any(k in renderer_name for k in ("llvmpipe", "softpipe", "swrast"))
-        self._flush = gl_flush_function() if software else None
 
     def _make_current(self) -> None:
         if self._owns_ctx and not self._closed:
@@ -411,7 +390,8 @@ class GLRenderer:
         """[N] camera-space z of the (posed) centres, computed on the CPU for sorting."""
         view = np.asarray(camera.view, np.float32)
         if transforms is None:
-            return handle.means @ view[2, :3] + view[2, 3]
+            m = handle.means   # elementwise, not a BLAS product (see `_sort`)
+            return m[:, 0] * view[2, 0] + m[:, 1] * view[2, 1] + m[:, 2] * view[2, 2] + view[2, 3]
         rows = view[2, :3] @ transforms[:, :3, :]          # [J,4]: z-row of V applied to each bone
         if rows.shape[0] < handle.skin_matrix.shape[1]:
             raise InputError(f"The avatar is skinned to {handle.skin_matrix.shape[1]} joints, "
@@ -476,7 +456,9 @@ class GLRenderer:
         extent = sprite_extent_bound(camera, z[order], handle.max_scale[order], handle.opacities[order])
         handle.runs = self._runs(extent > MAX_SPRITE_EXTENT)
         side = 2.0 * np.minimum(extent, camera.width + camera.height)
-        handle.overdraw = float(np.dot(side, side)) / max(camera.width * camera.height, 1)
+        # Not np.dot: a BLAS call wakes OpenBLAS's threads, whose spin-wait then takes the CPU
+        # from llvmpipe's rasterizer threads (~30% slower frames on 2 cores).
+        handle.overdraw = float((side * side).sum()) / max(camera.width * camera.height, 1)
 
     @staticmethod
     def _runs(big: np.ndarray) -> list[tuple[str, int, int]]:
@@ -562,25 +544,14 @@ class GLRenderer:
             self._draw_runs(stage, suffix)
 
     def _draw_runs(self, runs: list[tuple[str, int, int]], suffix: str) -> None:
-        """Draw runs of the sorted order as sprites or quads.
-
-        llvmpipe bins every primitive on this thread and rasterizes only at a flush, on its own
-        threads; a glFlush every `FLUSH_CHUNK` splats lets it rasterize one chunk while this thread
-        bins the next (~15% faster frames on 2 cores).
-        """
+        """Draw runs of the sorted order as sprites or quads."""
         mgl = self._mgl
-        flush = self._flush
         for kind, first, count in runs:
             vao = self._vao(kind + suffix)
-            step = FLUSH_CHUNK if flush is not None else count
-            for f0 in range(first, first + count, max(step, 1)):
-                c = min(step, first + count - f0)
-                if kind == "point":
-                    vao.render(mgl.POINTS, vertices=c, first=f0)
-                else:
-                    vao.render(mgl.TRIANGLES, vertices=6 * c, first=6 * f0)
-                if flush is not None:
-                    flush()
+            if kind == "point":
+                vao.render(mgl.POINTS, vertices=count, first=first)
+            else:
+                vao.render(mgl.TRIANGLES, vertices=6 * count, first=6 * first)
 
     def _cull_stage(self, handle: AvatarHandle, first: int, count: int) -> None:
         """Stamp the Gaussians of order[first:first+count] that lie wholly over opaque pixels."""
