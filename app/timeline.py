@@ -190,7 +190,10 @@ class Timeline(QWidget):
         """(first, last) frame of the trim region, inclusive."""
         return self._trim
 
-    def set_frame(self, frame: int, emit: bool = False) -> None:
+    def set_frame(self, frame: int, emit: bool = False, *, restart_clock: bool = True) -> None:
+        """Show `frame`; `emit` also tells listeners. During playback a move made with `emit` (a
+        user scrubbing) continues playback from there, unless `restart_clock` is False (the
+        playback clock's own ticks: restarting at each would drop the time since the last tick)."""
         frame = int(min(max(int(frame), 0), self.num_frames - 1))
         changed = frame != self.frame
         self.frame = frame
@@ -202,7 +205,7 @@ class Timeline(QWidget):
         self.time_label.setText(f"{frame / self.fps:.2f} s / {self.num_frames / self.fps:.2f} s")
         if emit and changed:
             self.frame_changed.emit(frame)
-        if self.is_playing and emit:  # a manual move during playback continues from there
+        if self.is_playing and emit and restart_clock:  # a manual move during playback continues from there
             self._restart_clock()
 
     # ------------------------------------------------------------------ transport
@@ -266,17 +269,14 @@ class Timeline(QWidget):
         elapsed = time.perf_counter() - self._play_start_wall
         frame = self._play_start_frame + int(elapsed * self.fps * self.speed)
         if frame > end:
-            if self.loop and end > start:
-                span = end - start + 1
-                frame = start + (frame - start) % span
-                self._play_start_wall = time.perf_counter()
-                self._play_start_frame = frame
+            if self.loop and end > start:   # wrap; the clock runs on, so no time is lost at the seam
+                frame = start + (frame - start) % (end - start + 1)
             else:
                 self.set_frame(end, emit=True)
                 self.pause()
                 return
         if frame != self.frame:
-            self.set_frame(frame, emit=True)
+            self.set_frame(frame, emit=True, restart_clock=False)
 
     # ------------------------------------------------------------------ mouse
     def _on_playhead_dragged(self) -> None:

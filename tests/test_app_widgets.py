@@ -163,6 +163,22 @@ def test_curve_view_playhead_throttled_while_playing(qt_app):
 
 
 @requires_display
+def test_timeline_plays_in_real_time(qt_app):
+    """At 1x, 30 fps, one second of playback advances ~30 frames (the clock's own ticks must not
+    restart it: that played at two thirds of the speed)."""
+    from PySide6.QtCore import QEventLoop, QTimer
+    from avatar_studio.app.timeline import Timeline
+    tl = Timeline()
+    tl.set_range(300, 30.0)
+    tl.play()
+    loop = QEventLoop()
+    QTimer.singleShot(1000, loop.quit)
+    loop.exec()
+    tl.pause()
+    assert 25 <= tl.frame <= 32, tl.frame
+
+
+@requires_display
 def test_timeline_transport_and_trim(qt_app):
     from avatar_studio.app.timeline import Timeline
     tl = Timeline()
