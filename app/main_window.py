@@ -1178,7 +1178,7 @@ class MainWindow(QMainWindow):
             if req.fmt != "png" and path.suffix.lower() != f".{req.fmt}":
                 path = path.with_suffix(f".{req.fmt}")
             progress("starting renderer", 0.0)
-            renderer = create_renderer(renderer_name)  # headless, owned by this thread
+            renderer = create_renderer(renderer_name, video=True)  # headless, owned by this thread
             try:
                 settings = AnimationSettings(width=req.width, height=req.height, fps=req.fps, start=start, end=end,
                                              camera_mode=req.camera_mode, azimuth_deg=req.azimuth,

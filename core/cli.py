@@ -82,8 +82,10 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 
 
 def _renderer(name: str, quiet: bool):
+    """A renderer for frames that go to video or images (8-bit read-back)."""
     from .render.rendering import create_renderer
-    return create_renderer(name, notice=lambda msg: None if quiet else print(f"notice: {msg}", file=sys.stderr))
+    return create_renderer(name, notice=lambda msg: None if quiet else print(f"notice: {msg}", file=sys.stderr),
+                           video=True)
 
 
 def cmd_animate(args: argparse.Namespace) -> int:

@@ -39,7 +39,7 @@ def run_demo(out_dir: Path, *, photo: str | Path | None = None, motion: str | Pa
 
     body = default_body_model()
     motion_obj = load_motion_for_playback(motion_path, body)
-    rend = create_renderer(renderer, notice=lambda msg: say(f"notice: {msg}"))
+    rend = create_renderer(renderer, notice=lambda msg: say(f"notice: {msg}"), video=True)
     try:
         settings = AnimationSettings(width=size, height=size, fps=30.0, camera_mode="fixed", azimuth_deg=15.0)
         anim = AvatarAnimation(avatar, motion_obj, body, rend, settings)

@@ -242,3 +242,25 @@ def test_auto_culling_only_for_deep_scenes():
         assert r._scratch.overdraw > gl_module.AUTO_CULL_OVERDRAW and len(r._stages(r._scratch)) == 2
         r.render(thin, cam)
         assert r._scratch.overdraw < gl_module.AUTO_CULL_OVERDRAW and len(r._stages(r._scratch)) == 1
+
+
+def test_video_read_back_quantizes_on_the_gpu(rig):
+    """read_back="8bit" (video export) blends in float, quantizes on the GPU and gives the same
+    bytes as converting the float image on the CPU (rounding may differ by one level)."""
+    from avatar_studio.core.render.base import Rgba8RenderResult
+    from avatar_studio.core.render.rendering import create_renderer
+    g, idx, w, rel, transl, cam = rig
+    exact, video = create_renderer("gl"), create_renderer("gl", video=True)
+    try:
+        assert video.read_back == "8bit" and video.precision == "float"
+        a = exact.render_skinned(exact.set_avatar(g, idx, w), rel[1], transl[1], cam, background=(0.2, 0.3, 0.4))
+        handle = video.set_avatar(g, idx, w)
+        b = video.render_skinned(handle, rel[1], transl[1], cam, background=(0.2, 0.3, 0.4))
+        transparent = video.render_skinned(handle, rel[1], transl[1], cam, background=None)
+    finally:
+        exact.close()
+        video.close()
+    assert isinstance(b, Rgba8RenderResult) and not isinstance(transparent, Rgba8RenderResult)
+    cpu, gpu = a.rgb8().astype(int), b.rgb8().astype(int)
+    assert np.abs(cpu - gpu).max() <= 1                    # ties (x.5) may round either way
+    assert np.abs(cpu[::-1] - gpu).max() > 10              # a real picture, rows in the same order

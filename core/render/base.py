@@ -173,7 +173,10 @@ class Rgba8RenderResult(RenderResult):
         return self._alpha
 
     def rgb8(self) -> np.ndarray:
-        return np.ascontiguousarray(self._rgba8[..., :3])
+        out = np.empty(self._rgba8.shape[:2] + (3,), np.uint8)
+        for c in range(3):   # one channel at a time: ~5x faster than copying 3-byte strided pixels
+            out[..., c] = self._rgba8[..., c]
+        return out
 
 
 @runtime_checkable

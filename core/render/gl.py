@@ -231,6 +231,7 @@ class _Target:
     depth: Any | None
     color_only: Any | None = None    # framebuffer over `color` alone (for the background pass)
     hiz: Any | None = None           # occlusion pyramid (see hiz.comp)
+    rgba8: Any | None = None         # RGBA8 framebuffer the float colour is quantized into (read_back="8bit")
 
 
 class GLRenderer:
@@ -243,6 +244,10 @@ class GLRenderer:
             "uint8" uses RGBA8 like an on-screen framebuffer (faster on llvmpipe, 8-bit blending).
         sort_bits: 16 (quantised depth, fastest) or 32 (exact float order) for the depth sort.
         center_size: dot size in pixels for the "centers" mode.
+        read_back: "8bit" quantizes colour renders over an opaque background to RGBA8 on the GPU
+            before reading them back (video export: a quarter of the bytes and no conversion on the
+            CPU, 20 ms a frame less at 1080p); blending stays at `precision`. "float" (default)
+            reads the target as it is.
         occlusion_culling: skip splats lying wholly over pixels that are already opaque (transmittance
             below 1e-4, or alpha 255 with "uint8"), like 3DGS's early stop. Tested between stages of
             the near-to-far order (`CULL_STAGES`). The test itself costs a sync in mid-frame, so
@@ -255,7 +260,8 @@ class GLRenderer:
 
     def __init__(self, ctx: Any = None, *, precision: Literal["float", "uint8"] = "float",
                  sort_bits: int = 16, center_size: float = 1.0,
-                 occlusion_culling: bool | Literal["auto"] = "auto") -> None:
+                 occlusion_culling: bool | Literal["auto"] = "auto",
+                 read_back: Literal["float", "8bit"] = "float") -> None:
         import moderngl
         self._mgl = moderngl
         self._owns_ctx = ctx is None
@@ -264,8 +270,9 @@ class GLRenderer:
             raise BackendUnavailableError(
                 f"The OpenGL renderer needs OpenGL 4.3 (compute shaders); this context has "
                 f"{self.ctx.version_code // 100}.{self.ctx.version_code % 100 // 10}.")
-        if precision not in ("float", "uint8") or sort_bits not in (16, 32):
-            raise InputError("precision must be 'float' or 'uint8', sort_bits 16 or 32.")
+        if precision not in ("float", "uint8") or sort_bits not in (16, 32) or read_back not in ("float", "8bit"):
+            raise InputError("precision must be 'float' or 'uint8', sort_bits 16 or 32, read_back 'float' or '8bit'.")
+        self.read_back = read_back
         self.precision = precision
         self.sort_bits = sort_bits
         self.center_size = float(center_size)
@@ -613,6 +620,7 @@ class GLRenderer:
         if key not in self._targets:
             dtype = "f4" if self.precision == "float" else "f1"
             color = self.ctx.texture((width, height), 4, dtype=dtype)
+            color.filter = (self._mgl.NEAREST, self._mgl.NEAREST)   # only ever copied 1:1
             dtex = self.ctx.texture((width, height), 4, dtype="f4") if depth else None
             fbo = self.ctx.framebuffer([color] + ([dtex] if dtex is not None else []))
             only = self.ctx.framebuffer([color]) if dtex is not None else None
@@ -794,6 +802,8 @@ class GLRenderer:
                    mode: RenderMode) -> RenderResult:
         """Framebuffer (premultiplied, rows already top-first) -> RenderResult."""
         w, h = camera.width, camera.height
+        if self.precision == "float" and self.read_back == "8bit" and mode == "color" and background is not None:
+            return Rgba8RenderResult(self._quantized(target, w, h))
         if self.precision == "float":
             rgba = np.empty((h, w, 4), np.float32)
             target.fbo.read_into(rgba, components=4, dtype="f4", attachment=0)
@@ -817,6 +827,16 @@ class GLRenderer:
             color = np.where(alpha[..., None] > 0, premult / np.maximum(alpha, 1e-12)[..., None], 0.0)
         return RenderResult(np.ascontiguousarray(color, np.float32), alpha, depth)
 
+    def _quantized(self, target: _Target, w: int, h: int) -> np.ndarray:
+        """[H,W,4] uint8: the float target converted to RGBA8 by a GPU blit (round to nearest)."""
+        if target.rgba8 is None:
+            target.rgba8 = self.ctx.framebuffer([self.ctx.texture((w, h), 4, dtype="f1")])
+        self._blit(target.color, target.rgba8, (0, 0, w, h), flip_y=False, over=False)
+        self._restore_state()
+        raw = np.empty((h, w, 4), np.uint8)
+        target.rgba8.read_into(raw, components=4, dtype="f1")
+        return raw
+
     @staticmethod
     def _check_mode(mode: str) -> None:
         if mode not in ("color", "alpha", "depth", "centers"):
@@ -839,7 +859,7 @@ class GLRenderer:
         for obj in [*self._vaos.values(), *self._programs.values(), self._bones, self._overlay_vbo]:
             obj.release()
         for t in self._targets.values():
-            for obj in (t.fbo, t.color_only, t.color, t.depth, t.hiz):
+            for obj in (t.fbo, t.color_only, t.color, t.depth, t.hiz, t.rgba8):
                 if obj is not None:
                     obj.release()
         self._vaos.clear()

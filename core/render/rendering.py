@@ -70,7 +70,7 @@ def available_backends() -> list[str]:
 
 def create_renderer(name: BackendName = "auto", ctx: Any = None,
                     notice: Callable[[str], None] | None = None, eight_bit: bool = False,
-                    **options: Any) -> Renderer:
+                    video: bool = False, **options: Any) -> Renderer:
     """Create a renderer.
 
     Args:
@@ -80,6 +80,8 @@ def create_renderer(name: BackendName = "auto", ctx: Any = None,
         eight_bit: blend in RGBA8 like an on-screen framebuffer (the viewport): ~13% faster on
             llvmpipe. Compositing rounds at every layer: 56 dB from float blending on the demo
             avatar, ~34 dB on deep semi-transparent scenes, so exports keep float. GL only.
+        video: the frames go to 8-bit video or images: with an opaque background the OpenGL
+            renderer quantizes on the GPU and reads back 8 bits (blending stays float). GL only.
         options: passed to the back-end's constructor (e.g. precision="uint8" for GL).
     Raises:
         BackendUnavailableError only when no OpenGL context can be made either.
@@ -103,6 +105,8 @@ def create_renderer(name: BackendName = "auto", ctx: Any = None,
     from .gl import GLRenderer
     if eight_bit:
         options.setdefault("precision", "uint8")
+    if video:
+        options.setdefault("read_back", "8bit")
     try:
         return GLRenderer(ctx, **options)
     except BackendUnavailableError:

@@ -58,7 +58,7 @@ def run(frames: int, n: int, size: tuple[int, int], renderer_name: str, avatar_k
     from avatar_studio.core.render.rendering import create_renderer
     avatar, body = AVATARS[avatar_kind](n)
     motion = Motion.load_npz(RESOURCES_DIR / "motions" / "dance.npz")
-    renderer = create_renderer(renderer_name)
+    renderer = create_renderer(renderer_name, video=True)  # as every export makes it
     try:
         settings = AnimationSettings(width=size[0], height=size[1], fps=30.0, end=frames / 30.0 + 1e-6)
         # Loop the motion if it is shorter than the requested frames.
