@@ -380,6 +380,9 @@ class MainWindow(QMainWindow):
         self.fps_readout = QLabel(self)
         self.fps_readout.setToolTip("Viewport frame rate, frame time, splats drawn and render size")
         self.fps_readout.setStyleSheet("QLabel { padding: 0 8px; }")
+        # Fixed width for the same reason as the timeline's time label (no relayout per update).
+        self.fps_readout.setFixedWidth(self.fps_readout.fontMetrics().horizontalAdvance(
+            "000 fps · 000.0 ms/frame · 0,000,000 splats · 0000×0000") + 24)
         sb.addPermanentWidget(self.fps_readout)
         self.viewport.readout_changed.connect(self.fps_readout.setText)
         self.core_label = QLabel("Loading engine…", self)

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, Q
 from .icons import icon
 
 SPEEDS = (0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 4.0)
+LABEL_EVERY_S = 0.1   # frame box / time label refresh interval while playing
 
 
 class Timeline(QWidget):
@@ -35,6 +36,7 @@ class Timeline(QWidget):
         self._trim = (0, 0)
         self._play_start_wall = 0.0
         self._play_start_frame = 0
+        self._labels_time = 0.0
         self._timer = QTimer(self)
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.timeout.connect(self._tick)
@@ -63,7 +65,9 @@ class Timeline(QWidget):
         self.frame_box.setKeyboardTracking(False)
         self.frame_box.valueChanged.connect(lambda v: self.set_frame(v, emit=True))
         self.time_label = QLabel("0.00 s / 0.00 s", self)
-        self.time_label.setMinimumWidth(120)
+        # A fixed width: a label whose size hint changes with every frame's digits re-lays out the
+        # bar each frame, and on a GL-composed window that costs ~10 ms of CPU per frame.
+        self.time_label.setFixedWidth(self.time_label.fontMetrics().horizontalAdvance("0000.00 s / 0000.00 s") + 8)
         self.time_label.setToolTip("Current time / duration")
 
         self.fps_box = QDoubleSpinBox(self)
@@ -197,12 +201,13 @@ class Timeline(QWidget):
         frame = int(min(max(int(frame), 0), self.num_frames - 1))
         changed = frame != self.frame
         self.frame = frame
-        with QSignalBlocker(self.frame_box):
-            self.frame_box.setValue(frame)
         if self.playhead is not None:
             with QSignalBlocker(self.playhead):
                 self.playhead.setValue(frame)
-        self.time_label.setText(f"{frame / self.fps:.2f} s / {self.num_frames / self.fps:.2f} s")
+        # While the clock plays, the frame box and time label follow at most every LABEL_EVERY_S:
+        # with a GL viewport in the window, their per-frame repaints cost ~10 ms of CPU a frame.
+        if restart_clock or time.perf_counter() - self._labels_time >= LABEL_EVERY_S:
+            self._update_labels()
         if emit and changed:
             self.frame_changed.emit(frame)
         if self.is_playing and emit and restart_clock:  # a manual move during playback continues from there
@@ -236,10 +241,17 @@ class Timeline(QWidget):
         self.play_button.setIcon(icon("pause"))
         self.playing_changed.emit(True)
 
+    def _update_labels(self) -> None:
+        self._labels_time = time.perf_counter()
+        with QSignalBlocker(self.frame_box):
+            self.frame_box.setValue(self.frame)
+        self.time_label.setText(f"{self.frame / self.fps:.2f} s / {self.num_frames / self.fps:.2f} s")
+
     def pause(self) -> None:
         if not self.is_playing:
             return
         self._timer.stop()
+        self._update_labels()
         self.play_button.setIcon(icon("play"))
         self.playing_changed.emit(False)
 

@@ -165,17 +165,23 @@ def test_curve_view_playhead_throttled_while_playing(qt_app):
 @requires_display
 def test_timeline_plays_in_real_time(qt_app):
     """At 1x, 30 fps, one second of playback advances ~30 frames (the clock's own ticks must not
-    restart it: that played at two thirds of the speed)."""
+    restart it: that played at two thirds of the speed), and the readouts stay cheap."""
     from PySide6.QtCore import QEventLoop, QTimer
     from avatar_studio.app.timeline import Timeline
     tl = Timeline()
     tl.set_range(300, 30.0)
+    texts = []
+    tl.time_label.setText = lambda t, orig=tl.time_label.setText: (texts.append(t), orig(t))
     tl.play()
     loop = QEventLoop()
     QTimer.singleShot(1000, loop.quit)
     loop.exec()
     tl.pause()
     assert 25 <= tl.frame <= 32, tl.frame
+    # The time label and frame box follow at ~10 Hz while playing (each repaint is costly on a
+    # GL-composed window) and show the exact frame once paused.
+    assert len(texts) <= 14, len(texts)
+    assert tl.frame_box.value() == tl.frame and texts[-1].startswith(f"{tl.frame / 30.0:.2f} s")
 
 
 @requires_display
