@@ -28,6 +28,7 @@ from ..core.render.base import Camera
 INTERACTIVE_SCALE = 0.5  # resolution factor while the camera moves
 SETTLE_MS = 180          # full resolution this long after the last camera move
 MIN_PLAYBACK_SCALE = 0.5  # during playback the resolution may drop this far to keep the frame rate
+SCALING_MUST_SAVE = 0.5   # ...but only while that saves at least half of the pixels' share of the paint time
 VIEWS = {"front": (0.0, 5.0), "side": (90.0, 5.0), "back": (180.0, 5.0), "left": (-90.0, 5.0),
          "top": (0.0, 89.0)}
 
@@ -212,6 +213,9 @@ class Viewport(QOpenGLWidget):
         self.target_fps = 30.0
         self.adaptive = True
         self._playback_scale = 1.0
+        self._full_paint_ms: float | None = None   # paint time at full resolution while playing
+        self._scaling_pays = True
+        self._paint_ms: deque[float] = deque(maxlen=5)   # recent paint times at the current scale
         self._settle = QTimer(self)
         self._settle.setSingleShot(True)
         self._settle.timeout.connect(self._on_settled)
@@ -267,6 +271,8 @@ class Viewport(QOpenGLWidget):
         """While playing, the resolution adapts so frames keep up with `fps`; full resolution when stopped."""
         self.playing = bool(playing)
         self.target_fps = max(1.0, float(fps))
+        self._full_paint_ms = None
+        self._scaling_pays = True
         if not playing:
             self._playback_scale = 1.0
             self.update()
@@ -287,12 +293,24 @@ class Viewport(QOpenGLWidget):
             return
         interval = (t[-1] - t[-6]) / 5
         budget = 1.0 / self.target_fps
-        if interval > budget * 1.15 and self._playback_scale > MIN_PLAYBACK_SCALE:
+        paint = sorted(self._paint_ms)[len(self._paint_ms) // 2]
+        if self._playback_scale == 1.0:
+            self._full_paint_ms = paint
+        elif self._full_paint_ms and paint > self._full_paint_ms * (1 - SCALING_MUST_SAVE * (1 - self._playback_scale ** 2)):
+            # Fewer pixels did not make frames much cheaper (on llvmpipe the per-splat set-up
+            # dominates): give the full resolution back for the rest of this playback.
+            self._playback_scale, self._scaling_pays = 1.0, False
+            self._frame_times.clear()
+            self._paint_ms.clear()
+            return
+        if interval > budget * 1.15 and self._playback_scale > MIN_PLAYBACK_SCALE and self._scaling_pays:
             self._playback_scale = max(MIN_PLAYBACK_SCALE, self._playback_scale * 0.85)
             self._frame_times.clear()
+            self._paint_ms.clear()
         elif interval < budget * 1.02 and self.last_render_ms < budget * 500 and self._playback_scale < 1.0:
             self._playback_scale = min(1.0, self._playback_scale / 0.9)
             self._frame_times.clear()
+            self._paint_ms.clear()
 
     def set_renderer_name(self, name: str) -> None:
         """Switch back-end (auto/gl/gsplat) now."""
@@ -643,6 +661,7 @@ class Viewport(QOpenGLWidget):
         self.last_render_ms = (now - t0) * 1000
         self.frames_drawn += 1
         self._frame_times.append(now)
+        self._paint_ms.append(self.last_render_ms)
         while len(self._frame_times) > 2 and now - self._frame_times[0] > 2.0:
             self._frame_times.popleft()
         self._adapt_playback_scale()

@@ -144,6 +144,36 @@ def qt_app():
 
 
 @requires_display
+def test_playback_resolution_drops_only_when_it_pays(qt_app):
+    """Late frames lower the playback resolution, but if the paint time does not fall with the
+    pixel count (llvmpipe: per-splat set-up dominates) the full resolution comes back."""
+    from avatar_studio.app.viewport import MIN_PLAYBACK_SCALE, Viewport
+
+    def frames(vp, paint_ms, interval_s=0.05, n=6):
+        for _ in range(n):
+            last = vp._frame_times[-1] if vp._frame_times else 0.0
+            vp._frame_times.append(last + interval_s)
+            vp._paint_ms.append(paint_ms(vp.render_scale))
+            vp.last_render_ms = vp._paint_ms[-1]
+            vp._adapt_playback_scale()
+
+    fill_bound = Viewport()
+    fill_bound.set_playing(True, 30.0)
+    for _ in range(10):
+        frames(fill_bound, lambda s: 40.0 * s * s)          # cost follows the pixels
+    assert fill_bound.render_scale == MIN_PLAYBACK_SCALE
+
+    setup_bound = Viewport()
+    setup_bound.set_playing(True, 30.0)
+    for _ in range(10):
+        frames(setup_bound, lambda s: 36.0 + 4.0 * s * s)   # mostly per-splat cost
+    assert setup_bound.render_scale == 1.0 and not setup_bound._scaling_pays
+    setup_bound.set_playing(False)
+    setup_bound.set_playing(True, 30.0)                     # a new playback tries again
+    assert setup_bound._scaling_pays
+
+
+@requires_display
 def test_curve_view_playhead_throttled_while_playing(qt_app):
     """During playback the curve view's playhead moves at most every THROTTLE_S, and always ends on
     the last frame asked for; outside playback it follows at once."""
