@@ -21,13 +21,18 @@ _XVFB: subprocess.Popen | None = None
 
 
 def ensure_display() -> str | None:
-    """A usable X display for Qt's xcb platform: $DISPLAY, else a private Xvfb; None if neither."""
+    """A usable X display for Qt's xcb platform: $DISPLAY, else a private Xvfb; None if neither.
+
+    Each pytest-xdist worker gets a private Xvfb when it can: windows of two workers on one X server
+    take keyboard focus from each other, and shortcut tests need their window to be active.
+    """
     global _XVFB
     if os.environ.get("QT_QPA_PLATFORM", "xcb") not in ("xcb", ""):
         os.environ["QT_QPA_PLATFORM"] = "xcb"  # QOpenGLWidget needs a real GL surface (not 'offscreen')
-    if os.environ.get("DISPLAY"):
-        return os.environ["DISPLAY"]
     xvfb = shutil.which("Xvfb")
+    inherited = os.environ.get("DISPLAY") or None
+    if inherited and (xvfb is None or not os.environ.get("PYTEST_XDIST_WORKER")):
+        return inherited
     if xvfb is None:
         return None
     r, w = os.pipe()
@@ -47,7 +52,7 @@ def ensure_display() -> str | None:
     if not number.strip():
         _XVFB.kill()
         _XVFB = None
-        return None
+        return inherited   # no private server: share the inherited one
     os.environ["DISPLAY"] = f":{number.decode().strip()}"
     atexit.register(_stop_xvfb)
     return os.environ["DISPLAY"]

@@ -19,6 +19,15 @@ PLY_MODES = (("canonical", "Canonical avatar (rest pose, with rig)"),
              ("range", "Every frame of the range (folder of PLYs)"))
 
 
+def labelled_row(*parts: str | QWidget) -> QHBoxLayout:
+    """A form row of widgets, strings becoming labels, packed to the left."""
+    row = QHBoxLayout()
+    for part in parts:
+        row.addWidget(QLabel(part) if isinstance(part, str) else part)
+    row.addStretch(1)
+    return row
+
+
 @dataclass
 class ExportRequest:
     kind: str                 # "video" or "ply"
@@ -90,14 +99,8 @@ class ExportDialog(QDialog):
             sb.setRange(0, last)
         self.start_box.setValue(min(trim[0], last))
         self.end_box.setValue(min(trim[1], last) if trim[1] > trim[0] else last)
-        range_row = QHBoxLayout()
-        range_row.addWidget(QLabel("from frame"))
-        range_row.addWidget(self.start_box)
-        range_row.addWidget(QLabel("to"))
-        range_row.addWidget(self.end_box)
-        range_row.addStretch(1)
         self._fps_timeline = fps
-        form.addRow("Range", range_row)
+        form.addRow("Range", labelled_row("from frame", self.start_box, "to", self.end_box))
         self.camera_box = QComboBox()
         for key, label in (("fixed", "Fixed (frames the whole motion)"), ("turntable", "Turntable (one turn)"),
                            ("follow", "Follow the avatar")):
@@ -110,13 +113,7 @@ class ExportDialog(QDialog):
         self.elevation_box.setValue(elevation)
         for sb in (self.azimuth_box, self.elevation_box):
             sb.setSuffix(" °")
-        angle_row = QHBoxLayout()
-        angle_row.addWidget(QLabel("azimuth"))
-        angle_row.addWidget(self.azimuth_box)
-        angle_row.addWidget(QLabel("elevation"))
-        angle_row.addWidget(self.elevation_box)
-        angle_row.addStretch(1)
-        form.addRow("View", angle_row)
+        form.addRow("View", labelled_row("azimuth", self.azimuth_box, "elevation", self.elevation_box))
         self.quality_slider = QSlider(Qt.Orientation.Horizontal)
         self.quality_slider.setRange(0, 10)
         self.quality_slider.setValue(8)

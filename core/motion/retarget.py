@@ -29,27 +29,28 @@ from .skeleton import JOINT_INDEX, PARENTS, SMPLX_JOINT_NAMES, local_from_global
 _FINGERS = ("index", "middle", "ring", "pinky", "thumb")
 
 
-def _mixamo_preset() -> dict[str, str]:
-    table = {"Hips": "pelvis", "Spine": "spine1", "Spine1": "spine2", "Spine2": "spine3", "Neck": "neck",
-             "Head": "head"}
+def _limbs_table(spine: dict[str, str], fingers: bool) -> dict[str, str]:
+    """Mixamo and CMU share the limb names (LeftUpLeg, LeftArm, ...); `spine` maps the rest."""
+    table = dict(spine)
     for side, s in (("Left", "left"), ("Right", "right")):
         table.update({f"{side}UpLeg": f"{s}_hip", f"{side}Leg": f"{s}_knee", f"{side}Foot": f"{s}_ankle",
                       f"{side}ToeBase": f"{s}_foot", f"{side}Shoulder": f"{s}_collar", f"{side}Arm": f"{s}_shoulder",
                       f"{side}ForeArm": f"{s}_elbow", f"{side}Hand": f"{s}_wrist"})
-        for finger in _FINGERS:
-            for k in (1, 2, 3):
-                table[f"{side}Hand{finger.capitalize()}{k}"] = f"{s}_{finger}{k}"
+        if fingers:
+            for finger in _FINGERS:
+                for k in (1, 2, 3):
+                    table[f"{side}Hand{finger.capitalize()}{k}"] = f"{s}_{finger}{k}"
     return table
+
+
+def _mixamo_preset() -> dict[str, str]:
+    return _limbs_table({"Hips": "pelvis", "Spine": "spine1", "Spine1": "spine2", "Spine2": "spine3",
+                         "Neck": "neck", "Head": "head"}, fingers=True)
 
 
 def _cmu_preset() -> dict[str, str]:
-    table = {"Hips": "pelvis", "LowerBack": "spine1", "Spine": "spine2", "Spine1": "spine3", "Neck": "neck",
-             "Head": "head"}
-    for side, s in (("Left", "left"), ("Right", "right")):
-        table.update({f"{side}UpLeg": f"{s}_hip", f"{side}Leg": f"{s}_knee", f"{side}Foot": f"{s}_ankle",
-                      f"{side}ToeBase": f"{s}_foot", f"{side}Shoulder": f"{s}_collar", f"{side}Arm": f"{s}_shoulder",
-                      f"{side}ForeArm": f"{s}_elbow", f"{side}Hand": f"{s}_wrist"})
-    return table
+    return _limbs_table({"Hips": "pelvis", "LowerBack": "spine1", "Spine": "spine2", "Spine1": "spine3",
+                         "Neck": "neck", "Head": "head"}, fingers=False)
 
 
 PRESETS: dict[str, dict[str, str]] = {
