@@ -152,11 +152,13 @@ class CurveView(QWidget):
         joints = self.selected_joints()
         styles = (Qt.PenStyle.SolidLine, Qt.PenStyle.DashLine, Qt.PenStyle.DotLine, Qt.PenStyle.DashDotLine)
         fp = m.full_pose() if any(j >= 0 for j in joints) else None
+        lo, hi = np.inf, -np.inf
         for n, j in enumerate(joints[:8]):
             if j == ROOT_TRANSLATION:
                 values, label, scale = m.transl, "transl", 100.0  # cm, so it shares the axis scale
             else:
                 values, label, scale = fp[:, j], JOINT_NAMES[j], 180.0 / np.pi
+            lo, hi = min(lo, float(values[:, :3].min()) * scale), max(hi, float(values[:, :3].max()) * scale)
             for c, axis in enumerate("xyz"):
                 pen = pg.mkPen(CHANNEL_COLORS[c], width=1.5, style=styles[n % len(styles)])
                 self.plot.plot(frames, values[:, c] * scale, pen=pen, name=f"{label}.{axis}")
@@ -166,7 +168,10 @@ class CurveView(QWidget):
                                                 brush=pg.mkBrush(255, 200, 60), pen=None)
                     self.plot.addItem(marker)
         self.plot.setXRange(0, max(m.num_frames - 1, 1), padding=0.01)
-        self.plot.enableAutoRange(axis="y")
+        # A fixed y range from the data: pyqtgraph's auto-range re-measures every item at each
+        # repaint (the playhead moves every frame during playback).
+        if np.isfinite(lo):
+            self.plot.setYRange(lo, hi if hi > lo else lo + 1.0, padding=0.05)
         cache_static_items(self.plot)
 
     def _on_clicked(self, event) -> None:
