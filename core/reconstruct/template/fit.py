@@ -9,6 +9,10 @@ Losses (all in pixels of a reduced "work" image, normalised by the person's heig
  * outside: sampled body points must project inside the mask (distance transform);
  * coverage: mask boundary and interior samples must be near some projected body point;
  * keypoints: projected joints near detected keypoints (when there are any);
+ * limb depth: when 3D landmarks come with the keypoints (mediapipe's world landmarks), the
+   directions of the upper/lower arm and leg bones agree with theirs (bounded, visibility
+   weighted). A front photo cannot show whether a limb swings towards or away from the camera;
+   the landmark model's depth estimate can;
  * priors: pose near a relaxed standing pose, joint limits for knees and elbows, small betas.
 """
 from __future__ import annotations
@@ -55,6 +59,9 @@ class FitInput:
         mask: [h,w] bool person mask at work resolution.
         focal: focal length in work pixels; cx, cy: principal point in work pixels.
         keypoints: [22,3] (u, v, confidence) in work pixels for SMPL-X joints 0..21, or None.
+        world: [22,4] (x, y, z, confidence) 3D landmarks for the same joints in camera axes
+            (x right, y down, z away from the camera: mediapipe's world landmarks), any scale
+            and origin (only bone directions are used), or None.
     """
 
     mask: np.ndarray
@@ -62,6 +69,7 @@ class FitInput:
     cx: float
     cy: float
     keypoints: np.ndarray | None = None
+    world: np.ndarray | None = None
 
 
 @dataclass
@@ -250,6 +258,45 @@ def keypoint_loss(joints_uv: torch.Tensor, keypoints: torch.Tensor | None, scale
     return (keypoints[:, 2] * d2 / (d2 + 0.03 ** 2)).sum() / keypoints[:, 2].sum().clamp_min(1e-6)
 
 
+# (parent, child) joints whose bone direction the limb-depth term compares: upper and lower arms
+# and legs. Not the torso: landmark models often tip the whole upper body towards the camera.
+LIMB_BONES = ((16, 18), (18, 20), (17, 19), (19, 21), (1, 4), (4, 7), (2, 5), (5, 8))
+WORLD_WEIGHT = 0.5
+
+
+def world_targets(world: np.ndarray | None) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """[22,4] camera-axes 3D landmarks -> ([L,3] unit bone directions in the fit's body frame
+    (camera axes with y and z flipped, see the module docstring), [L] confidences), or None
+    when no limb bone has both ends."""
+    if world is None:
+        return None
+    w = np.asarray(world, np.float32)
+    a, b = np.array(LIMB_BONES).T
+    d = (w[b, :3] - w[a, :3]) * np.array([1.0, -1.0, -1.0], np.float32)
+    n = np.linalg.norm(d, axis=1)
+    conf = np.minimum(w[a, 3], w[b, 3]) * (n > 1e-4)
+    if conf.sum() <= 0:
+        return None
+    d = d / np.maximum(n, 1e-4)[:, None]
+    return torch.from_numpy(d.astype(np.float32)), torch.from_numpy(conf.astype(np.float32))
+
+
+def world_loss(joints: torch.Tensor, targets: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
+    """Disagreement of the [22,3] posed joints' limb bone directions with the target directions
+    from `world_targets`: squared distance of unit vectors, 2 (1 - cos), confidence-weighted mean
+    (0 without targets). Bounded by 4 per bone, so a wrong landmark cannot pull without limit; a
+    redescending (Geman-McClure) form would go flat exactly where the depth is most wrong (a limb
+    hanging down in the fit while it points at the camera in the photo)."""
+    if targets is None:
+        return joints.new_zeros(())
+    dirs, conf = targets
+    a, b = zip(*LIMB_BONES)
+    bone = joints[list(b)] - joints[list(a)]
+    unit = bone / bone.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+    d2 = (unit - dirs).pow(2).sum(-1)
+    return (conf * d2).sum() / conf.sum().clamp_min(1e-6)
+
+
 def prior_loss(pose: torch.Tensor, betas: torch.Tensor, init: torch.Tensor) -> torch.Tensor:
     """Pose prior around `init` [22,3], knee/elbow hinge limits, and a betas prior."""
     std = torch.full((BODY_JOINTS, 3), 0.05)
@@ -363,6 +410,7 @@ def _fit_body(rig: BodyRig, inp: FitInput, iters: int, step: StepHook | None) ->
     tr0 = initial_translation(t, inp.focal, inp.cx, inp.cy, rest_height, float(rest_j[0, 1]), top_y)
     transl = torch.tensor(tr0)
     kp = None if inp.keypoints is None else torch.from_numpy(inp.keypoints.astype(np.float32))
+    wt = world_targets(inp.world)
     pose = init.clone()
     # Stage A: place the body (translation, depth, orientation) with arms at the default.
     transl, pose, betas = _adam(rig, inp, t, kp, pose, betas, transl, init, iters // 4, free_pose=False, step=step,
@@ -372,7 +420,7 @@ def _fit_body(rig: BodyRig, inp: FitInput, iters: int, step: StepHook | None) ->
         init = init.clone()
         init[16:18] = pose[16:18]
     transl, pose, betas = _adam(rig, inp, t, kp, pose, betas, transl, init, iters - iters // 4, free_pose=True,
-                                step=step, progress=(0.25, 1.0))
+                                step=step, progress=(0.25, 1.0), world=wt)
     with torch.no_grad():
         pts, joints = rig(pose, betas)
         uv = project(joints, transl, inp.focal, inp.cx, inp.cy)
@@ -384,8 +432,10 @@ def _fit_body(rig: BodyRig, inp: FitInput, iters: int, step: StepHook | None) ->
 
 def _adam(rig: BodyRig, inp: FitInput, t: MaskTargets, kp: torch.Tensor | None, pose: torch.Tensor,
           betas: torch.Tensor, transl: torch.Tensor, init: torch.Tensor, iters: int, *, free_pose: bool,
-          step: StepHook | None, progress: tuple[float, float]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One Adam stage. Returns detached (transl, pose, betas)."""
+          step: StepHook | None, progress: tuple[float, float],
+          world: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One Adam stage (`world`: limb-direction targets from `world_targets`, or None).
+    Returns detached (transl, pose, betas)."""
     pose = pose.clone().requires_grad_(True)
     betas = betas.clone().requires_grad_(free_pose)
     xy = transl[:2].clone().requires_grad_(True)
@@ -410,6 +460,8 @@ def _adam(rig: BodyRig, inp: FitInput, t: MaskTargets, kp: torch.Tensor | None, 
         out, cov = silhouette_loss(project(pts, tr, inp.focal, inp.cx, inp.cy), t)
         kl = keypoint_loss(project(joints, tr, inp.focal, inp.cx, inp.cy), kp, t.height_px)
         loss = 20.0 * out + cov + kl + prior_loss(p, betas, init)
+        if world is not None:
+            loss = loss + WORLD_WEIGHT * world_loss(joints, world)
         loss.backward()
         opt.step()
     with torch.no_grad():

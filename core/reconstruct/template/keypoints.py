@@ -19,20 +19,40 @@ def detect_keypoints(image: np.ndarray, method: str = "auto", min_conf: float = 
 
     Rows are SMPL-X joints 0..21; undetected joints have confidence 0.
     """
+    kp, _, note = detect_landmarks(image, method, min_conf)
+    return kp, note
+
+
+def detect_landmarks(image: np.ndarray, method: str = "auto", min_conf: float = 0.5
+                     ) -> tuple[np.ndarray | None, np.ndarray | None, str]:
+    """[H,W,3|4] uint8 -> (keypoints, world, note).
+
+    keypoints: [22,3] (u, v, confidence) in input pixels or None, as `detect_keypoints`.
+    world: [22,4] (x, y, z, confidence) 3D landmarks in metres, hip-centred, camera axes (x right,
+    y down, z away from the camera), confidence 0 where not detected; None when there are none
+    (no detector, or no keypoints).
+    """
     if method == "none" or (method == "auto" and not mp_backend.available()):
-        return None, "no keypoint detector; fitted to the silhouette only"
+        return None, None, "no keypoint detector; fitted to the silhouette only"
     if method == "mediapipe" and not mp_backend.available():
-        return None, "mediapipe is not installed; fitted to the silhouette only"
-    found = mp_backend.keypoints(image)
+        return None, None, "mediapipe is not installed; fitted to the silhouette only"
+    found = mp_backend.landmarks(image)
     if found is None:
-        return None, "mediapipe found no body landmarks; fitted to the silhouette only"
+        return None, None, "mediapipe found no body landmarks; fitted to the silhouette only"
+    pixels, world_found = found
     kp = np.zeros((BODY_JOINTS, 3), np.float32)
-    for joint, (u, v, c) in found.items():
+    for joint, (u, v, c) in pixels.items():
         if joint < BODY_JOINTS and c >= min_conf:
             kp[joint] = (u, v, c * JOINT_TRUST[joint])
     if (kp[:, 2] > 0).sum() < 6:
-        return None, "too few confident landmarks; fitted to the silhouette only"
-    return kp, "keypoints from mediapipe pose landmarks"
+        return None, None, "too few confident landmarks; fitted to the silhouette only"
+    world = None
+    if world_found:
+        world = np.zeros((BODY_JOINTS, 4), np.float32)
+        for joint, (x, y, z, c) in world_found.items():
+            if joint < BODY_JOINTS and c >= min_conf:
+                world[joint] = (x, y, z, c)
+    return kp, world, "keypoints from mediapipe pose landmarks"
 
 
 def to_view(kp: np.ndarray, x0: float, y0: float, scale: float) -> np.ndarray:

@@ -46,6 +46,19 @@ def segment(image: np.ndarray) -> np.ndarray:
 def keypoints(image: np.ndarray) -> dict[int, tuple[float, float, float]] | None:
     """[H,W,3|4] uint8 -> {smplx_joint: (u, v, confidence)} in pixels, plus 15 (head) from the
     ears/nose; None when no pose is found."""
+    found = landmarks(image)
+    return None if found is None else found[0]
+
+
+def landmarks(image: np.ndarray) -> tuple[dict[int, tuple[float, float, float]],
+                                          dict[int, tuple[float, float, float, float]] | None] | None:
+    """[H,W,3|4] uint8 -> (pixels, world) or None when no pose is found.
+
+    pixels: {smplx_joint: (u, v, confidence)} as `keypoints` returns.
+    world: {smplx_joint: (x, y, z, confidence)} from mediapipe's world landmarks: metres, centred
+    between the hips, in camera-aligned axes (x right, y down, z away from the camera, as OpenCV);
+    None when mediapipe gave none. Only the joints of `MP_TO_SMPLX`.
+    """
     _, pose = _models()
     h, w = image.shape[:2]
     rgb = np.ascontiguousarray(image[..., :3])
@@ -58,4 +71,9 @@ def keypoints(image: np.ndarray) -> dict[int, tuple[float, float, float]] | None
     ears = [lm[7], lm[8]]
     pts[15] = (float(np.mean([e.x for e in ears])) * w, float(np.mean([e.y for e in ears])) * h,
                float(min(e.visibility for e in ears)))
-    return pts
+    world = None
+    if getattr(out, "pose_world_landmarks", None) is not None:
+        wl = out.pose_world_landmarks.landmark
+        world = {j: (float(wl[i].x), float(wl[i].y), float(wl[i].z), float(lm[i].visibility))
+                 for i, j in MP_TO_SMPLX.items()}
+    return pts, world

@@ -23,7 +23,7 @@ from .clothing import ExtraSites, extra_sites, push_rim_to_mask, shrink_to_mask
 from .colour import HeadFrame, bilinear, colour_sites, crown_colours, fill_outside, robust_mean
 from .fit import BodyRig, FitInput, FitResult, fit_body
 from .hair import HairPanel, hair_panel
-from .keypoints import detect_keypoints, from_view, to_view
+from .keypoints import detect_landmarks, from_view, to_view
 from .mask import person_mask
 from .samples import Sites, body_sites, rotate_normals_back, to_camera, unpose
 from .surface import face_areas_normals, local_spacing, mean_spacing, surfels
@@ -100,11 +100,11 @@ class TemplateReconstructor:
         found = person_mask(image, method=self.mask_method, step=lambda f: prog.stage("mask", f))
         notes += found.notes
         prog.stage("keypoints", 0.0)
-        kp, note = detect_keypoints(image, self.keypoint_method)
+        kp, world, note = detect_landmarks(image, self.keypoint_method)
         notes.append(note)
         focal = max(image.shape[:2]) / (2 * np.tan(np.radians(self.fov_y_deg) / 2))
         box = person_box(found.mask)
-        fit, work = self._fit(image, found.mask, kp, focal, box, prog)
+        fit, work = self._fit(image, found.mask, kp, focal, box, prog, world)
         prog.stage("surface", 0.0)
         sites, rel = body_sites(self.body, fit.betas, fit.full_pose, fit.transl, int(self.num_gaussians * 1.15),
                                 self.seed)
@@ -134,12 +134,13 @@ class TemplateReconstructor:
 
     # ----------------------------------------------------------------------------- stages
     def _fit(self, image: np.ndarray, mask: np.ndarray, kp: np.ndarray | None, focal: float,
-             box: tuple[int, int, int, int], prog: Progress) -> tuple[FitResult, PhotoView]:
-        """Fit the body on a small crop around the person."""
+             box: tuple[int, int, int, int], prog: Progress, world: np.ndarray | None = None
+             ) -> tuple[FitResult, PhotoView]:
+        """Fit the body on a small crop around the person (`world`: [22,4] 3D landmarks or None)."""
         prog.stage("fit", 0.0)
         work = make_view(image, mask, focal, self.work_side, box)
         kp_work = None if kp is None else to_view(kp, work.x0, work.y0, work.scale)
-        inp = FitInput(work.mask > 0.5, work.fx, work.cx, work.cy, kp_work)
+        inp = FitInput(work.mask > 0.5, work.fx, work.cx, work.cy, kp_work, world if kp is not None else None)
         result = fit_body(self.rig, inp, iters=self.fit_iters, step=lambda f: prog.stage("fit", f))
         return result, work
 
