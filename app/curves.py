@@ -3,11 +3,13 @@ motion, with the playhead. Clicking the plot moves the playhead; a key marker sh
 """
 from __future__ import annotations
 
-import numpy as np
 import time
 
+import numpy as np
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal
 from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QListWidget, QListWidgetItem, QSplitter, QWidget
+
+from .plots import PLAYBACK_REFRESH_S
 
 JOINT_NAMES = (
     "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2", "left_ankle",
@@ -20,7 +22,6 @@ JOINT_NAMES = (
 assert len(JOINT_NAMES) == 55
 CHANNEL_COLORS = ((235, 90, 80), (110, 200, 90), (80, 150, 255))  # x, y, z
 ROOT_TRANSLATION = -1  # pseudo-joint id for the root translation curves
-THROTTLE_S = 0.1       # playhead updates at most 10 times a second while playing (saves frame time)
 
 
 class CurveView(QWidget):
@@ -70,14 +71,11 @@ class CurveView(QWidget):
         if self.plot is not None:
             return
         import pyqtgraph as pg
-        from .plots import configure_pyqtgraph
-        configure_pyqtgraph()
-        self.plot = pg.PlotWidget(self._plot_slot)
-        self.plot.setBackground(None)
+        from .plots import new_plot
+        self.plot = new_plot(self._plot_slot)
         self.plot.showGrid(x=True, y=True, alpha=0.15)
         self.plot.setLabel("bottom", "frame")
         self.plot.setLabel("left", "rotation", units="°")
-        self.plot.setMenuEnabled(False)
         self.plot.getViewBox().setMouseEnabled(x=True, y=False)
         self.legend = self.plot.addLegend(offset=(6, 6), labelTextSize="8pt")
         self.playhead = pg.InfiniteLine(pos=self._frame, angle=90, movable=False,
@@ -108,11 +106,11 @@ class CurveView(QWidget):
 
     def set_frame(self, frame: int, throttle: bool = False) -> None:
         """Move the playhead. With `throttle` (during playback) it moves at most every
-        `THROTTLE_S`; the last frame asked for is always shown in the end."""
+        `PLAYBACK_REFRESH_S`; the last frame asked for is always shown in the end."""
         self._frame = frame
         if self.playhead is None:
             return
-        wait = self._last_move + THROTTLE_S - time.perf_counter()
+        wait = self._last_move + PLAYBACK_REFRESH_S - time.perf_counter()
         if throttle and wait > 0:
             if not self._pending_move.isActive():
                 self._pending_move.start(max(1, int(wait * 1000)))

@@ -2,6 +2,11 @@
 import, so the plots are built once the window is on screen, not at start-up."""
 from __future__ import annotations
 
+# While playing, widgets that would otherwise change every frame (the curve view's playhead, the
+# timeline's frame box and time label) refresh at most this often: on a window composed through
+# OpenGL each of their repaints costs several ms of CPU a frame.
+PLAYBACK_REFRESH_S = 0.1
+
 _configured = False
 
 
@@ -13,6 +18,16 @@ def configure_pyqtgraph() -> None:
     import pyqtgraph as pg
     pg.setConfigOptions(antialias=True, foreground=(200, 203, 208))
     _configured = True
+
+
+def new_plot(parent):
+    """A pyqtgraph PlotWidget for the dark theme: transparent background, no context menu."""
+    import pyqtgraph as pg
+    configure_pyqtgraph()
+    plot = pg.PlotWidget(parent)
+    plot.setBackground(None)
+    plot.setMenuEnabled(False)
+    return plot
 
 
 def cache_static_items(plot) -> None:

@@ -14,9 +14,9 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, Q
                                QToolButton, QVBoxLayout, QWidget)
 
 from .icons import icon
+from .plots import PLAYBACK_REFRESH_S
 
 SPEEDS = (0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 4.0)
-LABEL_EVERY_S = 0.1   # frame box / time label refresh interval while playing
 
 
 class Timeline(QWidget):
@@ -120,14 +120,11 @@ class Timeline(QWidget):
         if self.plot is not None:
             return
         import pyqtgraph as pg
-        from .plots import cache_static_items, configure_pyqtgraph
-        configure_pyqtgraph()
-        self.plot = pg.PlotWidget(self._ruler_slot)
-        self.plot.setBackground(None)
+        from .plots import cache_static_items, new_plot
+        self.plot = new_plot(self._ruler_slot)
         self.plot.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.plot.setFixedHeight(64)
         self.plot.hideAxis("left")
-        self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
         self.plot.getAxis("bottom").setLabel("frame")
         vb = self.plot.getViewBox()
@@ -204,9 +201,8 @@ class Timeline(QWidget):
         if self.playhead is not None:
             with QSignalBlocker(self.playhead):
                 self.playhead.setValue(frame)
-        # While the clock plays, the frame box and time label follow at most every LABEL_EVERY_S:
-        # with a GL viewport in the window, their per-frame repaints cost ~10 ms of CPU a frame.
-        if restart_clock or time.perf_counter() - self._labels_time >= LABEL_EVERY_S:
+        # While the clock plays, the frame box and time label follow at most every PLAYBACK_REFRESH_S.
+        if restart_clock or time.perf_counter() - self._labels_time >= PLAYBACK_REFRESH_S:
             self._update_labels()
         if emit and changed:
             self.frame_changed.emit(frame)

@@ -175,7 +175,7 @@ def test_playback_resolution_drops_only_when_it_pays(qt_app):
 
 @requires_display
 def test_curve_view_playhead_throttled_while_playing(qt_app):
-    """During playback the curve view's playhead moves at most every THROTTLE_S, and always ends on
+    """During playback the curve view's playhead moves at most every PLAYBACK_REFRESH_S, and always ends on
     the last frame asked for; outside playback it follows at once."""
     from avatar_studio.app import curves
     from avatar_studio.core.motion.samples import squat
