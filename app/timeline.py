@@ -201,8 +201,9 @@ class Timeline(QWidget):
         if self.playhead is not None:
             with QSignalBlocker(self.playhead):
                 self.playhead.setValue(frame)
-        # While the clock plays, the frame box and time label follow at most every PLAYBACK_REFRESH_S.
-        if restart_clock or time.perf_counter() - self._labels_time >= PLAYBACK_REFRESH_S:
+        # While playing, the frame box and time label follow at most every PLAYBACK_REFRESH_S
+        # (pause() shows the final frame).
+        if not self.is_playing or time.perf_counter() - self._labels_time >= PLAYBACK_REFRESH_S:
             self._update_labels()
         if emit and changed:
             self.frame_changed.emit(frame)

@@ -123,6 +123,41 @@ def test_fps_readout_in_status_bar(window, dancing):
     assert window.fps_readout.isVisible()
 
 
+def test_playback_repaints_only_the_viewport(window, dancing):
+    """While the window plays, each new frame repaints the viewport, not the widgets behind and
+    around it: the timeline's time label follows at ~10 Hz (through the scene's time events too),
+    and shows the exact frame once paused."""
+    from PySide6.QtCore import QEvent, QEventLoop, QObject, QTimer
+    paints = {"viewport": 0, "label": 0, "splitter": 0}
+    watched = {window.viewport: "viewport", window.timeline.time_label: "label",
+               window.viewport.parentWidget(): "splitter"}
+
+    class PaintCounter(QObject):
+        def eventFilter(self, obj, event):
+            if event.type() == QEvent.Type.Paint and obj in watched:
+                paints[watched[obj]] += 1
+            return False
+
+    counter = PaintCounter()
+    for w in watched:
+        w.installEventFilter(counter)
+    tl = window.timeline
+    try:
+        tl.set_frame(0, emit=True)
+        tl.play()
+        loop = QEventLoop()
+        QTimer.singleShot(1500, loop.quit)
+        loop.exec()
+        tl.pause()
+    finally:
+        for w in watched:
+            w.removeEventFilter(counter)
+    assert paints["viewport"] >= 8, paints
+    assert paints["label"] <= 0.6 * paints["viewport"] and paints["label"] <= 20, paints
+    assert paints["splitter"] <= 0.6 * paints["viewport"], paints
+    assert tl.time_label.text().startswith(f"{tl.frame / tl.fps:.2f} s") and tl.frame_box.value() == tl.frame
+
+
 def test_keyboard_transport(window, dancing):
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
