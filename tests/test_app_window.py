@@ -152,9 +152,9 @@ def test_playback_repaints_only_the_viewport(window, dancing):
     finally:
         for w in watched:
             w.removeEventFilter(counter)
+    # 1.5 s at 10 Hz, plus the final frame: before, both followed every viewport frame (20-30 a second).
     assert paints["viewport"] >= 8, paints
-    assert paints["label"] <= 0.6 * paints["viewport"] and paints["label"] <= 20, paints
-    assert paints["splitter"] <= 0.6 * paints["viewport"], paints
+    assert paints["label"] <= 19 and paints["splitter"] <= 19, paints
     assert tl.time_label.text().startswith(f"{tl.frame / tl.fps:.2f} s") and tl.frame_box.value() == tl.frame
 
 

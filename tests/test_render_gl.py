@@ -264,3 +264,20 @@ def test_video_read_back_quantizes_on_the_gpu(rig):
     cpu, gpu = a.rgb8().astype(int), b.rgb8().astype(int)
     assert np.abs(cpu - gpu).max() <= 1                    # ties (x.5) may round either way
     assert np.abs(cpu[::-1] - gpu).max() > 10              # a real picture, rows in the same order
+
+
+def test_close_leaves_no_context_current():
+    """A closed headless renderer leaves no EGL context current on its thread: one left behind
+    breaks a Qt (GLX) context used on that thread afterwards (its framebuffer grabs came back empty)."""
+    import ctypes
+    from avatar_studio.core.render.gl import GLRenderer
+    egl = ctypes.CDLL("libEGL.so.1")
+    egl.eglGetCurrentContext.restype = ctypes.c_void_p
+    r = GLRenderer()
+    rng = np.random.default_rng(0)
+    r.render(random_gaussians(50, rng), Camera.orbit(np.zeros(3), 3.0, 0.0, 0.0, width=32, height=32))
+    if not egl.eglGetCurrentContext():
+        r.close()
+        pytest.skip("the headless context is not an EGL one here")
+    r.close()
+    assert not egl.eglGetCurrentContext()

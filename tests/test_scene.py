@@ -115,3 +115,41 @@ def test_scene_animation_renders_every_avatar(body, avatar, gl, tmp_path):
     assert cols.min() < 60 and cols.max() > 100  # both sides of the frame hold a figure
     out = write_video(tmp_path / "scene.gif", anim, anim.num_frames)
     assert out.stat().st_size > 0 and anim.num_frames == 10
+
+
+def test_scene_animation_skins_a_lone_avatar_on_the_device(body, avatar, gl):
+    """A one-avatar scene (the usual GUI export) uploads the avatar once and sends bone transforms
+    each frame, like the viewport; its frames match posing on the CPU. Several items still go the
+    CPU way (one set, sorted across items)."""
+    from avatar_studio.core.export.animation import AnimationSettings, SceneAnimation
+    from avatar_studio.core.render.reference import psnr
+    scene = Scene(body)
+    scene.add(SceneItem("a", avatar=avatar, motion=waving_motion(),
+                        placement=Placement(np.array([0.3, 0.0, -0.5], np.float32), yaw_deg=30.0)))
+    calls = {"set_avatar": 0, "render_skinned": 0}
+    originals = {name: getattr(gl, name) for name in calls}
+
+    def counted(name):
+        def call(*a, **k):
+            calls[name] += 1
+            return originals[name](*a, **k)
+        return call
+
+    for name in calls:
+        setattr(gl, name, counted(name))
+    try:
+        anim = SceneAnimation(scene, gl, AnimationSettings(width=128, height=128, fps=10, camera_mode="follow"))
+        frames = {i: anim.render(i) for i in (0, 5, 9)}
+        assert calls == {"set_avatar": 1, "render_skinned": 3}
+        for i, frame in frames.items():
+            cpu = gl.render(scene.gaussians_at(anim.time_of(i)), anim.camera(i), background=(1.0, 1.0, 1.0)).rgb8()
+            assert psnr(frame / 255.0, cpu / 255.0) >= 40
+            assert (frame.astype(int).sum(-1) < 740).mean() > 0.01   # the avatar is in the frame
+        # A second visible item: posed on the CPU.
+        scene.add(SceneItem("b", avatar=avatar, placement=Placement(np.array([-0.8, 0, 0], np.float32))))
+        calls["render_skinned"] = 0
+        SceneAnimation(scene, gl, AnimationSettings(width=128, height=128, fps=10)).render(3)
+        assert calls["render_skinned"] == 0
+    finally:
+        for name, fn in originals.items():
+            setattr(gl, name, fn)

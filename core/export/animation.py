@@ -140,23 +140,43 @@ class AvatarAnimation(_Animation):
 
 class SceneAnimation(_Animation):
     """Frame source for a whole scene: every visible avatar with its motion and placement, static
-    splats and 4D sequences, on one timeline."""
+    splats and 4D sequences, on one timeline.
+
+    A scene that holds one visible avatar (the usual export) is skinned on the device when the
+    renderer can (uploaded once, 55 bone transforms a frame, as the viewport and `AvatarAnimation`
+    do); anything else is posed on the CPU and rendered as one set, sorted across items.
+    """
 
     def __init__(self, scene: "Scene", renderer: Renderer, settings: AnimationSettings | None = None,
                  duration: float | None = None) -> None:
         self.scene, self.renderer = scene, renderer
+        self._item = self._device_skinned_item()
+        self._handle = None
         total = scene.duration if duration is None else duration
         if total <= 0:  # nothing moves: a still scene, long enough for a turntable
             total = 3.0
         super().__init__(total, settings)
         self._bounds = self.bounds()
 
+    def _device_skinned_item(self):
+        """The scene's only visible item when it is an avatar the renderer can skin (unscaled), else None."""
+        visible = [item for item in self.scene.items if item.visible]
+        if not isinstance(self.renderer, SkinnedRenderer) or len(visible) != 1:
+            return None
+        item = visible[0]
+        return item if item.avatar is not None and item.placement.scale == 1.0 else None
+
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         boxes = [self._frame_bounds(i) for i in self._sample_frames(20)]
         return np.min([b[0] for b in boxes], 0), np.max([b[1] for b in boxes], 0)
 
     def _frame_bounds(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        g = self.scene.gaussians_at(self.time_of(i))
+        t = self.time_of(i)
+        if self._item is not None:  # from the posed joints, padded as `AvatarAnimation` does
+            joints = self._item.skinning(self.scene.body_for(self._item), t)[2]
+            pad = np.array([0.15, 0.22, 0.15])
+            return joints.min(0) - pad, joints.max(0) + pad
+        g = self.scene.gaussians_at(t)
         if len(g) == 0:
             return np.array([-0.5, -1.0, -0.5]), np.array([0.5, 1.0, 0.5])
         return np.percentile(g.means, 0.25, axis=0), np.percentile(g.means, 99.75, axis=0)
@@ -166,5 +186,13 @@ class SceneAnimation(_Animation):
         return (lo + hi) / 2
 
     def render(self, i: int) -> np.ndarray:
-        g = self.scene.gaussians_at(self.time_of(i))
-        return self._pixels(self.renderer.render(g, self.camera(i), background=self.settings.background))
+        t, cam, bg = self.time_of(i), self.camera(i), self.settings.background
+        item = self._item
+        if item is None:
+            return self._pixels(self.renderer.render(self.scene.gaussians_at(t), cam, background=bg))
+        if self._handle is None:
+            rig = item.avatar.rig
+            self._handle = self.renderer.set_avatar(item.avatar.gaussians, rig.skin_indices, rig.skin_weights,
+                                                    rig.rotation_locked)
+        transforms, _, _ = item.skinning(self.scene.body_for(item), t)  # placement and transl included
+        return self._pixels(self.renderer.render_skinned(self._handle, transforms, None, cam, background=bg))

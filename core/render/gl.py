@@ -851,6 +851,9 @@ class GLRenderer:
         self._release_all()
         self._closed = True
         if self._owns_ctx:
+            # Leave no context current: a headless (EGL) context left current on a thread breaks a
+            # Qt (GLX) context used there later (its framebuffer grabs come back empty).
+            self.ctx.__exit__(None, None, None)
             self.ctx.release()
 
     def _release_all(self) -> None:

@@ -1,7 +1,9 @@
 """Export speed: render + encode N frames of a 40k-Gaussian avatar to MP4, end to end.
 
 Run: python tests/bench/bench_export.py [--frames 300] [--gaussians 40000] [--sizes 512 1080p] [--avatars demo blobs]
-Prints frames/s for each size (rendering through the automatic back-end, encoding with libx264).
+         [--paths cli studio]
+Prints frames/s for each size (rendering through the automatic back-end, encoding with libx264), for
+the CLI's `animate` (AvatarAnimation) and the studio's video export (SceneAnimation of the scene).
 Not a test: figures depend on the machine; README records them with the machine stated.
 """
 from __future__ import annotations
@@ -50,9 +52,11 @@ def demo_avatar(n: int):
 AVATARS = {"demo": demo_avatar, "blobs": body_avatar}
 
 
-def run(frames: int, n: int, size: tuple[int, int], renderer_name: str, avatar_kind: str = "demo") -> float:
+def run(frames: int, n: int, size: tuple[int, int], renderer_name: str, avatar_kind: str = "demo",
+        path: str = "cli") -> float:
     from avatar_studio import RESOURCES_DIR
-    from avatar_studio.core.export.animation import AnimationSettings, AvatarAnimation
+    from avatar_studio.core.export.animation import AnimationSettings, AvatarAnimation, SceneAnimation
+    from avatar_studio.core.scene import Scene, SceneItem
     from avatar_studio.core.export.video import VideoOptions, write_video
     from avatar_studio.core.motion.motion import Motion
     from avatar_studio.core.render.rendering import create_renderer
@@ -66,7 +70,12 @@ def run(frames: int, n: int, size: tuple[int, int], renderer_name: str, avatar_k
         fp = np.concatenate([motion.full_pose()] * reps)[:frames]
         tr = np.concatenate([motion.transl] * reps)[:frames]
         motion = Motion.from_full_pose(fp, tr, fps=30.0, up_axis="y")
-        anim = AvatarAnimation(avatar, motion, body, renderer, settings)
+        if path == "cli":
+            anim = AvatarAnimation(avatar, motion, body, renderer, settings)
+        else:  # what the studio's export dialog renders: a snapshot of the scene
+            scene = Scene(body)
+            scene.add(SceneItem("avatar", avatar=avatar, motion=motion))
+            anim = SceneAnimation(scene.snapshot(), renderer, settings)
         anim.render(0)  # warm-up: shader compile, upload
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
@@ -85,14 +94,17 @@ def main() -> None:
     ap.add_argument("--renderer", default="auto")
     ap.add_argument("--avatars", nargs="+", default=["demo", "blobs"], choices=sorted(AVATARS),
                     help="demo: the sample photo's template avatar; blobs: random 4-12 mm Gaussians on the body")
+    ap.add_argument("--paths", nargs="+", default=["cli", "studio"], choices=["cli", "studio"],
+                    help="cli: `avatar-studio animate`; studio: the window's video export")
     args = ap.parse_args()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; load {os.getloadavg()[0]:.1f}")
     for kind in args.avatars:
         for s in args.sizes:
             size = (1920, 1080) if s == "1080p" else (int(s), int(s))
-            fps = run(args.frames, args.gaussians, size, args.renderer, kind)
-            print(f"export {args.frames} frames, {kind} avatar, {args.gaussians:,} Gaussians, {size[0]}x{size[1]}, "
-                  f"MP4: {fps:.1f} frames/s")
+            for path in args.paths:
+                fps = run(args.frames, args.gaussians, size, args.renderer, kind, path)
+                print(f"export {args.frames} frames, {kind} avatar, {args.gaussians:,} Gaussians, {size[0]}x{size[1]}, "
+                      f"MP4, {path} path: {fps:.1f} frames/s")
 
 
 if __name__ == "__main__":
