@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from ..scene import Scene
 
 CameraMode = Literal["fixed", "turntable", "follow"]
+# Metres a posed body reaches past its joints (hands, head top, hair and clothes): pads joint boxes.
+JOINT_BOX_PAD = np.array([0.15, 0.22, 0.15])
 
 
 @dataclass
@@ -62,6 +64,16 @@ class _Animation:
     def time_of(self, i: int) -> float:
         return float(self._times[i])
 
+    _handle = None  # the renderer's device copy of the avatar, for renderers that skin on the GPU
+
+    def _uploaded(self, avatar: Avatar):
+        """The renderer's device copy of `avatar`, uploaded on first use."""
+        if self._handle is None:
+            rig = avatar.rig
+            self._handle = self.renderer.set_avatar(avatar.gaussians, rig.skin_indices, rig.skin_weights,
+                                                    rig.rotation_locked)
+        return self._handle
+
     def _sample_frames(self, count: int = 60) -> np.ndarray:
         return np.linspace(0, self.num_frames - 1, min(self.num_frames, count)).round().astype(int)
 
@@ -102,7 +114,6 @@ class AvatarAnimation(_Animation):
         self.avatar, self.motion, self.body, self.renderer = avatar, motion, body, renderer
         super().__init__(motion.duration, settings)
         self._bounds = self.bounds()
-        self._handle = None  # device-side avatar for renderers that skin on the GPU
 
     def pose(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         return self.motion.pose_at(self.time_of(i))
@@ -114,8 +125,7 @@ class AvatarAnimation(_Animation):
         transl = np.stack([self.pose(i)[1] for i in idx])
         joints, _ = self.avatar.transforms(self.body, poses)
         pts = joints.numpy().reshape(-1, 3) + np.repeat(transl, 55, axis=0)
-        pad = np.array([0.15, 0.22, 0.15])  # metres: hands, head top, hair and clothes reach past the joints
-        return pts.min(0) - pad, pts.max(0) + pad
+        return pts.min(0) - JOINT_BOX_PAD, pts.max(0) + JOINT_BOX_PAD
 
     def root(self, i: int) -> np.ndarray:
         pose, transl = self.pose(i)
@@ -127,12 +137,8 @@ class AvatarAnimation(_Animation):
         cam = self.camera(i)
         bg = self.settings.background
         if isinstance(self.renderer, SkinnedRenderer):
-            if self._handle is None:
-                rig = self.avatar.rig
-                self._handle = self.renderer.set_avatar(self.avatar.gaussians, rig.skin_indices, rig.skin_weights,
-                                                        rig.rotation_locked)
             _, rel = self.avatar.transforms(self.body, full_pose[None])
-            out = self.renderer.render_skinned(self._handle, rel[0], transl, cam, background=bg)
+            out = self.renderer.render_skinned(self._uploaded(self.avatar), rel[0], transl, cam, background=bg)
         else:
             out = self.renderer.render(self.avatar.posed(self.body, full_pose, transl), cam, background=bg)
         return self._pixels(out)
@@ -151,7 +157,6 @@ class SceneAnimation(_Animation):
                  duration: float | None = None) -> None:
         self.scene, self.renderer = scene, renderer
         self._item = self._device_skinned_item()
-        self._handle = None
         total = scene.duration if duration is None else duration
         if total <= 0:  # nothing moves: a still scene, long enough for a turntable
             total = 3.0
@@ -172,10 +177,9 @@ class SceneAnimation(_Animation):
 
     def _frame_bounds(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         t = self.time_of(i)
-        if self._item is not None:  # from the posed joints, padded as `AvatarAnimation` does
+        if self._item is not None:  # from the posed joints, as `AvatarAnimation` does
             joints = self._item.skinning(self.scene.body_for(self._item), t)[2]
-            pad = np.array([0.15, 0.22, 0.15])
-            return joints.min(0) - pad, joints.max(0) + pad
+            return joints.min(0) - JOINT_BOX_PAD, joints.max(0) + JOINT_BOX_PAD
         g = self.scene.gaussians_at(t)
         if len(g) == 0:
             return np.array([-0.5, -1.0, -0.5]), np.array([0.5, 1.0, 0.5])
@@ -190,9 +194,6 @@ class SceneAnimation(_Animation):
         item = self._item
         if item is None:
             return self._pixels(self.renderer.render(self.scene.gaussians_at(t), cam, background=bg))
-        if self._handle is None:
-            rig = item.avatar.rig
-            self._handle = self.renderer.set_avatar(item.avatar.gaussians, rig.skin_indices, rig.skin_weights,
-                                                    rig.rotation_locked)
         transforms, _, _ = item.skinning(self.scene.body_for(item), t)  # placement and transl included
-        return self._pixels(self.renderer.render_skinned(self._handle, transforms, None, cam, background=bg))
+        return self._pixels(self.renderer.render_skinned(self._uploaded(item.avatar), transforms, None, cam,
+                                                         background=bg))
