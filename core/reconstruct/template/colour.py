@@ -10,7 +10,8 @@
   needs an albedo model; a per-part median mistakes one garment's colour for shading).
 * Farther from anything seen (across the back), unseen sites fade to the garment's base colour at
   that height: a robust mean over a thin band of the seen part, which keeps stripes but drops a
-  chest print and averages checks whose phase on the back is unknown.
+  chest print and averages checks whose phase on the back is unknown. A band with no dominant
+  colour (grain, shading, braces) takes a wider window's colour, so noise does not become stripes.
 * The back and top of the head take the colour of the crown's outline in the photo (usually
   hair), not the face.
 """
@@ -26,6 +27,10 @@ from .view import PhotoView
 
 HEAD_PART = 1
 CROWN_ABOVE = 0.035   # metres above the head centre where the crown (hair or scalp) begins
+# A band's colour is trusted when this share of its sites lies within SUPPORT_DIST (RGB) of it; below
+# SUPPORT_LOW the band has no dominant colour (see `band_colours`).
+SUPPORT_DIST = 0.1
+SUPPORT_LOW, SUPPORT_HIGH = 0.35, 0.65
 
 
 def splat_depth(view: PhotoView, cam: np.ndarray, shrink: int = 2) -> tuple[np.ndarray, int]:
@@ -120,11 +125,16 @@ def robust_mean(rgb: np.ndarray, sigma: float = 0.1, iters: int = 3) -> np.ndarr
 
 
 def band_colours(can: np.ndarray, part: np.ndarray, known: np.ndarray, rgb: np.ndarray, dst: np.ndarray,
-                 half_width: float = 0.015) -> np.ndarray:
+                 half_width: float = 0.015, wide_bins: int = 8) -> np.ndarray:
     """[D,3] base colour for sites `dst` [D] (indices): the robust mean of the known sites of the same
     part in a thin band across the part at the same height (along the limb for arms, which lie
     along x in the canonical T-pose). That is the garment's colour at that height without the
     front's one-off detail: stripes keep their phase, a chest print is left out.
+
+    Where a band holds no dominant colour (checks, a grainy shirt crossed by braces and shadows:
+    under `SUPPORT_LOW` of its sites near its robust mean) that mean is noise from band to band and
+    would paint stripes the garment does not have; such bands take a broader robust mean of a wider
+    window (`wide_bins` bins each way) instead, blended in up to `SUPPORT_HIGH`.
 
     Args: can [N,3] canonical positions; part [N]; known [N] bool; rgb [N,3].
     """
@@ -144,8 +154,16 @@ def band_colours(can: np.ndarray, part: np.ndarray, known: np.ndarray, rgb: np.n
         table = np.full((nbins, 3), np.nan, np.float32)
         for b in range(nbins):
             sel = order[starts[max(b - 1, 0)]:starts[min(b + 2, nbins)]]  # this bin and its neighbours
-            if sel.size >= 4:
-                table[b] = robust_mean(rgb[src[sel]])
+            if sel.size < 4:
+                continue
+            colours = rgb[src[sel]]
+            band = robust_mean(colours)
+            support = float((((colours - band) ** 2).sum(1) < SUPPORT_DIST ** 2).mean())
+            w = float(np.clip((support - SUPPORT_LOW) / (SUPPORT_HIGH - SUPPORT_LOW), 0.0, 1.0))
+            if w < 1.0:
+                wide = robust_mean(rgb[src[order[starts[max(b - wide_bins, 0)]:starts[min(b + wide_bins + 1, nbins)]]]], sigma=0.25)
+                band = w * band + (1.0 - w) * wide
+            table[b] = band
         have = np.flatnonzero(np.isfinite(table[:, 0]))
         if have.size == 0:
             continue
