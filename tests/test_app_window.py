@@ -152,9 +152,10 @@ def test_playback_repaints_only_the_viewport(window, dancing):
     finally:
         for w in watched:
             w.removeEventFilter(counter)
-    # 1.5 s at 10 Hz, plus the final frame: before, both followed every viewport frame (20-30 a second).
+    # 1.5 s at 10 Hz, the first and the final frame, and a spare expose: before, both followed every
+    # viewport frame (20-30 a second).
     assert paints["viewport"] >= 8, paints
-    assert paints["label"] <= 19 and paints["splitter"] <= 19, paints
+    assert paints["label"] <= 22 and paints["splitter"] <= 22, paints
     assert tl.time_label.text().startswith(f"{tl.frame / tl.fps:.2f} s") and tl.frame_box.value() == tl.frame
 
 
