@@ -161,7 +161,8 @@ def band_colours(can: np.ndarray, part: np.ndarray, known: np.ndarray, rgb: np.n
             support = float((((colours - band) ** 2).sum(1) < SUPPORT_DIST ** 2).mean())
             w = float(np.clip((support - SUPPORT_LOW) / (SUPPORT_HIGH - SUPPORT_LOW), 0.0, 1.0))
             if w < 1.0:
-                wide = robust_mean(rgb[src[order[starts[max(b - wide_bins, 0)]:starts[min(b + wide_bins + 1, nbins)]]]], sigma=0.25)
+                window = order[starts[max(b - wide_bins, 0)]:starts[min(b + wide_bins + 1, nbins)]]
+                wide = robust_mean(rgb[src[window]], sigma=0.25)
                 band = w * band + (1.0 - w) * wide
             table[b] = band
         have = np.flatnonzero(np.isfinite(table[:, 0]))
