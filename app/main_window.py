@@ -97,6 +97,18 @@ class _Warmup(QThread):
         self.done.emit("")
 
 
+class _CpuRendererProbe(QThread):
+    """Compiles the CPU splat rasterizer's kernels (or loads them from numba's cache) off the GUI
+    thread; the viewport switches to it afterwards where OpenGL is a software rasterizer."""
+
+    done = Signal()
+
+    def run(self) -> None:
+        from ..core.render.rendering import probe_cpu
+        probe_cpu()   # never raises: a failure is its (False, reason) answer
+        self.done.emit()
+
+
 class MainWindow(QMainWindow):
     """Signals: core_ready(); first_frame() when the viewport has drawn (the window is on screen);
     item_added(object) after a photo/file became a scene item;
@@ -420,6 +432,9 @@ class MainWindow(QMainWindow):
         self._warmup = _Warmup(self)
         self._warmup.done.connect(self._on_core_loaded)
         self._warmup.start(QThread.Priority.LowPriority)
+        self._cpu_probe = _CpuRendererProbe(self)
+        self._cpu_probe.done.connect(self.viewport.backend_probed)
+        self._cpu_probe.start(QThread.Priority.LowPriority)
         if self.use_process_worker:
             from .process_worker import ProcessWorker
             try:
@@ -1311,8 +1326,9 @@ class MainWindow(QMainWindow):
         self.jobs.cancel_all()
         if self.process_worker is not None:
             self.process_worker.stop()
-        if hasattr(self, "_warmup"):
-            self._warmup.wait(10000)
+        for thread in (getattr(self, "_warmup", None), getattr(self, "_cpu_probe", None)):
+            if thread is not None:
+                thread.wait(10000)
         self.settings.save_window_state(self.saveGeometry(), self.saveState())
         self.settings.sync()
         self.autosave_path.unlink(missing_ok=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings
 
 RECONSTRUCTORS = ("template", "lhm")
-RENDERERS = ("auto", "gl", "gsplat")
+RENDERERS = ("auto", "gl", "gsplat", "cpu")
 MAX_RECENT = 10
 
 

@@ -209,6 +209,7 @@ class Viewport(QOpenGLWidget):
         self._offscreen = self._offscreen_tex = self._splat_tex = None
         self._offscreen_size = (0, 0)
         self._bridge: Any = None
+        self._overlay_gl: Any = None
         self._awaiting_probe = False
 
         self._interacting = False
@@ -374,10 +375,11 @@ class Viewport(QOpenGLWidget):
         try:
             from ..core.render import rendering
             name = self.renderer_name
-            if name in ("auto", "gsplat") and rendering.probe_gsplat.cache_info().currsize == 0:
-                # The gsplat probe imports torch (seconds). Start on OpenGL now; `backend_probed()`
-                # switches once the probe has run on the start-up worker thread.
-                name, self._awaiting_probe = "gl", True
+            self._awaiting_probe = self._probe_pending(name)
+            if self._awaiting_probe:
+                # The gsplat probe imports torch and the CPU one compiles its kernels (seconds): start
+                # on OpenGL now; `backend_probed()` switches once the probes ran off the GUI thread.
+                name = "gl"
             # eight_bit: the screen is 8-bit anyway, and RGBA8 blending is faster on llvmpipe
             self.renderer = rendering.create_renderer(name, ctx=self.ctx, notice=self.notice, eight_bit=True)
         except Exception as err:
@@ -387,25 +389,35 @@ class Viewport(QOpenGLWidget):
             return
         self.renderer_label = str(getattr(self.renderer, "name", type(self.renderer).__name__))
 
+    def _probe_pending(self, name: str) -> bool:
+        """Whether choosing back-end `name` still needs a probe that has not run yet."""
+        from ..core.render import rendering
+        gsplat_known = rendering.probe_gsplat.cache_info().currsize > 0
+        cpu_known = rendering.probe_cpu.cache_info().currsize > 0
+        if name in ("auto", "gsplat") and not gsplat_known:
+            return True
+        if name == "cpu" and not cpu_known:
+            return True
+        if name == "auto" and not cpu_known and not rendering.probe_gsplat()[0]:
+            return rendering.is_software_gl(str(self.ctx.info.get("GL_RENDERER", "")))
+        return False
+
     def backend_probed(self) -> None:
-        """Called after `rendering.probe_gsplat()` ran off the GUI thread: use gsplat if it was asked for
-        (or "auto") and works here."""
-        if not self._awaiting_probe or self.ctx is None:
+        """Called after `rendering.probe_gsplat()` or `probe_cpu()` ran off the GUI thread: switch to
+        the back-end that was asked for (or the best for "auto") once every probe it needs has run."""
+        if not self._awaiting_probe or self.ctx is None or self._probe_pending(self.renderer_name):
             return
-        self._awaiting_probe = False
-        from ..core.render.rendering import probe_gsplat
-        ok, reason = probe_gsplat()
-        if ok:
-            self.makeCurrent()
-            self._close_renderer()
-            self._create_renderer()
-            self.doneCurrent()
-            self.update()
-        elif self.renderer_name == "gsplat":
-            self.notice(f"gsplat unavailable ({reason}); using the OpenGL renderer")
+        self.makeCurrent()
+        self._close_renderer()
+        self._create_renderer()
+        self.doneCurrent()
+        self.update()
 
     def _close_renderer(self) -> None:
         self._items.clear()
+        if self._overlay_gl is not None:
+            self._overlay_gl.close()
+            self._overlay_gl = None
         if self._bridge is not None:
             self._bridge.release()
             self._bridge = None
@@ -482,11 +494,12 @@ class Viewport(QOpenGLWidget):
             ctx.scissor = None
             ctx.disable(ctx.BLEND | ctx.DEPTH_TEST)
             self._blit(self._offscreen_tex, flip_y=False, straight_alpha=False)
-            if self.show_skeleton and self._skeletons and hasattr(self.renderer, "draw_skeleton"):
+            overlay = self._overlay_renderer() if self.show_skeleton and self._skeletons else None
+            if overlay is not None:
                 full = self.orbit_camera.camera(w, h)
                 dpr = self.devicePixelRatioF()
                 for joints, parents in self._skeletons:
-                    self.renderer.draw_skeleton(joints, parents, full, framebuffer=screen, viewport=(0, 0, w, h),
+                    overlay.draw_skeleton(joints, parents, full, framebuffer=screen, viewport=(0, 0, w, h),
                                                 line_px=2.0 * dpr, joint_px=4.0 * dpr)
         except Exception as err:  # keep the window alive; say what went wrong once
             self._report(f"Rendering failed: {err}")
@@ -497,8 +510,20 @@ class Viewport(QOpenGLWidget):
         finally:
             self._tick_fps(t0)
 
+    def _overlay_renderer(self) -> Any:
+        """What draws the skeleton overlay: the renderer when it is GL, else a GL renderer on our
+        context made on first use (it only compiles its overlay shader)."""
+        if hasattr(self.renderer, "draw_skeleton"):
+            return self.renderer
+        if self._overlay_gl is None:
+            from ..core.render.gl import GLRenderer
+            self._overlay_gl = GLRenderer(self.ctx)
+        return self._overlay_gl
+
     def _mode(self) -> str:
         r = self.renderer
+        if hasattr(r, "render_premultiplied"):
+            return "cpu"       # CpuRenderer: prepare once, skin and rasterize on the CPU, upload the image
         if hasattr(r, "set_avatar") and hasattr(r, "draw"):
             return "gl"        # GLRenderer: upload once, skin on the GPU, draw into our framebuffer
         if hasattr(r, "rasterize") and hasattr(r, "pose"):
@@ -543,7 +568,7 @@ class Viewport(QOpenGLWidget):
                                                                 a.rig.rotation_locked)
                     cache.source = a
                 depth = float(view[2, :3] @ joints[0] + view[2, 3])
-                if mode == "gl":
+                if mode in ("gl", "cpu"):
                     draws.append(_Draw(depth, cache.handle, transforms))
                 else:
                     means, quats = self.renderer.pose(cache.handle, transforms, None)
@@ -556,7 +581,7 @@ class Viewport(QOpenGLWidget):
                 key = item.placement.matrix().tobytes()
                 if cache.source is not item.gaussians or cache.placement_key != key or cache.handle is None:
                     g = item.gaussians_at(scene.body_for(item), t)
-                    if mode == "gl":
+                    if mode in ("gl", "cpu"):
                         cache.handle = self.renderer.set_avatar(g, handle=cache.handle)
                     else:
                         d = g.to_torch(self.renderer.device)
@@ -603,6 +628,10 @@ class Viewport(QOpenGLWidget):
             r.draw(d.target, cam, framebuffer=self._offscreen, viewport=(0, 0, cam.width, cam.height),
                    transforms=d.transforms, background=None, clear=False, flip_y=True)
             return
+        if hasattr(r, "render_premultiplied"):   # CPU rasterizer: premultiplied RGBA8, uploaded and blended
+            handle = d.target if hasattr(d.target, "records") else r.set_avatar(d.target)
+            self._blend_image(r.render_premultiplied(handle, cam, d.transforms), straight_alpha=False)
+            return
         if isinstance(d.target, tuple):  # CUDA tensors: rasterize on the device, bridge into a GL texture
             import torch
             from ..core.render.cuda import TextureBridge
@@ -620,19 +649,22 @@ class Viewport(QOpenGLWidget):
             self.ctx.disable(self.ctx.BLEND)
             return
         # Generic path for any `Renderer`: straight-alpha pixels, uploaded and blended.
-        res = r.render(d.target, cam, background=None)
-        rgba = np.ascontiguousarray(res.rgba8())
+        self._blend_image(r.render(d.target, cam, background=None).rgba8(), straight_alpha=True)
+
+    def _blend_image(self, rgba: np.ndarray, *, straight_alpha: bool) -> None:
+        """Upload [H,W,4] uint8 pixels (rows top first) and blend them over the offscreen target."""
+        rgba = np.ascontiguousarray(rgba)
         h, w = rgba.shape[:2]
         if self._splat_tex is None or self._splat_tex.size != (w, h):
             if self._splat_tex is not None:
                 self._splat_tex.release()
             self._splat_tex = self.ctx.texture((w, h), 4)
-        self._splat_tex.write(rgba.tobytes())
+        self._splat_tex.write(rgba)
         self._offscreen.use()
-        self.ctx.viewport = (0, 0, cam.width, cam.height)
+        self.ctx.viewport = (0, 0, w, h)
         self.ctx.enable(self.ctx.BLEND)
         self.ctx.blend_func = self.ctx.ONE, self.ctx.ONE_MINUS_SRC_ALPHA
-        self._blit(self._splat_tex, flip_y=True, straight_alpha=True)
+        self._blit(self._splat_tex, flip_y=True, straight_alpha=straight_alpha)
         self.ctx.disable(self.ctx.BLEND)
 
     def _blit(self, texture: Any, *, flip_y: bool, straight_alpha: bool) -> None:

@@ -165,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--photo", default=None, help="use this photo instead of the sample")
     sp.add_argument("--motion", default=None, help="use this motion instead of the sample dance")
     sp.add_argument("--size", type=_size, default=(512, 512), help="video size (default 512)")
-    sp.add_argument("--renderer", default="auto", choices=["auto", "gl", "gsplat"])
+    sp.add_argument("--renderer", default="auto", choices=["auto", "gl", "gsplat", "cpu"])
     sp.set_defaults(func=cmd_demo)
 
     sp = common(sub.add_parser("reconstruct", help="photo -> avatar PLY"))
@@ -191,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--elevation", type=float, default=8.0, help="camera elevation in degrees")
     sp.add_argument("--quality", type=float, default=8.0, help="0 (small) .. 10 (best)")
     sp.add_argument("--transparent", action="store_true", help="transparent background (WebM, PNG)")
-    sp.add_argument("--renderer", default="auto", choices=["auto", "gl", "gsplat"])
+    sp.add_argument("--renderer", default="auto", choices=["auto", "gl", "gsplat", "cpu"])
     sp.add_argument("--body", default=None, help="SMPL-X folder for avatars rigged on the real SMPL-X (LHM)")
     sp.set_defaults(func=cmd_animate)
 

@@ -105,6 +105,34 @@ def test_scrub_changes_rendered_frame(window, dancing):
     assert window.curves.curve_data(), "the curve view shows no channels"
 
 
+def test_viewport_moves_to_the_cpu_rasterizer_on_software_gl(window, dancing):
+    """Where OpenGL is a software rasterizer (llvmpipe here), the viewport moves to the CPU splatter
+    once its kernels are compiled off the GUI thread. It draws the same picture as the GLSL path,
+    with the skeleton overlay, and Settings can still switch between them."""
+    from avatar_studio.core.render.reference import psnr
+    from avatar_studio.core.render.rendering import is_software_gl
+    vp = window.viewport
+    if not is_software_gl(str(vp.ctx.info.get("GL_RENDERER", ""))):
+        pytest.skip("OpenGL runs on a GPU here: the viewport keeps the GLSL renderer")
+    wait_until(lambda: vp.renderer_label == "cpu", 60, what="the switch to the CPU rasterizer")
+    window.timeline.set_frame(5, emit=True)
+    vp.frame_all()
+    on_cpu = vp.grab_rgb()
+    assert non_background_fraction(on_cpu, vp.background) > 0.03
+    vp.set_show_skeleton(True)
+    with_skeleton = vp.grab_rgb()
+    vp.set_show_skeleton(False)
+    assert np.abs(with_skeleton.astype(int) - on_cpu.astype(int)).max() > 100, "no skeleton drawn"
+    vp.set_renderer_name("gl")
+    try:
+        on_gl = vp.grab_rgb()
+        assert vp.renderer_label == "gl"
+        assert psnr(on_cpu / 255.0, on_gl / 255.0) >= 35
+    finally:
+        vp.set_renderer_name("auto")
+    assert vp.renderer_label == "cpu"
+
+
 def test_fps_readout_in_status_bar(window, dancing):
     """The viewport's readout (fps, frame time, splats, size, renderer) shows in the status bar, not
     over the GL widget, and the View menu toggles it."""

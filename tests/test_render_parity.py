@@ -1,4 +1,4 @@
-"""GL renderer vs the pure-torch reference: generated scenes, render modes, and a golden image."""
+"""GL and CPU renderers vs the pure-torch reference: generated scenes, render modes, and a golden image."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,6 +17,17 @@ MIN_PSNR = 35.0
 @pytest.fixture(scope="module")
 def ref():
     return ReferenceRenderer()
+
+
+@pytest.fixture(scope="module", params=["gl", "cpu"])
+def splatter(request, gl):
+    """Each fast back-end in turn: the OpenGL renderer and the CPU tile rasterizer."""
+    if request.param == "gl":
+        yield gl
+        return
+    from avatar_studio.core.render.cpu import CpuRenderer
+    with CpuRenderer() as r:
+        yield r
 
 
 def _needle_scene(n: int, seed: int) -> GaussianSet:
@@ -57,10 +68,10 @@ def _premultiplied(r) -> np.ndarray:
 
 
 @pytest.mark.parametrize("case", SCENES, ids=[s[0] for s in SCENES])
-def test_gl_matches_reference(gl, ref, case):
+def test_splatter_matches_reference(splatter, ref, case):
     _, g, cam, bg = case
     a = ref.render(g, cam, background=bg)
-    b = gl.render(g, cam, background=bg)
+    b = splatter.render(g, cam, background=bg)
     assert b.color.shape == (cam.height, cam.width, 3) and b.alpha.shape == (cam.height, cam.width)
     assert a.alpha.max() > 0.5, "the scene should be visible"
     if bg is None:  # straight colour is ill-conditioned where alpha ~ 0: compare premultiplied
@@ -78,10 +89,10 @@ def test_uint8_precision_close_to_reference(ref):
     assert psnr(ref.render(g, cam, background=bg).color, b.color) >= MIN_PSNR
 
 
-def test_depth_mode(gl, ref):
+def test_depth_mode(splatter, ref):
     _, g, cam, bg = SCENES[1]
     a = ref.render(g, cam, background=bg, mode="depth")
-    b = gl.render(g, cam, background=bg, mode="depth")
+    b = splatter.render(g, cam, background=bg, mode="depth")
     assert b.depth is not None and b.depth.shape == (cam.height, cam.width)
     solid = a.alpha > 0.2
     assert np.abs(a.depth[solid] - b.depth[solid]).max() < 1e-3
@@ -89,32 +100,32 @@ def test_depth_mode(gl, ref):
     assert psnr(a.color * a.alpha[..., None], b.color * b.alpha[..., None]) >= MIN_PSNR
 
 
-def test_alpha_mode(gl, ref):
+def test_alpha_mode(splatter, ref):
     _, g, cam, bg = SCENES[0]
     a = ref.render(g, cam, background=bg, mode="alpha")
-    b = gl.render(g, cam, background=bg, mode="alpha")
+    b = splatter.render(g, cam, background=bg, mode="alpha")
     np.testing.assert_allclose(b.color, np.repeat(b.alpha[..., None], 3, -1), atol=1e-6)
     assert psnr(a.alpha, b.alpha) >= MIN_PSNR
 
 
 @pytest.mark.parametrize("bg", [(1.0, 1.0, 1.0), None])
-def test_centers_mode(gl, ref, bg):
+def test_centers_mode(splatter, ref, bg):
     _, g, cam, _ = SCENES[1]
     a = ref.render(g, cam, background=bg, mode="centers")
-    b = gl.render(g, cam, background=bg, mode="centers")
+    b = splatter.render(g, cam, background=bg, mode="centers")
     assert (a.alpha > 0).sum() > 100
     assert np.mean(a.alpha != b.alpha) < 1e-3
     assert psnr(a.color, b.color) >= MIN_PSNR
 
 
-def test_color_mode_has_no_depth(gl):
+def test_color_mode_has_no_depth(splatter):
     _, g, cam, bg = SCENES[0]
-    assert gl.render(g, cam, background=bg).depth is None
+    assert splatter.render(g, cam, background=bg).depth is None
 
 
-def test_empty_set_renders_background(gl, ref):
+def test_empty_set_renders_background(splatter, ref):
     cam = Camera.look_at((0, 0, 2), (0, 0, 0), width=32, height=24)
-    for r in (gl, ref):
+    for r in (splatter, ref):
         out = r.render(GaussianSet.empty(3), cam, background=(0.1, 0.2, 0.3))
         np.testing.assert_allclose(out.color, np.broadcast_to([0.1, 0.2, 0.3], out.color.shape), atol=1e-6)
         assert out.alpha.max() == 0
@@ -135,11 +146,11 @@ def write_golden() -> None:
     imageio.imwrite(GOLDEN, ReferenceRenderer().render(g, cam, background=None).rgba8())
 
 
-def test_golden_image(gl, ref):
+def test_golden_image(splatter, ref):
     import imageio.v2 as imageio
     golden = imageio.imread(GOLDEN).astype(np.float32) / 255.0
     g, cam = golden_scene()
-    for r, floor in ((ref, 45.0), (gl, MIN_PSNR)):
+    for r, floor in ((ref, 45.0), (splatter, MIN_PSNR)):
         out = r.render(g, cam, background=None)
         rgba = out.rgba8().astype(np.float32) / 255.0
         pm = lambda x: x[..., :3] * x[..., 3:]  # noqa: E731 - premultiply for a fair comparison

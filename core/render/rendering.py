@@ -1,7 +1,11 @@
 """The one front door to the renderers: probe the back-ends once, create the best one.
 
-    renderer = create_renderer("auto", notice=print)   # gsplat on a usable CUDA GPU, else OpenGL
+    renderer = create_renderer("auto", notice=print)   # gsplat on CUDA, else OpenGL or the CPU splatter
     image = renderer.render(gaussians, camera)
+
+"auto" picks gsplat on a usable CUDA GPU; otherwise our GLSL renderer when OpenGL runs on a real
+GPU, and the CPU tile rasterizer when OpenGL itself is a software rasterizer (llvmpipe & co.),
+where it takes less than half the CPU time a frame.
 
 `create_renderer` never crashes because a back-end is missing: asking for "gsplat" where it cannot
 run falls back to the OpenGL renderer and says so through `notice`.
@@ -14,7 +18,9 @@ from typing import Any, Callable, Literal
 from ..errors import BackendUnavailableError, InputError
 from .base import Renderer
 
-BackendName = Literal["auto", "gl", "gsplat", "reference"]
+BackendName = Literal["auto", "gl", "gsplat", "cpu", "reference"]
+BACKEND_NAMES = ("auto", "gl", "gsplat", "cpu", "reference")
+SOFTWARE_GL = ("llvmpipe", "softpipe", "swrast", "software rasterizer", "swiftshader")
 
 
 @lru_cache(maxsize=1)
@@ -52,20 +58,58 @@ def probe_gsplat() -> tuple[bool, str]:
 
 @lru_cache(maxsize=1)
 def probe_gl() -> tuple[bool, str]:
-    """Whether a headless OpenGL 4.3 context can be created here (cached)."""
+    """Whether a headless OpenGL 4.3 context can be created here (cached); the reason is "ok" or,
+    for a working context, its GL_RENDERER string after "ok: "."""
     try:
         from .gl import create_headless_context
         ctx = create_headless_context()
+        name = str(ctx.info.get("GL_RENDERER", ""))
         ctx.release()
     except Exception as exc:  # noqa: BLE001
         return False, str(exc)
+    return True, f"ok: {name}" if name else "ok"
+
+
+def is_software_gl(gl_renderer: str) -> bool:
+    """Whether a GL_RENDERER string names a CPU rasterizer (Mesa llvmpipe/softpipe, SwiftShader...)."""
+    return any(s in gl_renderer.lower() for s in SOFTWARE_GL)
+
+
+@lru_cache(maxsize=1)
+def probe_cpu() -> tuple[bool, str]:
+    """Whether the CPU splat rasterizer can run (numba importable, kernels compiled; cached).
+
+    The first call compiles the kernels or loads them from numba's disk cache: seconds the first
+    time on a machine, well under one after that. The GUI calls it off the GUI thread.
+    """
+    try:
+        from .cpu import warm_up
+        warm_up()
+    except Exception as exc:  # noqa: BLE001 - any failure means unusable
+        return False, f"{type(exc).__name__}: {str(exc).strip()[:200]}"
     return True, "ok"
+
+
+def prefers_cpu(ctx: Any = None) -> bool:
+    """Whether "auto" should use the CPU rasterizer rather than OpenGL: when OpenGL (the given
+    context's, else a headless one's) is a software rasterizer and the CPU back-end works."""
+    if ctx is not None:
+        name = str(ctx.info.get("GL_RENDERER", ""))
+    else:
+        ok, reason = probe_gl()
+        if not ok:
+            return probe_cpu()[0]
+        name = reason
+    return is_software_gl(name) and probe_cpu()[0]
 
 
 def available_backends() -> list[str]:
     """Names of the back-ends that work on this machine, best first ("reference" always works)."""
-    names = [n for n, probe in (("gsplat", probe_gsplat), ("gl", probe_gl)) if probe()[0]]
-    return names + ["reference"]
+    found = [n for n, probe in (("gsplat", probe_gsplat), ("gl", probe_gl), ("cpu", probe_cpu)) if probe()[0]]
+    if "gl" in found and "cpu" in found and prefers_cpu():
+        found.remove("cpu")
+        found.insert(found.index("gl"), "cpu")
+    return found + ["reference"]
 
 
 def create_renderer(name: BackendName = "auto", ctx: Any = None,
@@ -74,21 +118,24 @@ def create_renderer(name: BackendName = "auto", ctx: Any = None,
     """Create a renderer.
 
     Args:
-        name: "auto" (gsplat when usable, else OpenGL), "gl", "gsplat" or "reference".
+        name: "auto" (gsplat when usable; else the CPU rasterizer where OpenGL is software, OpenGL
+            on a real GPU), "gl", "gsplat", "cpu" or "reference".
         ctx: a moderngl context for the OpenGL renderer (e.g. the Qt viewport's); None = headless.
+            With "auto" it also tells whether the screen's OpenGL is software.
         notice: called with a one-line, human-readable message when a fallback happens.
         eight_bit: blend in RGBA8 like an on-screen framebuffer (the viewport): ~13% faster on
             llvmpipe. Compositing rounds at every layer: 56 dB from float blending on the demo
             avatar, ~34 dB on deep semi-transparent scenes, so exports keep float. GL only.
         video: the frames go to 8-bit video or images: with an opaque background the OpenGL
-            renderer quantizes on the GPU and reads back 8 bits (blending stays float). GL only.
+            renderer quantizes on the GPU and reads back 8 bits (blending stays float); the CPU
+            renderer hands back 8-bit images too.
         options: passed to the back-end's constructor (e.g. precision="uint8" for GL).
     Raises:
         BackendUnavailableError only when no OpenGL context can be made either.
     """
     say = notice or (lambda _msg: None)
-    if name not in ("auto", "gl", "gsplat", "reference"):
-        raise InputError(f"Unknown renderer {name!r}; use auto, gl, gsplat or reference.")
+    if name not in BACKEND_NAMES:
+        raise InputError(f"Unknown renderer {name!r}; use auto, gl, gsplat, cpu or reference.")
     if name == "reference":
         from .reference import ReferenceRenderer
         return ReferenceRenderer(**options)
@@ -102,6 +149,12 @@ def create_renderer(name: BackendName = "auto", ctx: Any = None,
                 ok, reason = False, str(exc)
         if name == "gsplat":
             say(f"gsplat unavailable ({reason}); using the OpenGL renderer")
+    if name == "cpu" or (name == "auto" and prefers_cpu(ctx)):
+        ok, reason = probe_cpu()
+        if ok:
+            from .cpu import CpuRenderer
+            return CpuRenderer(read_back="8bit" if video else "float")
+        say(f"the CPU splat renderer is unavailable ({reason}); using the OpenGL renderer")
     from .gl import GLRenderer
     if eight_bit:
         options.setdefault("precision", "uint8")
