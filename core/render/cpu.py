@@ -134,13 +134,16 @@ class CpuRenderer:
         handle.records = np.zeros((0, self.k.REC), np.float32)
 
     # ------------------------------------------------------------------ frame
-    def _rasterize(self, handle: CpuAvatar, camera: Camera, transforms: Any, transl: Any,
-                   want_depth: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _rasterize(self, handle: CpuAvatar, camera: Camera, transforms: Any, transl: Any, *,
+                   want_depth: bool = False, eight_bit: int = 0,
+                   background: tuple[float, float, float] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Skin, project, sort, bin and composite.
 
+        Args:
+            eight_bit: 0 float output; 1 uint8 premultiplied; 2 uint8 over the opaque `background`.
         Returns:
-            rgba [H,W,4] float32 (premultiplied rgb, alpha), depth [H,W] (sum of weight*z, or
-            a 1x1 dummy), records [N,REC].
+            image ([H,W,4] float32 premultiplied rgb + alpha, or uint8 as asked), depth [H,W] (sum
+            of weight*z, or a 1x1 dummy), records [N,REC].
         """
         if self._closed:
             raise InputError("This renderer was closed.")
@@ -179,13 +182,17 @@ class CpuRenderer:
         order = visible[sort_near_to_far(rec[visible, 2])].astype(np.int32)
         tiles_x, tiles_y = -(-w // k.TILE), -(-h // k.TILE)
         starts, ids = k.bin_tiles(order, rec, tiles_x, tiles_y)
-        rgba, depth = self._buffer(w, h, want_depth)
+        rgba, depth = self._buffer(w, h, want_depth and not eight_bit)
+        out8 = np.empty((h, w, 4) if eight_bit else (1, 1, 4), np.uint8)
+        bg = np.asarray(background if background is not None else (0.0, 0.0, 0.0), np.float32)
         steps = min(self.threads, tiles_x * tiles_y)
-        _parallel(lambda first: k.raster_tiles(first, steps, starts, ids, rec, w, h, want_depth, rgba, depth),
+        _parallel(lambda first: k.raster_tiles(first, steps, starts, ids, rec, w, h, want_depth, rgba, depth,
+                                               out8, bg, eight_bit),
                   [(i,) for i in range(steps)], self.threads)
-        return rgba, depth, rec
+        return (out8 if eight_bit else rgba), depth, rec
 
     def _buffer(self, w: int, h: int, want_depth: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Float colour and depth targets, reused between frames of one size."""
         key = (w, h, want_depth)
         if key not in self._buffers:
             if len(self._buffers) > 4:
@@ -193,17 +200,6 @@ class CpuRenderer:
             self._buffers[key] = (np.empty((h, w, 4), np.float32),
                                   np.empty((h, w) if want_depth else (1, 1), np.float32))
         return self._buffers[key]
-
-    def quantize(self, rgba: np.ndarray, background: tuple[float, float, float] | None) -> np.ndarray:
-        """[H,W,4] premultiplied float -> [H,W,4] uint8: over an opaque `background`, or premultiplied
-        (for blending onto a screen) when it is None."""
-        h = rgba.shape[0]
-        out = np.empty(rgba.shape, np.uint8)
-        bg = np.asarray(background if background is not None else (0.0, 0.0, 0.0), np.float32)
-        rows = -(-h // self.threads)
-        _parallel(lambda a, b: self.k.quantize_rows(a, b, rgba, bg, background is not None, out),
-                  [(a, min(a + rows, h)) for a in range(0, h, rows)], self.threads)
-        return out
 
     # ------------------------------------------------------------------ public rendering
     def render(self, gaussians: GaussianSet, camera: Camera, *,
@@ -226,11 +222,12 @@ class CpuRenderer:
         """Render a prepared avatar (posed when `transforms` is given)."""
         if mode not in ("color", "alpha", "depth", "centers"):
             raise InputError(f"Unknown render mode {mode!r}; use color, alpha, depth or centers.")
-        rgba, dsum, rec = self._rasterize(handle, camera, transforms, transl, mode == "depth")
+        if mode == "color" and background is not None and self.read_back == "8bit":
+            image, _, _ = self._rasterize(handle, camera, transforms, transl, eight_bit=2, background=background)
+            return Rgba8RenderResult(image)
+        rgba, dsum, rec = self._rasterize(handle, camera, transforms, transl, want_depth=mode == "depth")
         if mode == "centers":
             return self._centers(rec, camera, background)
-        if mode == "color" and background is not None and self.read_back == "8bit":
-            return Rgba8RenderResult(self.quantize(rgba, background))
         alpha = rgba[..., 3].copy()
         if mode == "alpha":
             return RenderResult(np.repeat(alpha[..., None], 3, axis=-1), alpha, None)
@@ -246,8 +243,8 @@ class CpuRenderer:
     def render_premultiplied(self, handle: CpuAvatar, camera: Camera, transforms: Any = None,
                              transl: Any = None) -> np.ndarray:
         """[H,W,4] uint8 premultiplied RGBA, rows top first: for blending onto a screen (the viewport)."""
-        rgba, _, _ = self._rasterize(handle, camera, transforms, transl, False)
-        return self.quantize(rgba, None)
+        image, _, _ = self._rasterize(handle, camera, transforms, transl, eight_bit=1)
+        return image
 
     @staticmethod
     def _centers(rec: np.ndarray, camera: Camera, background: tuple[float, float, float] | None) -> RenderResult:

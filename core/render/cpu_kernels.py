@@ -257,9 +257,15 @@ def bin_tiles(order, rec, tiles_x, tiles_y):  # pragma: no cover - compiled
 
 
 @njit(cache=CACHE, nogil=True, fastmath=True)
-def raster_tiles(first, step, starts, ids, rec, width, height, want_depth, out, depth):  # pragma: no cover
-    """Composite tiles first, first+step, ... into `out` [H,W,4] (premultiplied rgb, alpha) and,
-    when `want_depth`, `depth` [H,W] (sum of weight * z)."""
+def raster_tiles(first, step, starts, ids, rec, width, height, want_depth, out, depth, out8, background,
+                 eight_bit):  # pragma: no cover - compiled
+    """Composite tiles first, first+step, ... into
+
+      eight_bit 0: `out` [H,W,4] float (premultiplied rgb, alpha) and, when `want_depth`, `depth`
+                   [H,W] (sum of weight * z);
+      eight_bit 1: `out8` [H,W,4] uint8, premultiplied (for blending onto a screen);
+      eight_bit 2: `out8` [H,W,4] uint8 over the opaque `background` [3].
+    """
     tiles_x = (width + TILE - 1) // TILE
     n_tiles = starts.shape[0] - 1
     trans = np.empty(TILE * TILE, np.float32)
@@ -328,22 +334,17 @@ def raster_tiles(first, step, starts, ids, rec, width, height, want_depth, out, 
         for ly in range(min(TILE, height - y0)):
             for lx in range(min(TILE, width - x0)):
                 q = ly * TILE + lx
-                out[y0 + ly, x0 + lx, 0] = acc_r[q]
-                out[y0 + ly, x0 + lx, 1] = acc_g[q]
-                out[y0 + ly, x0 + lx, 2] = acc_b[q]
-                out[y0 + ly, x0 + lx, 3] = f32(1.0) - trans[q]
-                if want_depth:
-                    depth[y0 + ly, x0 + lx] = acc_z[q]
-
-
-@njit(cache=CACHE, nogil=True)
-def quantize_rows(first, last, rgba, background, opaque, out):  # pragma: no cover - compiled
-    """Rows first..last-1 of premultiplied float `rgba` -> uint8 `out`: over `background` (opaque)
-    or kept premultiplied (for blending onto a screen)."""
-    for y in range(first, last):
-        for x in range(rgba.shape[1]):
-            a = rgba[y, x, 3]
-            for c in range(3):
-                v = rgba[y, x, c] + ((1.0 - a) * background[c] if opaque else 0.0)
-                out[y, x, c] = np.uint8(min(max(v, 0.0), 1.0) * 255.0 + 0.5)
-            out[y, x, 3] = 255 if opaque else np.uint8(min(max(a, 0.0), 1.0) * 255.0 + 0.5)
+                if eight_bit == 0:
+                    out[y0 + ly, x0 + lx, 0] = acc_r[q]
+                    out[y0 + ly, x0 + lx, 1] = acc_g[q]
+                    out[y0 + ly, x0 + lx, 2] = acc_b[q]
+                    out[y0 + ly, x0 + lx, 3] = f32(1.0) - trans[q]
+                    if want_depth:
+                        depth[y0 + ly, x0 + lx] = acc_z[q]
+                    continue
+                t = trans[q] if eight_bit == 2 else f32(0.0)
+                out8[y0 + ly, x0 + lx, 0] = np.uint8(min(max(acc_r[q] + t * background[0], f32(0.0)), f32(1.0)) * f32(255.0) + f32(0.5))
+                out8[y0 + ly, x0 + lx, 1] = np.uint8(min(max(acc_g[q] + t * background[1], f32(0.0)), f32(1.0)) * f32(255.0) + f32(0.5))
+                out8[y0 + ly, x0 + lx, 2] = np.uint8(min(max(acc_b[q] + t * background[2], f32(0.0)), f32(1.0)) * f32(255.0) + f32(0.5))
+                alpha8 = min(max(f32(1.0) - trans[q], f32(0.0)), f32(1.0)) * f32(255.0) + f32(0.5)
+                out8[y0 + ly, x0 + lx, 3] = np.uint8(255) if eight_bit == 2 else np.uint8(alpha8)
