@@ -2,8 +2,9 @@
 
 Run: python tests/bench/bench_export.py [--frames 300] [--gaussians 40000] [--sizes 512 1080p] [--avatars demo blobs]
          [--paths cli studio]
-Prints frames/s for each size (rendering through the automatic back-end, encoding with libx264), for
-the CLI's `animate` (AvatarAnimation) and the studio's video export (SceneAnimation of the scene).
+Prints frames/s for each size and back-end (--renderers: "auto" is what exports use; on a machine
+without a GPU that is the CPU rasterizer, "gl" the GLSL renderer on llvmpipe), encoding with libx264,
+for the CLI's `animate` (AvatarAnimation) and the studio's video export (SceneAnimation of the scene).
 Not a test: figures depend on the machine; README records them with the machine stated.
 """
 from __future__ import annotations
@@ -53,7 +54,7 @@ AVATARS = {"demo": demo_avatar, "blobs": body_avatar}
 
 
 def run(frames: int, n: int, size: tuple[int, int], renderer_name: str, avatar_kind: str = "demo",
-        path: str = "cli") -> float:
+        path: str = "cli") -> tuple[float, str]:
     from avatar_studio import RESOURCES_DIR
     from avatar_studio.core.export.animation import AnimationSettings, AvatarAnimation, SceneAnimation
     from avatar_studio.core.scene import Scene, SceneItem
@@ -81,7 +82,7 @@ def run(frames: int, n: int, size: tuple[int, int], renderer_name: str, avatar_k
             t0 = time.perf_counter()
             write_video(Path(tmp) / "bench.mp4", anim, anim.num_frames, VideoOptions(30.0, 8.0))
             dt = time.perf_counter() - t0
-        return anim.num_frames / dt
+        return anim.num_frames / dt, renderer.name
     finally:
         renderer.close()
 
@@ -91,7 +92,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--gaussians", type=int, default=40000)
     ap.add_argument("--sizes", nargs="+", default=["512", "1080p"])
-    ap.add_argument("--renderer", default="auto")
+    ap.add_argument("--renderers", nargs="+", default=["auto", "gl"])
     ap.add_argument("--avatars", nargs="+", default=["demo", "blobs"], choices=sorted(AVATARS),
                     help="demo: the sample photo's template avatar; blobs: random 4-12 mm Gaussians on the body")
     ap.add_argument("--paths", nargs="+", default=["cli", "studio"], choices=["cli", "studio"],
@@ -102,9 +103,10 @@ def main() -> None:
         for s in args.sizes:
             size = (1920, 1080) if s == "1080p" else (int(s), int(s))
             for path in args.paths:
-                fps = run(args.frames, args.gaussians, size, args.renderer, kind, path)
-                print(f"export {args.frames} frames, {kind} avatar, {args.gaussians:,} Gaussians, {size[0]}x{size[1]}, "
-                      f"MP4, {path} path: {fps:.1f} frames/s")
+                for name in args.renderers:
+                    fps, used = run(args.frames, args.gaussians, size, name, kind, path)
+                    print(f"export {args.frames} frames, {kind} avatar, {args.gaussians:,} Gaussians, "
+                          f"{size[0]}x{size[1]}, MP4, {path} path, renderer {name} ({used}): {fps:.1f} frames/s")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Rendering benchmark (a script that prints figures; not a test).
 
-    python tests/bench/bench_render.py                # GL frame loop at 40k and 200k, 512x512
+    python tests/bench/bench_render.py                # CPU and GL frame loops at 40k and 200k, 512x512
     python tests/bench/bench_render.py --frames 60 --sizes 40000
 
 The frame loop is what the viewport and the video export do per frame: a new pose (bone transforms),
@@ -220,6 +220,25 @@ def bench_gl(scene_fn, n: int, frames: int, size: int, precision: str, naive: bo
     return _fps(times, cpu) + extra
 
 
+def bench_cpu(scene_fn, n: int, frames: int, size: int, threads: int | None = None) -> str:
+    """The CPU tile rasterizer's frame loop: skin, project, sort, bin, composite, 8-bit image out."""
+    from avatar_studio.core.render.cpu import CpuRenderer
+    g, idx, w, joints, _ = scene_fn(n)
+    lo, hi = g.bounds()
+    cam = Camera.framing(lo, hi, azimuth_deg=20, elevation_deg=5, width=size, height=size)
+    transforms, _ = poses(frames + 2, joints)
+    with CpuRenderer(threads=threads, read_back="8bit") as cpu:
+        handle = cpu.set_avatar(g, idx, w)
+        times, cpu_times = [], []
+        for i, tf in enumerate(transforms):
+            t0, c0 = time.perf_counter(), time.process_time()
+            cpu.render_skinned(handle, tf, None, cam).rgb8()
+            if i >= 2:
+                times.append(time.perf_counter() - t0)
+                cpu_times.append(time.process_time() - c0)
+    return _fps(times, cpu_times)
+
+
 def bench_gsplat(n: int, width: int, height: int, frames: int) -> str:
     from avatar_studio.core.render.cuda import GsplatRenderer
     from avatar_studio.core.render.reference import random_gaussians
@@ -253,9 +272,11 @@ def main() -> None:
     print(f"forward kinematics (55 joints, torch): {fk_ms:.2f} ms/frame (not in the loop below)")
     scenes = {"demo": demo_scene, "body": body_scene, "box": box_scene}
     for name in args.scenes:
-        print(f"\n== GL frame loop, scene '{name}': {scenes[name](40_000)[4]}, {args.size}x{args.size}")
+        print(f"\n== frame loop, scene '{name}': {scenes[name](40_000)[4]}, {args.size}x{args.size}")
         for n in args.sizes:
             frames = args.frames if n <= 50_000 else max(args.frames // 4, 5)
+            print(f"  N={n:>7,}  CPU tile rasterizer (numba, {os.cpu_count()} threads): "
+                  f"{bench_cpu(scenes[name], n, frames, args.size)}")
             for precision in ("uint8", "float"):
                 print(f"  N={n:>7,}  {precision:5s}  GPU skinning: "
                       f"{bench_gl(scenes[name], n, frames, args.size, precision)}")
