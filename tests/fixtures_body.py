@@ -34,3 +34,23 @@ def write_random_smplx(folder: Path, seed: int = 0, gender: str = "NEUTRAL", n_s
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez(out, **data)
     return out
+
+
+def skinned_rig(seed: int, scene_seed: int, n: int = 1500):
+    """Canonical Gaussians, top-4 skinning over 55 random joints, two posed frames' transforms and
+    translations, and a camera: (gaussians, idx [N,4], w [N,4], rel [2,55,4,4], transl [2,3], camera)."""
+    import torch
+    from avatar_studio.core.render.base import Camera
+    from avatar_studio.core.render.reference import random_gaussians as scene
+    from avatar_studio.core.skinning import SMPLX_PARENTS, batch_rodrigues, forward_kinematics
+    rng = np.random.default_rng(seed)
+    g = scene(n, scene_seed, 3, extent=(0.2, 0.5, 0.15), scale_range=(0.005, 0.03))
+    joints = torch.tensor(rng.normal(size=(55, 3)) * [0.2, 0.5, 0.1], dtype=torch.float32)
+    idx = rng.integers(0, 55, (n, 4))
+    w = rng.random((n, 4)).astype(np.float32)
+    w /= w.sum(1, keepdims=True)
+    aa = torch.tensor(rng.normal(size=(2, 55, 3)) * 0.3, dtype=torch.float32)
+    _, rel = forward_kinematics(batch_rodrigues(aa), joints, SMPLX_PARENTS)
+    transl = torch.tensor([[0.05, -0.1, 0.2], [0.0, 0.1, -0.1]])
+    cam = Camera.look_at((0.3, -0.2, 2.5), (0, 0, 0), (0, -1, 0), width=200, height=160)
+    return g, idx, w, rel, transl, cam

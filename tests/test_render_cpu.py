@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from avatar_studio.core.errors import InputError
 from avatar_studio.core.render.base import Camera, Renderer, Rgba8RenderResult, SkinnedRenderer
 from avatar_studio.core.render.cpu import CpuRenderer
 from avatar_studio.core.render.reference import ReferenceRenderer, psnr, random_gaussians
-from avatar_studio.core.skinning import SMPLX_PARENTS, batch_rodrigues, forward_kinematics, skin_gaussians
+from avatar_studio.core.skinning import skin_gaussians
 
 N = 1500
 
@@ -19,17 +18,8 @@ N = 1500
 @pytest.fixture(scope="module")
 def rig():
     """Canonical Gaussians, top-4 skinning over 55 joints, two posed frames' transforms."""
-    rng = np.random.default_rng(21)
-    g = random_gaussians(N, 8, 3, extent=(0.2, 0.5, 0.15), scale_range=(0.005, 0.03))
-    joints = torch.tensor(rng.normal(size=(55, 3)) * [0.2, 0.5, 0.1], dtype=torch.float32)
-    idx = rng.integers(0, 55, (N, 4))
-    w = rng.random((N, 4)).astype(np.float32)
-    w /= w.sum(1, keepdims=True)
-    aa = torch.tensor(rng.normal(size=(2, 55, 3)) * 0.3, dtype=torch.float32)
-    _, rel = forward_kinematics(batch_rodrigues(aa), joints, SMPLX_PARENTS)
-    transl = torch.tensor([[0.05, -0.1, 0.2], [0.0, 0.1, -0.1]])
-    cam = Camera.look_at((0.3, -0.2, 2.5), (0, 0, 0), (0, -1, 0), width=200, height=160)
-    return g, idx, w, rel, transl, cam
+    from fixtures_body import skinned_rig
+    return skinned_rig(21, 8, N)
 
 
 @pytest.fixture(scope="module")
@@ -55,17 +45,20 @@ def test_skinning_matches_torch_skinning_and_gl(cpu, gl, rig, frame):
     assert psnr(c.color, b.color) >= 45
 
 
-def test_rotation_locked_and_fewer_influences(cpu, rig):
+@pytest.mark.parametrize("backend", ["cpu", "gl"])
+def test_rotation_locked_and_fewer_influences(cpu, gl, rig, backend):
+    """Both skinning back-ends keep locked Gaussians' rotations and take fewer than 4 influences."""
+    r = cpu if backend == "cpu" else gl
     g, idx, w, rel, transl, cam = rig
     locked = np.arange(N) % 3 == 0
     idx2, w2 = idx[:, :2], w[:, :2] / w[:, :2].sum(1, keepdims=True)
     posed = skin_gaussians(g, idx2, w2, rel[:1], transl[:1], rotation_locked=locked)[0]
-    handle = cpu.set_avatar(g, idx2, w2, rotation_locked=locked)
-    a = cpu.render(posed, cam, background=None)
-    b = cpu.render_skinned(handle, rel[0].numpy()[None], transl[0].numpy(), cam, background=None)
+    handle = r.set_avatar(g, idx2, w2, rotation_locked=locked)
+    a = r.render(posed, cam, background=None)
+    b = r.render_skinned(handle, rel[0].numpy()[None], transl[0].numpy(), cam, background=None)
     assert psnr(a.color * a.alpha[..., None], b.color * b.alpha[..., None]) >= 45
     # locking matters: the same avatar without locks renders differently
-    free = cpu.render_skinned(cpu.set_avatar(g, idx2, w2), rel[0], transl[0], cam, background=None)
+    free = r.render_skinned(r.set_avatar(g, idx2, w2), rel[0], transl[0], cam, background=None)
     assert psnr(free.color * free.alpha[..., None], b.color * b.alpha[..., None]) < 45
 
 
