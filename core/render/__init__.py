@@ -1,7 +1,8 @@
-"""Rendering: one `Renderer` interface, three back-ends (OpenGL, gsplat/CUDA, pure-torch reference).
+"""Rendering: one `Renderer` interface, four back-ends (OpenGL, CPU tile rasterizer, gsplat/CUDA,
+pure-torch reference).
 
 Start here: `create_renderer("auto")` in `rendering.py`. Back-end modules import their heavy
-dependencies (moderngl, gsplat) lazily, so importing this package is cheap.
+dependencies (moderngl, numba, gsplat) lazily, so importing this package is cheap.
 """
 from .base import Camera, RenderMode, RenderResult, Renderer
 from .rendering import available_backends, create_renderer, probe_gsplat
