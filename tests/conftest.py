@@ -50,4 +50,3 @@ def random_gaussians(n: int, rng: np.random.Generator, sh_degree: int = 0):
     return GaussianSet(rng.normal(size=(n, 3)) * 0.5, normalize_quats(rng.normal(size=(n, 4))),
                        rng.uniform(0.005, 0.1, (n, 3)), rng.uniform(0.05, 0.99, n),
                        rng.normal(size=(n, k, 3)) * 0.5)
-

@@ -92,13 +92,11 @@ class CpuRenderer:
         threads: worker threads (None: the cores available, at most 8).
         read_back: "8bit" returns colour renders over an opaque background as `Rgba8RenderResult`
             (video export); "float" (default) returns float images.
-        center_size: unused (the "centers" mode marks one pixel per centre); kept for parity with GL.
     """
 
     name = "cpu"
 
-    def __init__(self, *, threads: int | None = None, read_back: Literal["float", "8bit"] = "float",
-                 **_ignored: Any) -> None:
+    def __init__(self, *, threads: int | None = None, read_back: Literal["float", "8bit"] = "float") -> None:
         if read_back not in ("float", "8bit"):
             raise InputError("read_back must be 'float' or '8bit'.")
         self.k = kernels()
@@ -112,7 +110,10 @@ class CpuRenderer:
     def set_avatar(self, gaussians: GaussianSet, skin_indices: np.ndarray | None = None,
                    skin_weights: np.ndarray | None = None, rotation_locked: np.ndarray | None = None,
                    handle: CpuAvatar | None = None) -> CpuAvatar:
-        """Prepare canonical Gaussians (and optional skinning, top 4 weights) once; returns a handle."""
+        """Prepare canonical Gaussians (and optional skinning, top 4 weights) once; returns a handle.
+
+        `handle` is accepted for the GL renderer's signature (which reuses its buffers); here a new
+        handle is as cheap."""
         n = len(gaussians)
         if skin_indices is not None:
             if skin_weights is None or len(skin_indices) != n:
