@@ -500,7 +500,7 @@ class Viewport(QOpenGLWidget):
                 dpr = self.devicePixelRatioF()
                 for joints, parents in self._skeletons:
                     overlay.draw_skeleton(joints, parents, full, framebuffer=screen, viewport=(0, 0, w, h),
-                                                line_px=2.0 * dpr, joint_px=4.0 * dpr)
+                                          line_px=2.0 * dpr, joint_px=4.0 * dpr)
         except Exception as err:  # keep the window alive; say what went wrong once
             self._report(f"Rendering failed: {err}")
             screen.use()

@@ -102,7 +102,6 @@ class CpuRenderer:
         self.k = kernels()
         self.threads = default_threads() if threads is None else max(1, int(threads))
         self.read_back = read_back
-        self._scratch: CpuAvatar | None = None
         self._buffers: dict[tuple[int, int, bool], tuple[np.ndarray, np.ndarray]] = {}
         self._closed = False
 
@@ -155,7 +154,7 @@ class CpuRenderer:
             raise InputError("Bone transforms were given for an avatar prepared without skinning.")
         if transforms is not None:
             bones = as_numpy_transforms(transforms)
-            if handle.skinned and n and int(handle.skin_idx.max()) >= bones.shape[0]:
+            if n and int(handle.skin_idx.max()) >= bones.shape[0]:
                 raise InputError(f"The avatar is skinned to {int(handle.skin_idx.max()) + 1} joints, "
                                  f"but {bones.shape[0]} transforms were given.")
             if not np.isfinite(bones).all():
@@ -175,16 +174,21 @@ class CpuRenderer:
         rec = handle.records
         skinned = transforms is not None
         chunk = max(-(-n // self.threads), 1)
-        _parallel(lambda lo, hi: k.project_range(lo, hi, handle.means, handle.quats, handle.scales, handle.opacities,
-                                                 handle.log_limits, handle.sh, skinned, handle.skin_idx, handle.skin_w, handle.locked,
-                                                 bones, tr, view, campos, cam, rec),
+        _parallel(lambda lo, hi: k.project_range(lo, hi, handle.means, handle.quats, handle.scales,
+                                                 handle.opacities, handle.log_limits, handle.sh, skinned,
+                                                 handle.skin_idx, handle.skin_w, handle.locked, bones, tr, view,
+                                                 campos, cam, rec),
                   [(lo, min(lo + chunk, n)) for lo in range(0, n, chunk)] or [(0, 0)], self.threads)
         visible = np.flatnonzero(rec[:, 3] > 0)
         order = visible[sort_near_to_far(rec[visible, 2])].astype(np.int32)
         tiles_x, tiles_y = -(-w // k.TILE), -(-h // k.TILE)
         starts, ids = k.bin_tiles(order, rec, tiles_x, tiles_y)
-        rgba, depth = self._buffer(w, h, want_depth and not eight_bit)
-        out8 = np.empty((h, w, 4) if eight_bit else (1, 1, 4), np.uint8)
+        if eight_bit:   # the kernel writes bytes only: 1x1 stand-ins for the float targets
+            rgba, depth = np.empty((1, 1, 4), np.float32), np.empty((1, 1), np.float32)
+            out8 = np.empty((h, w, 4), np.uint8)
+        else:
+            rgba, depth = self._buffer(w, h, want_depth)
+            out8 = np.empty((1, 1, 4), np.uint8)
         bg = np.asarray(background if background is not None else (0.0, 0.0, 0.0), np.float32)
         steps = min(self.threads, tiles_x * tiles_y)
         _parallel(lambda first: k.raster_tiles(first, steps, starts, ids, rec, w, h, want_depth, rgba, depth,
@@ -207,8 +211,7 @@ class CpuRenderer:
                background: tuple[float, float, float] | None = (1.0, 1.0, 1.0),
                mode: RenderMode = "color") -> RenderResult:
         """Render a GaussianSet as it is."""
-        self._scratch = self.set_avatar(gaussians)
-        return self.render_avatar(self._scratch, camera, background=background, mode=mode)
+        return self.render_avatar(self.set_avatar(gaussians), camera, background=background, mode=mode)
 
     def render_skinned(self, handle: CpuAvatar, transforms: Any, transl: Any, camera: Camera, *,
                        background: tuple[float, float, float] | None = (1.0, 1.0, 1.0),
@@ -272,7 +275,6 @@ class CpuRenderer:
     def close(self) -> None:
         self._closed = True
         self._buffers.clear()
-        self._scratch = None
 
     def __enter__(self) -> "CpuRenderer":
         return self

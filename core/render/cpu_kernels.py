@@ -52,7 +52,8 @@ def _sh_colour(sh, i, c, x, y, z):  # pragma: no cover - compiled
     if k < 16:
         return v
     v += (_SH_C3[0] * y * (3 * xx - yy) * sh[i, 9, c] + _SH_C3[1] * xy * z * sh[i, 10, c]
-          + _SH_C3[2] * y * (4 * zz - xx - yy) * sh[i, 11, c] + _SH_C3[3] * z * (2 * zz - 3 * xx - 3 * yy) * sh[i, 12, c]
+          + _SH_C3[2] * y * (4 * zz - xx - yy) * sh[i, 11, c]
+          + _SH_C3[3] * z * (2 * zz - 3 * xx - 3 * yy) * sh[i, 12, c]
           + _SH_C3[4] * x * (4 * zz - xx - yy) * sh[i, 13, c] + _SH_C3[5] * z * (xx - yy) * sh[i, 14, c]
           + _SH_C3[6] * x * (xx - 3 * yy) * sh[i, 15, c])
     return v
@@ -117,7 +118,9 @@ def project_range(lo, hi, means, quats, scales, opacities, log_limits, sh, skinn
     k_sh = sh.shape[1]
     tmp = np.empty((24, BLOCK), np.float32)
     px, py, pz = tmp[0], tmp[1], tmp[2]
-    x00, x01, x02, x10, x11, x12, x20, x21, x22 = tmp[3], tmp[4], tmp[5], tmp[6], tmp[7], tmp[8], tmp[9], tmp[10], tmp[11]
+    x00, x01, x02 = tmp[3], tmp[4], tmp[5]
+    x10, x11, x12 = tmp[6], tmp[7], tmp[8]
+    x20, x21, x22 = tmp[9], tmp[10], tmp[11]
     out_u, out_v, out_z, out_op = tmp[12], tmp[13], tmp[14], tmp[15]
     out_a, out_b, out_c, out_ex, out_ey = tmp[16], tmp[17], tmp[18], tmp[19], tmp[20]
     m = np.empty(12, np.float32)   # one blended bone, rows of [3,4]
@@ -158,16 +161,23 @@ def project_range(lo, hi, means, quats, scales, opacities, log_limits, sh, skinn
             qw, qx, qy, qz = quats[i, 0], quats[i, 1], quats[i, 2], quats[i, 3]
             qn = f32(1.0) / max(math.sqrt(qw * qw + qx * qx + qy * qy + qz * qz), f32(1e-12))
             qw, qx, qy, qz = qw * qn, qx * qn, qy * qn, qz * qn
-            r00, r01, r02 = f32(1.0) - f32(2.0) * (qy * qy + qz * qz), f32(2.0) * (qx * qy - qw * qz), f32(2.0) * (qx * qz + qw * qy)
-            r10, r11, r12 = f32(2.0) * (qx * qy + qw * qz), f32(1.0) - f32(2.0) * (qx * qx + qz * qz), f32(2.0) * (qy * qz - qw * qx)
-            r20, r21, r22 = f32(2.0) * (qx * qz - qw * qy), f32(2.0) * (qy * qz + qw * qx), f32(1.0) - f32(2.0) * (qx * qx + qy * qy)
+            one, two = f32(1.0), f32(2.0)
+            r00, r01, r02 = one - two * (qy * qy + qz * qz), two * (qx * qy - qw * qz), two * (qx * qz + qw * qy)
+            r10, r11, r12 = two * (qx * qy + qw * qz), one - two * (qx * qx + qz * qz), two * (qy * qz - qw * qx)
+            r20, r21, r22 = two * (qx * qz - qw * qy), two * (qy * qz + qw * qx), one - two * (qx * qx + qy * qy)
             a00, a01, a02 = x00[b], x01[b], x02[b]
             a10, a11, a12 = x10[b], x11[b], x12[b]
             a20, a21, a22 = x20[b], x21[b], x22[b]
             # posed rotation P = X R, camera-space factor T = V P S
-            p00, p01, p02 = a00 * r00 + a01 * r10 + a02 * r20, a00 * r01 + a01 * r11 + a02 * r21, a00 * r02 + a01 * r12 + a02 * r22
-            p10, p11, p12 = a10 * r00 + a11 * r10 + a12 * r20, a10 * r01 + a11 * r11 + a12 * r21, a10 * r02 + a11 * r12 + a12 * r22
-            p20, p21, p22 = a20 * r00 + a21 * r10 + a22 * r20, a20 * r01 + a21 * r11 + a22 * r21, a20 * r02 + a21 * r12 + a22 * r22
+            p00 = a00 * r00 + a01 * r10 + a02 * r20
+            p01 = a00 * r01 + a01 * r11 + a02 * r21
+            p02 = a00 * r02 + a01 * r12 + a02 * r22
+            p10 = a10 * r00 + a11 * r10 + a12 * r20
+            p11 = a10 * r01 + a11 * r11 + a12 * r21
+            p12 = a10 * r02 + a11 * r12 + a12 * r22
+            p20 = a20 * r00 + a21 * r10 + a22 * r20
+            p21 = a20 * r01 + a21 * r11 + a22 * r21
+            p22 = a20 * r02 + a21 * r12 + a22 * r22
             s0, s1, s2 = scales[i, 0], scales[i, 1], scales[i, 2]
             t00 = (v00 * p00 + v01 * p10 + v02 * p20) * s0
             t01 = (v00 * p01 + v01 * p11 + v02 * p21) * s1
@@ -256,6 +266,12 @@ def bin_tiles(order, rec, tiles_x, tiles_y):  # pragma: no cover - compiled
     return starts, ids
 
 
+@njit(cache=CACHE, nogil=True, inline="always")
+def _byte(v):  # pragma: no cover - compiled
+    """A colour or alpha in 0..1 (clamped) as a rounded byte."""
+    return np.uint8(min(max(v, f32(0.0)), f32(1.0)) * f32(255.0) + f32(0.5))
+
+
 @njit(cache=CACHE, nogil=True, fastmath=True)
 def raster_tiles(first, step, starts, ids, rec, width, height, want_depth, out, depth, out8, background,
                  eight_bit):  # pragma: no cover - compiled
@@ -302,7 +318,8 @@ def raster_tiles(first, step, starts, ids, rec, width, height, want_depth, out, 
                 row_b = cb * dy
                 base = ly * TILE
                 tr = trans[base:base + TILE]
-                ar, ag, ab, az = acc_r[base:base + TILE], acc_g[base:base + TILE], acc_b[base:base + TILE], acc_z[base:base + TILE]
+                ar, ag = acc_r[base:base + TILE], acc_g[base:base + TILE]
+                ab, az = acc_b[base:base + TILE], acc_z[base:base + TILE]
                 done = f32(0.0)
                 for lx in range(TILE):   # one vector: branch-free
                     dx = f32(lx) - u
@@ -343,8 +360,7 @@ def raster_tiles(first, step, starts, ids, rec, width, height, want_depth, out, 
                         depth[y0 + ly, x0 + lx] = acc_z[q]
                     continue
                 t = trans[q] if eight_bit == 2 else f32(0.0)
-                out8[y0 + ly, x0 + lx, 0] = np.uint8(min(max(acc_r[q] + t * background[0], f32(0.0)), f32(1.0)) * f32(255.0) + f32(0.5))
-                out8[y0 + ly, x0 + lx, 1] = np.uint8(min(max(acc_g[q] + t * background[1], f32(0.0)), f32(1.0)) * f32(255.0) + f32(0.5))
-                out8[y0 + ly, x0 + lx, 2] = np.uint8(min(max(acc_b[q] + t * background[2], f32(0.0)), f32(1.0)) * f32(255.0) + f32(0.5))
-                alpha8 = min(max(f32(1.0) - trans[q], f32(0.0)), f32(1.0)) * f32(255.0) + f32(0.5)
-                out8[y0 + ly, x0 + lx, 3] = np.uint8(255) if eight_bit == 2 else np.uint8(alpha8)
+                out8[y0 + ly, x0 + lx, 0] = _byte(acc_r[q] + t * background[0])
+                out8[y0 + ly, x0 + lx, 1] = _byte(acc_g[q] + t * background[1])
+                out8[y0 + ly, x0 + lx, 2] = _byte(acc_b[q] + t * background[2])
+                out8[y0 + ly, x0 + lx, 3] = np.uint8(255) if eight_bit == 2 else _byte(f32(1.0) - trans[q])

@@ -13,13 +13,13 @@ run falls back to the OpenGL renderer and says so through `notice`.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, get_args
 
 from ..errors import BackendUnavailableError, InputError
 from .base import Renderer
 
 BackendName = Literal["auto", "gl", "gsplat", "cpu", "reference"]
-BACKEND_NAMES = ("auto", "gl", "gsplat", "cpu", "reference")
+BACKEND_NAMES = get_args(BackendName)
 SOFTWARE_GL = ("llvmpipe", "softpipe", "swrast", "software rasterizer", "swiftshader")
 
 
