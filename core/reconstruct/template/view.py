@@ -49,15 +49,34 @@ class PhotoView:
         return np.stack([(u - self.cx) / self.fx * z, (v - self.cy) / self.fy * z, z], 1).astype(np.float32)
 
 
-def inset(view: PhotoView, pixels: float) -> PhotoView:
+def inset(view: PhotoView, pixels: float, supersample: int = 1) -> PhotoView:
     """The same view with its mask shrunk by `pixels` (Gaussians placed up to this inner outline
-    spread back out to the real one)."""
+    spread back out to the real one). With `supersample` > 1 the outline is found on a grid that
+    many times finer and the result is that grid's coverage (0..1), so a fraction of a pixel counts."""
     from dataclasses import replace
     from scipy import ndimage
     if pixels <= 0:
         return view
-    dist = ndimage.distance_transform_edt(view.mask > 0.5)
-    return replace(view, mask=(dist > pixels).astype(np.float32))
+    k = max(1, int(supersample))
+    if k == 1:
+        dist = ndimage.distance_transform_edt(view.mask > 0.5)
+        return replace(view, mask=(dist > pixels).astype(np.float32))
+    h, w = view.size
+    fine = ndimage.zoom(view.mask, k, order=1, grid_mode=True, mode="nearest") > 0.5
+    inner = ndimage.distance_transform_edt(fine) > pixels * k
+    return replace(view, mask=inner.reshape(h, k, w, k).mean(axis=(1, 3), dtype=np.float32))
+
+
+def inset_metres(view: PhotoView, metres: float, person_height_m: float) -> PhotoView:
+    """The view with its mask shrunk by `metres` at the person's scale (their height in pixels over
+    `person_height_m`), to a quarter of a pixel. Unchanged when that would take away more than a
+    third of the mask (a person too small in the view for the inset to mean anything)."""
+    fg = view.mask > 0.5
+    rows = np.nonzero(fg.any(axis=1))[0]
+    if metres <= 0 or rows.size == 0:
+        return view
+    out = inset(view, metres * (rows[-1] - rows[0] + 1) / person_height_m, supersample=4)
+    return out if (out.mask > 0.5).sum() >= fg.sum() * 2 / 3 else view
 
 
 def person_box(mask: np.ndarray, margin: float = 0.08) -> tuple[int, int, int, int]:
