@@ -38,7 +38,7 @@ PUSH_RIM = True
 # The fit's naked body stops this far inside the outline. Clothes (and a photo's soft edge) make
 # the outline bigger than the body, and a body fitted to fill it comes out a few per cent too close
 # and too big, which every view but the photo's own shows. 8 mm measured best on the benchmark
-# (6 mm and 8 mm alike, 4 mm and 10 mm about half the gain).
+# (6 and 8 mm alike; 4 and 10 mm kept under a third of the gain).
 CLOTHING_MARGIN_M = 0.008
 EXTRA_SHARE = 0.2   # at most this share of the Gaussians goes to clothing and hair beyond the body
 HAIR_SHARE = 0.05   # at most this share goes to long hair behind the back
