@@ -8,8 +8,8 @@ import pytest
 
 from avatar_studio.core.errors import InputError
 from avatar_studio.core.reconstruct.template import TemplateReconstructor
-from avatar_studio.core.reconstruct.template.colour import (HEAD_PART, HeadFrame, head_back_colours, robust_mean,
-                                                             unseen_garment_colours)
+from avatar_studio.core.reconstruct.template.colour import (HEAD_PART, HeadFrame, crown_colour, head_back_colours,
+                                                            robust_mean, unseen_garment_colours)
 from avatar_studio.core.reconstruct.template.hair import panel_sites
 
 PLAIN, PRINT = np.array([0.2, 0.3, 0.8], np.float32), np.array([0.9, 0.1, 0.1], np.float32)
@@ -109,11 +109,23 @@ def test_back_of_head_takes_the_crown_colour_not_the_face():
     visible = d[:, 2] > 0.3
     skin, hair = np.array([0.9, 0.7, 0.6], np.float32), np.array([0.1, 0.08, 0.05], np.float32)
     rgb = np.repeat(skin[None], len(can), 0)                       # a mirrored face everywhere
-    crown = np.repeat(hair[None], 50, 0)
-    out = head_back_colours(can, part, visible, rgb, crown, head)
+    out = head_back_colours(can, part, visible, rgb, hair, head)
     back = (d[:, 2] < -0.3) & (can[:, 1] > head.neck_y + 0.02)
     assert np.abs(out[back] - hair).max() < 1e-5
     assert np.array_equal(out[visible], rgb[visible])
+
+
+def test_crown_colour_is_the_hair_when_a_face_shares_the_crown():
+    """A face tilted up puts as much skin as hair on the crown's outline: the colour is the hair's
+    (it lies higher), not their mean; one colour alone gives that colour; too few pixels, None."""
+    rng = np.random.default_rng(2)
+    skin, hair = np.array([0.9, 0.72, 0.58], np.float32), np.array([0.08, 0.06, 0.05], np.float32)
+    rgb = np.concatenate([np.repeat(hair[None], 150, 0), np.repeat(skin[None], 150, 0)])
+    rgb = (rgb + rng.normal(0, 0.02, rgb.shape)).astype(np.float32)
+    rise = np.concatenate([rng.uniform(0.01, 0.05, 150), rng.uniform(0.0, 0.02, 150)]).astype(np.float32)
+    assert np.abs(crown_colour(rgb, rise) - hair).max() < 0.03
+    assert np.abs(crown_colour(rgb[150:], rise[150:]) - skin).max() < 0.03
+    assert crown_colour(rgb[:3], rise[:3]) is None
 
 
 def test_hair_panel_needs_a_width_and_a_count():

@@ -158,7 +158,8 @@ def shell_depths(view: PhotoView, extra: np.ndarray, covered: np.ndarray, zf: np
     qy, qx = by[v, u], bx[v, u]
     zf_q, zb_q = zf[qy, qx], zb[qy, qx]
     bad = ~np.isfinite(zf_q) | ~np.isfinite(zb_q)
-    zf_q, zb_q = np.where(bad, np.nanmedian(zf[np.isfinite(zf)]), zf_q), np.where(bad, np.nanmedian(zf[np.isfinite(zf)]) + 0.1, zb_q)
+    z_mid = np.nanmedian(zf[np.isfinite(zf)])
+    zf_q, zb_q = np.where(bad, z_mid, zf_q), np.where(bad, z_mid + 0.1, zb_q)
     centre = (zf_q + zb_q) / 2
     d, e = d_body[v, u], d_edge[v, u]
     r = np.clip(d / (d + e), 0, 1)
@@ -223,7 +224,8 @@ def extra_sites(view: PhotoView, cam: np.ndarray, spacing: float, stride: int = 
     wall_b, wz_b = _walls(view, sh, "zb", spacing * stride, 1.0)
     rows = np.concatenate([np.arange(sh["v"].size), np.arange(sh["v"].size), wall_f, wall_b])
     z = np.concatenate([sh["zf"], sh["zb"], wz_f, wz_b])
-    layer = np.concatenate([np.zeros(sh["v"].size), np.ones(sh["v"].size), np.full(wall_f.size, 2), np.full(wall_b.size, 3)])
+    layer = np.concatenate([np.zeros(sh["v"].size), np.ones(sh["v"].size),
+                            np.full(wall_f.size, 2), np.full(wall_b.size, 3)])
     u, v = sh["u"][rows] + 0.5, sh["v"][rows] + 0.5
     pts = view.unproject(u, v, z)
     normals = np.zeros_like(pts)

@@ -13,7 +13,7 @@
   chest print and averages checks whose phase on the back is unknown. A band with no dominant
   colour (grain, shading, braces) takes a wider window's colour, so noise does not become stripes.
 * The back and top of the head take the colour of the crown's outline in the photo (usually
-  hair), not the face.
+  hair), not the face; where the crown shows two colours, the dominant one.
 """
 from __future__ import annotations
 
@@ -199,40 +199,73 @@ def unseen_garment_colours(can: np.ndarray, part: np.ndarray, visible: np.ndarra
 
 
 def crown_colours(view: PhotoView, clean: np.ndarray, can: np.ndarray, cam: np.ndarray, part: np.ndarray,
-                  head: "HeadFrame", rim: float = 0.025) -> np.ndarray:
-    """[K,3] photo colours of the crown: person pixels along the head's outline above its centre,
-    up to `rim` metres inside it. On a person with hair these are hair; on a bald one, scalp. The
+                  head: "HeadFrame", rim: float = 0.025) -> tuple[np.ndarray, np.ndarray]:
+    """Photo colours of the crown: person pixels along the head's outline above its centre, up to
+    `rim` metres inside it. On a person with hair these are mostly hair; on a bald one, scalp. The
     outline is used rather than sites because a camera at chest height sees little of the top of
     the head itself.
 
     Args: view; clean: [h,w,3] photo with the outside filled (`fill_outside`); can, cam: [N,3]
     canonical and camera-frame sites; part: [N]; head: canonical head landmarks.
+    Returns: ([K,3] colours, [K] metres above the line where the crown begins).
     """
     near = (part == HEAD_PART) & (np.linalg.norm(can - head.centre, axis=1) < 0.12) & (can[:, 1] > head.neck_y + 0.05)
     if near.sum() < 8:
-        return np.zeros((0, 3), np.float32)
+        return np.zeros((0, 3), np.float32), np.zeros(0, np.float32)
     u_c, v_c, z_c = view.project(cam[near].mean(0, keepdims=True))[0]
     px = view.fx / z_c                                   # pixels per metre at the head
     inside = view.mask > 0.5
     depth = ndimage.distance_transform_edt(inside)
     vv, uu = np.nonzero(inside & (depth >= 1.5) & (depth <= max(rim * px, 2.5)))
-    sel = (np.abs(uu + 0.5 - u_c) < 0.12 * px) & (vv + 0.5 < v_c - CROWN_ABOVE * px)
-    return clean[vv[sel], uu[sel]].astype(np.float32)
+    line = v_c - CROWN_ABOVE * px
+    sel = (np.abs(uu + 0.5 - u_c) < 0.12 * px) & (vv + 0.5 < line)
+    rise = (line - vv[sel] - 0.5) / px
+    return clean[vv[sel], uu[sel]].astype(np.float32), rise.astype(np.float32)
+
+
+def crown_colour(rgb: np.ndarray, rise: np.ndarray, min_pixels: int = 4) -> np.ndarray | None:
+    """[3] hair (or scalp) colour from the crown's pixels (`crown_colours`), or None with fewer than
+    `min_pixels`. When the crown shows two colours (a face tilted up, a forehead under short hair)
+    a mean would be neither; the dominant one is taken, pixels higher up counting up to twice as
+    much (the top of a head is hair far more often than face)."""
+    if rgb.shape[0] < min_pixels:
+        return None
+    centres, label = two_means(rgb)
+    if np.linalg.norm(centres[0] - centres[1]) < 1.5 * SUPPORT_DIST:
+        return robust_mean(rgb)
+    weight = 1.0 + rise / max(float(rise.max()), 1e-6)
+    best = int(np.argmax([weight[label == k].sum() for k in (0, 1)]))
+    return robust_mean(rgb[label == best])
+
+
+def two_means(rgb: np.ndarray, iters: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Split [K,3] colours into two clusters (k-means started from the darkest and brightest tenth):
+    ([2,3] centres, [K] labels 0/1)."""
+    lum = rgb.mean(1)
+    lo, hi = np.percentile(lum, [10, 90])
+    centres = np.stack([rgb[lum <= lo].mean(0), rgb[lum >= hi].mean(0)])
+    label = np.zeros(rgb.shape[0], np.int64)
+    for _ in range(iters):
+        label = np.argmin(((rgb[:, None] - centres[None]) ** 2).sum(-1), axis=1)
+        for k in (0, 1):
+            if (label == k).any():
+                centres[k] = rgb[label == k].mean(0)
+    return centres, label
 
 
 def head_back_colours(can: np.ndarray, part: np.ndarray, visible: np.ndarray, rgb: np.ndarray,
-                      crown_rgb: np.ndarray, head: "HeadFrame") -> np.ndarray:
-    """Colours for unseen sites on the back and top of the head: the robust mean colour of the
-    photo's crown ([K,3] `crown_rgb`, see `crown_colours`), so the back of the head continues the hair
-    (or scalp) down to the nape instead of mirroring the face. Returns [N,3]."""
+                      crown: np.ndarray | None, head: "HeadFrame") -> np.ndarray:
+    """Colours for unseen sites on the back and top of the head: the photo's crown colour ([3]
+    `crown`, see `crown_colour`; None leaves them as they are), so the back of the head continues
+    the hair (or scalp) down to the nape instead of mirroring the face. Returns [N,3]."""
     out = rgb.copy()
-    if crown_rgb.shape[0] < 4:
+    if crown is None:
         return out
     rel = can - head.centre
     behind = (rel[:, 2] < 0.0) & (can[:, 1] > head.neck_y + 0.02)
     top = rel[:, 1] > CROWN_ABOVE
     dst = (part == HEAD_PART) & ~visible & (behind | top)
-    out[dst] = robust_mean(crown_rgb)
+    out[dst] = crown
     return out
 
 
@@ -271,6 +304,6 @@ def colour_sites(view: PhotoView, can: np.ndarray, can_n: np.ndarray, cam: np.nd
     rgb[visible] = bilinear(clean, uvz[visible, 0], uvz[visible, 1])
     rgb = propagate(can, part, visible, rgb)
     rgb = unseen_garment_colours(can, part, visible, rgb)
-    crown_rgb = crown_colours(view, clean, can, cam, part, head)
-    rgb = head_back_colours(can, part, visible, rgb, crown_rgb, head)
+    crown = crown_colour(*crown_colours(view, clean, can, cam, part, head))
+    rgb = head_back_colours(can, part, visible, rgb, crown, head)
     return rgb, visible

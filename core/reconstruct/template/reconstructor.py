@@ -20,7 +20,7 @@ from ...errors import InputError
 from ...gaussians import GaussianSet
 from ..base import CancelToken, Diagnostics, Progress, ProgressCallback, ReconstructionResult, check_image
 from .clothing import ExtraSites, extra_sites, push_rim_to_mask, shrink_to_mask
-from .colour import HeadFrame, bilinear, colour_sites, crown_colours, fill_outside, robust_mean
+from .colour import HeadFrame, bilinear, colour_sites, crown_colour, crown_colours, fill_outside
 from .fit import HEIGHT_PRIOR_M, BodyRig, FitInput, FitResult, fit_body
 from .hair import HairPanel, hair_panel
 from .keypoints import detect_landmarks, from_view, to_view
@@ -176,12 +176,12 @@ class TemplateReconstructor:
               head: HeadFrame, fit: FitResult, rel) -> HairPanel:
         """The long-hair curtain (possibly empty): hair colour from the crown's outline, strands
         looked for beside the neck (see `hair.hair_panel`)."""
-        crown = crown_colours(view, clean, sites.can, sites.cam, sites.part, head)
-        if crown.shape[0] < 8:
+        crown = crown_colour(*crown_colours(view, clean, sites.can, sites.cam, sites.part, head), min_pixels=8)
+        if crown is None:
             return HairPanel.empty()
         joints = self.body.joint_transforms(fit.full_pose[None], fit.betas)[0][0].numpy()
         return hair_panel(view, clean, head, self.body.shaped(fit.betas)[0], rel, fit.transl,
-                          to_camera(joints, fit.transl), sites.cam, robust_mean(crown),
+                          to_camera(joints, fit.transl), sites.cam, crown,
                           int(self.num_gaussians * HAIR_SHARE), self.seed + 2)
 
     def _spacing(self, betas: np.ndarray, n: int) -> float:

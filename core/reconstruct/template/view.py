@@ -102,4 +102,5 @@ def make_view(image: np.ndarray, mask: np.ndarray, focal: float, long_side: int,
     msk = np.clip(np.asarray(m.resize((w, h), Image.BILINEAR), np.float32), 0, 1)
     sx, sy = w / (x1 - x0), h / (y1 - y0)
     big_h, big_w = image.shape[:2]
-    return PhotoView(rgb, msk, focal * sx, focal * sy, (big_w / 2 - x0) * sx, (big_h / 2 - y0) * sy, x0, y0, (sx + sy) / 2)
+    return PhotoView(rgb, msk, focal * sx, focal * sy, (big_w / 2 - x0) * sx, (big_h / 2 - y0) * sy, x0, y0,
+                     (sx + sy) / 2)
