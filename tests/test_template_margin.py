@@ -45,14 +45,19 @@ def photos(body):
             for s in (101, 104, 107)]
 
 
-def _best_depth_scale(rig: F.BodyRig, photo, margin_m: float) -> float:
-    """The depth scale (1 = the truth) at which the fit's silhouette loss is least for the true pose
-    and shape, on the fit's own work view of the photo."""
+def _work_view(photo, margin_m: float) -> PhotoView:
+    """The fit's 224-pixel work view of a synthetic photo (alpha mask), shrunk by `margin_m`."""
     img = photo.rgba
     mask = img[..., 3] > 127
     focal = max(img.shape[:2]) / (2 * np.tan(np.radians(photo.camera.fov_y_deg) / 2))
-    work = inset_metres(make_view(img, mask.astype(np.float32), focal, 224, person_box(mask)), margin_m,
+    return inset_metres(make_view(img, mask.astype(np.float32), focal, 224, person_box(mask)), margin_m,
                         F.HEIGHT_PRIOR_M)
+
+
+def _best_depth_scale(rig: F.BodyRig, photo, margin_m: float) -> float:
+    """The depth scale (1 = the truth) at which the fit's silhouette loss is least for the true pose
+    and shape, on the fit's own work view of the photo."""
+    work = _work_view(photo, margin_m)
     targets = F.mask_targets(work.mask > 0.5)
     pose = torch.from_numpy(photo.pose[:22].copy())
     betas = torch.from_numpy(np.asarray(photo.avatar.rig.betas, np.float32)[:rig.shapedirs.shape[-1]])
@@ -90,11 +95,7 @@ def _fitted_size_ratio(body, rig: F.BodyRig, photo) -> float:
     """The fitted body's size over the true one's, at the photo's scale: its rest height times the
     least-squares ratio of the true joints' camera depths to the fitted ones (the scale a single
     photo cannot tell from distance)."""
-    img = photo.rgba
-    mask = img[..., 3] > 127
-    focal = max(img.shape[:2]) / (2 * np.tan(np.radians(photo.camera.fov_y_deg) / 2))
-    work = inset_metres(make_view(img, mask.astype(np.float32), focal, 224, person_box(mask)), CLOTHING_MARGIN_M,
-                        F.HEIGHT_PRIOR_M)
+    work = _work_view(photo, CLOTHING_MARGIN_M)
     fit = F.fit_body(rig, F.FitInput(work.mask > 0.5, work.fx, work.cx, work.cy))
     fitted = (body.joint_transforms(fit.full_pose[None], fit.betas)[0][0, :22].numpy() + fit.transl) * FLIP
     truth = body.joint_transforms(photo.pose[None], photo.avatar.rig.betas)[0][0, :22].numpy()
