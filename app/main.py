@@ -73,6 +73,8 @@ def main(files: list[str] | None = None) -> int:
     Environment: AVATAR_STUDIO_STARTUP_PROBE=1 prints "window shown after X s" (since the process
     started) once the viewport has drawn its first frame, then quits (used by tests/bench).
     """
+    from .preflight import check_gui_environment
+    check_gui_environment()
     from PySide6.QtCore import QTimer
     app = create_application()
     from .main_window import MainWindow

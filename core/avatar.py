@@ -6,14 +6,17 @@ applied, Y up, facing +Z: the same space LHM exports its PLY in (SPECS §3.10).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from .body.model import BodyModel
 from .errors import InputError
 from .gaussians import GaussianSet
-from .skinning import skinned_means_quats
+
+if TYPE_CHECKING:  # torch and the body model load only when an avatar is posed (keeps `info` fast)
+    import torch
+
+    from .body.model import BodyModel
 
 
 @dataclass
@@ -66,18 +69,21 @@ class Avatar:
         if len(self.rig) != len(self.gaussians):
             raise InputError(f"The avatar has {len(self.gaussians)} Gaussians but skinning data for {len(self.rig)}.")
 
-    def transforms(self, body: BodyModel, full_pose: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    def transforms(self, body: "BodyModel", full_pose: np.ndarray) -> tuple["torch.Tensor", "torch.Tensor"]:
         """([T,55,3] posed joints, [T,55,4,4] skinning transforms) for [T,55,3] poses at this avatar's betas."""
         return body.joint_transforms(full_pose, self.rig.betas)
 
-    def posed(self, body: BodyModel, full_pose: np.ndarray, transl: np.ndarray | None = None) -> GaussianSet:
+    def posed(self, body: "BodyModel", full_pose: np.ndarray, transl: np.ndarray | None = None) -> GaussianSet:
         """The avatar in one pose: full_pose [55,3] axis-angle, transl [3]."""
         return self.posed_batch(body, np.asarray(full_pose)[None],
                                 None if transl is None else np.asarray(transl)[None])[0]
 
-    def posed_batch(self, body: BodyModel, full_pose: np.ndarray, transl: np.ndarray | None = None
+    def posed_batch(self, body: "BodyModel", full_pose: np.ndarray, transl: np.ndarray | None = None
                     ) -> list[GaussianSet]:
         """The avatar in T poses: full_pose [T,55,3], transl [T,3]."""
+        import torch
+
+        from .skinning import skinned_means_quats
         _, rel = self.transforms(body, full_pose)
         tr = None if transl is None else torch.as_tensor(np.asarray(transl, np.float32))
         means, quats = skinned_means_quats(self.gaussians, self.rig.skin_indices, self.rig.skin_weights, rel, tr,

@@ -231,13 +231,14 @@ def _command_modules() -> list[Callable]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if not argv:  # the GUI: skip building the parser, whose command modules import torch
-        return cmd_gui(argparse.Namespace(files=[]))
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if getattr(args, "func", None) is None:
-        parser.print_help()
-        return 0
+    if argv:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if getattr(args, "func", None) is None:
+            parser.print_help()
+            return 0
+    else:  # the GUI: skip building the parser
+        args = argparse.Namespace(func=cmd_gui, files=[])
     try:
         return int(args.func(args) or 0)
     except CancelledError as err:

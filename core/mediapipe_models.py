@@ -1,5 +1,5 @@
 """The optional offline landmark models: mediapipe 0.10.21 bundles its pose landmarker and selfie
-segmentation in the wheel and runs them with no network. `packaging/install_landmarks.sh`
+segmentation in the wheel and runs them with no network. `avatar-studio install-landmarks`
 installs it (without its numpy<2/jax pins, which its runtime does not need). Everything that uses
 it falls back or explains how to install it when it is missing.
 """
@@ -9,7 +9,7 @@ import os
 
 from .errors import BackendUnavailableError
 
-INSTALL_HINT = "bash packaging/install_landmarks.sh"
+INSTALL_HINT = "avatar-studio install-landmarks"
 
 
 def solutions():
@@ -34,3 +34,10 @@ def available() -> bool:
         return True
     except BackendUnavailableError:
         return False
+
+
+# mediapipe 0.10.21 declares numpy<2 and jax, but its pose/segmentation runtime works with numpy 2 and
+# needs no jax; installing it --no-deps with these real runtime needs keeps numpy 2 and saves about 1 GB.
+RUNTIME_REQUIREMENTS = ("absl-py>=2", "attrs>=19.1", "flatbuffers>=2", "protobuf>=4.25,<5", "sentencepiece>=0.2",
+                        "opencv-python-headless>=4.8", "matplotlib>=3.7")
+MEDIAPIPE_REQUIREMENT = "mediapipe==0.10.21"

@@ -159,5 +159,5 @@ def test_missing_mediapipe_says_how_to_install(monkeypatch):
     from avatar_studio.core.mocap import landmarks
     monkeypatch.setitem(sys.modules, "mediapipe", None)                # import now fails
     assert not landmarks.available()
-    with pytest.raises(BackendUnavailableError, match="install_landmarks.sh"):
+    with pytest.raises(BackendUnavailableError, match="install-landmarks"):
         landmarks.PoseTracker()

@@ -1,6 +1,6 @@
 """Motion capture end to end: a rendered video of a known motion -> landmarks -> fit -> Motion.
 
-Needs the optional landmark model (mediapipe 0.10.21, `bash packaging/install_landmarks.sh`) and an
+Needs the optional landmark model (mediapipe 0.10.21, `avatar-studio install-landmarks`) and an
 OpenGL context (llvmpipe is fine); skipped otherwise.
 """
 import numpy as np
@@ -15,7 +15,7 @@ from avatar_studio.core.mocap.video import read_frames
 from avatar_studio.core.reconstruct.base import CancelToken
 
 pytestmark = pytest.mark.skipif(not landmarks.available(),
-                                reason="mediapipe 0.10.21 not installed (bash packaging/install_landmarks.sh)")
+                                reason="mediapipe 0.10.21 not installed (avatar-studio install-landmarks)")
 SIZE = (640, 360)
 
 

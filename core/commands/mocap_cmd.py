@@ -20,7 +20,7 @@ def register(subparsers) -> None:
         "mocap", help="video -> SMPL-X motion (offline, CPU)",
         description="Capture one person's motion from a video (mp4/mov/webm...) or a folder of frame pictures, "
                     "and write it as a motion: .npz (AMASS), .bvh, or a folder name (LHM smplx_params). "
-                    "Needs the optional landmark model: bash packaging/install_landmarks.sh")
+                    "Needs the optional landmark model: avatar-studio install-landmarks")
     sp.add_argument("video", help="video file, or a folder of frame pictures")
     sp.add_argument("-o", "--output", required=True, help="motion to write: .npz, .bvh, or a folder (LHM)")
     sp.add_argument("--start", type=float, default=None, help="start time in seconds (default: 0)")

@@ -58,7 +58,7 @@ def body_from_args(args: argparse.Namespace):
 
 def register(subparsers) -> argparse.ArgumentParser:
     """Add `motion convert` and `motion info` to an argparse sub-command set; returns the group parser."""
-    from ..motion.detect import FORMATS
+    from ..motion.sources import FORMATS
     formats = "; ".join(FORMATS.values())
     motion = subparsers.add_parser("motion", help="import, inspect and convert motion files",
                                    description=f"Supported motion sources: {formats}.")

@@ -1,7 +1,7 @@
 """Per-frame body landmarks of one person, from mediapipe's pose landmarker (optional dependency).
 
 mediapipe 0.10.21 ships `pose_detection.tflite` and `pose_landmark_full.tflite` inside its wheel
-and runs with no network (SPECS §6); install it with `bash packaging/install_landmarks.sh`.
+and runs with no network (SPECS §6); install it with `avatar-studio install-landmarks`.
 
 What it gives per frame (BlazePose topology, 33 points, "left" = the subject's left):
   * image landmarks: x, y normalised to the frame width/height, z a relative depth on the x

@@ -20,20 +20,7 @@ from .lhm_json import frame_files as lhm_frame_files, load_lhm, looks_like_lhm, 
 from .motion import Motion
 from .motionx import WIDTH as MOTIONX_WIDTH, load_motionx
 from .retarget import RetargetSettings, detect_preset, mapping_report, resolve_mapping, retarget_bvh
-
-FORMATS: dict[str, str] = {
-    "amass": "AMASS SMPL-X (*_stageii.npz, 165-D poses) or SMPL+H (156-D) .npz",
-    "lhm": "LHM smplx_params folder (one JSON per frame)",
-    "human3r": "Human3R result folder (smpl/ and camera/ per-frame .npz)",
-    "gvhmr": "GVHMR hmr4d_results.pt",
-    "motionx": "Motion-X (T, 322) .npy",
-    "bvh": "BVH (Mixamo, CMU or any hierarchy, retargeted onto SMPL-X)",
-}
-OPTIONS: dict[str, set[str]] = {
-    "amass": {"fps"}, "lhm": {"fps"}, "human3r": {"fps", "person", "world", "ground"},
-    "gvhmr": {"fps", "which"}, "motionx": {"fps", "up_axis"}, "bvh": {"fps", "retarget", "betas"},
-}
-
+from .sources import FORMATS, OPTIONS
 
 def _unsupported(path: Path, why: str) -> InputError:
     listing = "; ".join(FORMATS.values())

@@ -499,7 +499,15 @@ def person_mask(image: np.ndarray, *, method: str = "auto", step: StepHook | Non
             soft = clean_soft_mask(refine_with_grabcut(image, soft, step))
             return MaskResult(soft, "mediapipe", ["mask from mediapipe selfie segmentation, refined by GrabCut"])
         if method == "mediapipe":
-            raise InputError("mediapipe is not installed; install the 'mediapipe' extra or use another method.")
+            raise InputError("The landmark models (mediapipe) are not installed; install them with "
+                             "`avatar-studio install-landmarks` or use another method.")
         notes.append("mediapipe not installed; classical segmentation used")
-    mask = classical_mask(image, step)
+    try:
+        mask = classical_mask(image, step)
+    except InputError as err:
+        if notes and "No person" in str(err):  # the classical fallback is weaker than the landmark model
+            from ...mediapipe_models import INSTALL_HINT
+            raise InputError(f"{err} The optional landmark models find people the classical mask misses; "
+                             f"installing them may help: {INSTALL_HINT}") from None
+        raise
     return MaskResult(mask, "grabcut", notes + ["mask from classical GrabCut segmentation"])
