@@ -17,8 +17,8 @@ fi
 # The Debian release and mirror this machine already uses (so the root gets the same packages).
 . /etc/os-release
 SUITE=${AVATAR_CI_SUITE:-${VERSION_CODENAME:-bookworm}}
-MIRROR=${AVATAR_CI_MIRROR:-$(cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null |
-  awk '/^URIs:/ {print $2; exit} /^deb / {print $2; exit}')}
+MIRROR=${AVATAR_CI_MIRROR:-$(awk '/^URIs:/ {print $2; exit} /^deb / {print $2; exit}' \
+  /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null || true)}
 [ -n "$MIRROR" ] || { echo "ci: no Debian mirror found in /etc/apt; set AVATAR_CI_MIRROR" >&2; exit 1; }
 
 ROOT=$(mktemp -d /tmp/avatar-ci-root.XXXXXX)
@@ -51,6 +51,13 @@ for try in 1 2 3; do
 done
 rm -f "$ROOT.debootstrap.log"
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+# Certificate authorities this machine's administrator added (a TLS-inspecting proxy, say) are part
+# of "a user's machine here": the root trusts them too.
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+  mkdir -p "$ROOT/usr/local/share/ca-certificates"
+  cp /usr/local/share/ca-certificates/*.crt "$ROOT/usr/local/share/ca-certificates/"
+  chroot "$ROOT" update-ca-certificates >/dev/null 2>&1
+fi
 # The Debian mirror's security and updates suites, as on the host.
 [ -f /etc/apt/sources.list.d/debian.sources ] && cp /etc/apt/sources.list.d/debian.sources "$ROOT/etc/apt/sources.list.d/" \
   && rm -f "$ROOT/etc/apt/sources.list"
@@ -70,17 +77,18 @@ git clone -q "$PWD" "$ROOT/work/avatar-studio"
 [ -d ../shared ] && mount_into "$(cd ../shared && pwd)" /work/shared ro
 
 stamp "running README's commands in the root with Debian's python3"
-PIP_VARS=$(env | grep -E '^PIP_[A-Z_]+=' | sed 's/^/export /; s/=\(.*\)$/="\1"/' || true)
+PASS_VARS=$(env | grep -E '^(PIP_[A-Z_]+|NODE_EXTRA_CA_CERTS|SSL_CERT_FILE|SSL_CERT_DIR|REQUESTS_CA_BUNDLE|CURL_CA_BUNDLE|GIT_SSL_CAINFO|https?_proxy|HTTPS?_PROXY|no_proxy|NO_PROXY)=' |
+  sed 's/^/export /; s/=\(.*\)$/="\1"/' || true)
 cat >"$ROOT/work/run.sh" <<EOF
 set -euo pipefail
 export HOME=/root LANG=C.UTF-8 CI=true PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-$PIP_VARS
+$PASS_VARS
 cd /work/avatar-studio
 echo "ci: python3 is \$(command -v python3) (\$(python3 --version)); PEP 668 marker:" \
   \$(ls /usr/lib/python3*/EXTERNALLY-MANAGED 2>/dev/null || echo none)
 s=\$(date +%s)
 echo "+ $DEMO_CMD"
-$DEMO_CMD
+$DEMO_CMD || { echo "ci: README's demo command failed"; exit 1; }
 echo "ci: set-up and demo took \$(( \$(date +%s) - s )) s; .venv is \$(du -sh .venv | cut -f1)"
 ls -la demo_out
 s=\$(date +%s)
