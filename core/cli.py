@@ -160,7 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = common(sub.add_parser("demo", help="photo -> avatar -> animation on the embedded samples",
                                description="Reconstruct a sample photo with the template back-end, animate it "
-                                           "with a sample motion, write avatar.ply and demo.mp4."))
+                                           "with a sample motion, write avatar.ply, demo.mp4 and demo_frame.png "
+                                           "(a still from the video) into --out."))
     sp.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
     sp.add_argument("--photo", default=None, help="use this photo instead of the sample")
     sp.add_argument("--motion", default=None, help="use this motion instead of the sample dance")
