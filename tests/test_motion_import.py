@@ -250,6 +250,27 @@ def test_human3r_ground_alignment_levels_a_tilted_camera(tmp_path, body):
     assert travel_got == pytest.approx(travel_truth, rel=1e-3)
 
 
+def test_human3r_demo_layout_leaning_walker_moving_camera(tmp_path, body):
+    """Human3R's demo layout (an (H, W) score map, `msk` None or a mask), two people, a moving
+    camera, and a walker leaning 8 degrees forward: the floor is fitted to the feet, not the lean."""
+    truth = _standing_walk(40, body)
+    pose = truth.full_pose().copy()
+    pose[:, 3, 0] = np.radians(8.0)  # spine1 bent forward: the pelvis-to-neck direction leans
+    truth = truth.replace(body_pose=pose[:, 1:22])
+    other = smooth_motion(40, seed=4)
+    cams = _camera_path(40)
+    c2w = np.linalg.inv(cams[0])[None] @ cams
+    write_human3r_folder(tmp_path / "demo", {0: _in_camera(truth, cams[0], body),
+                                             1: _in_camera(other, cams[0], body)}, c2w, body,
+                         absent={1: {0, 1, 2}}, demo_layout=True)
+    assert [p.id for p in list_people(tmp_path / "demo")] == [0, 1]
+    got = load_motion(tmp_path / "demo", body=body)
+    feet = posed_joints(got.full_pose(), got.transl, body.rest_joints(got.betas))[:, [7, 8], 1]
+    assert np.ptp(feet.min(axis=1)) < 0.01  # the soles stay level over the walk (the lean tilted it ~0.4 m)
+    assert abs(floor_height(got, body)) < 1e-4
+    assert load_motion(tmp_path / "demo", body=body, person=1, ground=False).num_frames == 37
+
+
 def test_human3r_several_people_and_gaps(tmp_path, body):
     a = smooth_motion(8, seed=1).replace(frame="camera")
     b = smooth_motion(8, seed=2).replace(frame="camera")

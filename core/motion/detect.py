@@ -31,7 +31,7 @@ FORMATS: dict[str, str] = {
 }
 OPTIONS: dict[str, set[str]] = {
     "amass": {"fps"}, "lhm": {"fps"}, "human3r": {"fps", "person", "world", "ground"},
-    "gvhmr": {"fps", "which"}, "motionx": {"fps", "up_axis"}, "bvh": {"fps", "retarget", "betas"},
+    "gvhmr": {"fps", "which"}, "motionx": {"fps", "up_axis"}, "bvh": {"fps", "retarget", "betas", "ground"},
 }
 
 
@@ -111,7 +111,8 @@ def load_motion(path: str | Path, *, body=None, format: str | None = None, **opt
         body: `BodyModel` (or [55,3] rest joints) used where a source needs the body: Human3R head
             offsets and ground alignment, BVH retargeting, unusual Motion-X axes. None: default model.
         format: force a format key of `FORMATS` instead of detecting it.
-        options (by format; others raise InputError): fps (all); person, world, ground (human3r);
+        options (by format; others raise InputError): fps (all); person, world (human3r); ground
+            (human3r, bvh: level the floor and put the feet on it, default True);
             which ("global"/"incam", gvhmr); up_axis (motionx); retarget (preset name, dict or
             `RetargetSettings`) and betas (bvh).
     Returns:
@@ -139,6 +140,9 @@ def load_motion(path: str | Path, *, body=None, format: str | None = None, **opt
     betas = np.zeros(10, np.float32) if opts.get("betas") is None else np.asarray(opts["betas"], np.float32)
     settings = _retarget_settings(opts.get("retarget")) or RetargetSettings()
     motion = retarget_bvh(clip, rest_joints_of(body, betas), settings, betas=betas)
+    if opts.get("ground", True):
+        from .ground import feet_on_floor
+        motion = feet_on_floor(motion, body)
     # Keep the source and the mapping used, so the user can edit the mapping and the project saves it.
     motion.meta["retarget"] = {"source": str(target.resolve()), "settings": settings.to_dict()}
     return motion.replace(fps=float(opts["fps"])) if opts.get("fps") else motion
