@@ -253,10 +253,11 @@ def test_human3r_ground_alignment_levels_a_tilted_camera(tmp_path, body):
 def test_human3r_demo_layout_leaning_walker_moving_camera(tmp_path, body):
     """Human3R's demo layout (an (H, W) score map, `msk` None or a mask), two people, a moving
     camera, and a walker leaning 8 degrees forward: the floor is fitted to the feet, not the lean."""
-    truth = _standing_walk(40, body)
-    pose = truth.full_pose().copy()
+    pose = np.zeros((40, 55, 3), np.float32)
     pose[:, 3, 0] = np.radians(8.0)  # spine1 bent forward: the pelvis-to-neck direction leans
-    truth = truth.replace(body_pose=pose[:, 1:22])
+    pose[:, 16, 2], pose[:, 17, 2] = -1.2, 1.2
+    transl = np.stack([np.zeros(40), np.full(40, 1.2), np.linspace(0, 1.6, 40)], 1)  # a straight line
+    truth = Motion.from_full_pose(pose, transl.astype(np.float32), fps=30)
     other = smooth_motion(40, seed=4)
     cams = _camera_path(40)
     c2w = np.linalg.inv(cams[0])[None] @ cams
