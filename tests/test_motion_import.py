@@ -159,6 +159,7 @@ def test_motionx_axes_and_hand_mean(tmp_path, body):
     write_motionx_npy(tmp_path / "a.npy", y_up)
     got = load_motion(tmp_path / "a.npy")
     assert (got.up_axis, got.frame, got.flat_hand_mean) == ("y", "world", False)
+    assert got.fps == 20.0  # what Motion-X's processing script writes
     np.testing.assert_allclose(got.lhand, y_up.lhand, atol=1e-6)
     z_up = y_up.replace(global_orient=np.tile([np.pi / 2, 0, 0], (8, 1)))  # body +Y -> world +Z
     write_motionx_npy(tmp_path / "b.npy", z_up)

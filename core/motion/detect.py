@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import InputError
 from .amass import load_amass, looks_like_amass
 from .bvh import read_bvh
-from .conventions import normalize, rest_joints_of
+from .conventions import rest_joints_of
 from .gvhmr import load_gvhmr
 from .human3r import list_people, load_human3r, looks_like_human3r
 from .lhm_json import frame_files as lhm_frame_files, load_lhm, looks_like_lhm, save_lhm
@@ -149,22 +149,38 @@ def load_motion(path: str | Path, *, body=None, format: str | None = None, **opt
 
 
 def load_playable_motion(path: str | Path, body=None, **options) -> Motion:
-    """`load_motion`, then converted to what the renderer plays: Y-up world, flat hands."""
-    return normalize(load_motion(path, body=body, **options), body)
+    """`load_motion`, then converted to what the renderer plays: Y-up world, flat hands, camera-frame
+    sources on the floor (see `ground.playable`)."""
+    from .ground import playable
+    return playable(load_motion(path, body=body, **options), body)
 
 
-def save_motion(motion: Motion, path: str | Path, body=None) -> Path:
+def save_motion(motion: Motion, path: str | Path, body=None, *, fps: float | None = None,
+                on_floor: bool = True) -> Path:
     """Write `motion` by the target's form: `.npz` AMASS-style, `.bvh` SMPL-X skeleton, a folder
     (no suffix) LHM `smplx_params`. `body` supplies rest joints and hand means (None: default model).
+
+    fps: resample to this frame rate first (the frame count changes, the duration does not). LHM
+        folders store no frame rate and are played at 30 fps, so they are resampled to 30 unless told.
+    on_floor: AMASS and BVH exports are written in a Y-up or Z-up world with the feet on the floor.
     """
+    from .edit import resample
     from .export import save_amass, save_bvh
+    from .ground import feet_on_floor
+    from .lhm_json import DEFAULT_FPS as LHM_FPS
     path = Path(path)
     suffix = path.suffix.lower()
+    lhm = suffix == "" or path.is_dir()
+    target_fps = fps if fps is not None else (LHM_FPS if lhm and suffix not in (".npz", ".bvh") else None)
+    if target_fps is not None and abs(float(target_fps) - motion.fps) > 1e-6:
+        motion = resample(motion, float(target_fps))
+    if on_floor and suffix in (".npz", ".bvh"):
+        motion = feet_on_floor(motion, body)
     if suffix == ".npz":
         return save_amass(motion, path, body)
     if suffix == ".bvh":
         return save_bvh(motion, path, body)
-    if suffix == "" or path.is_dir():
+    if lhm:
         if path.is_file():
             raise InputError(f"{path} is a file; LHM motions are written as a folder.")
         return save_lhm(motion, path, body)

@@ -92,3 +92,16 @@ def feet_on_floor(motion: Motion, body=None, *, centre: bool = False) -> Motion:
         shift[[0, 2]] = -pelvis0[[0, 2]]
     return world.replace(transl=(world.transl + shift).astype(np.float32))
 
+
+
+def needs_floor(motion: Motion) -> bool:
+    """True for sources whose height means nothing in a world: camera frames (LHM, GVHMR in-camera,
+    Human3R per-camera) and Motion-X (its `trans` is not floor-referenced)."""
+    return motion.frame == "camera" or motion.meta.get("source") == "motionx"
+
+
+def playable(motion: Motion, body=None) -> Motion:
+    """What the renderer plays: Y-up world, flat hands, and camera-frame sources on the floor."""
+    from .conventions import normalize
+    out = normalize(motion, body)
+    return feet_on_floor(out, body) if needs_floor(motion) else out
