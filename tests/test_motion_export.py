@@ -79,6 +79,16 @@ def test_bvh_export_layout_for_blender(tmp_path, body):
     assert clip.fps == pytest.approx(30)
 
 
+def test_bvh_round_trip_keeps_the_body_shape(tmp_path, body):
+    betas = np.zeros(10, np.float32)
+    betas[:4] = [1.5, -1.0, 0.5, 0.8]
+    m = smooth_motion(12, seed=3).replace(betas=betas)
+    save_motion(m, tmp_path / "shaped.bvh", body, on_floor=False)
+    back = load_motion(tmp_path / "shaped.bvh", body=body, ground=False)
+    np.testing.assert_allclose(back.betas, betas, atol=1e-3)
+    np.testing.assert_allclose(world_joints(back, body), world_joints(m, body), atol=2e-3)
+
+
 def test_lhm_export_round_trip(tmp_path, body):
     original = smooth_motion(4, seed=5).replace(frame="camera")
     write_lhm_folder(tmp_path / "src", original)

@@ -19,7 +19,8 @@ from .human3r import list_people, load_human3r, looks_like_human3r
 from .lhm_json import frame_files as lhm_frame_files, load_lhm, looks_like_lhm, save_lhm
 from .motion import Motion
 from .motionx import WIDTH as MOTIONX_WIDTH, load_motionx
-from .retarget import RetargetSettings, detect_preset, mapping_report, resolve_mapping, retarget_bvh
+from .retarget import (RetargetSettings, betas_from_skeleton, detect_preset, mapping_report, resolve_mapping,
+                       retarget_bvh)
 
 FORMATS: dict[str, str] = {
     "amass": "AMASS SMPL-X (*_stageii.npz, 165-D poses) or SMPL+H (156-D) .npz",
@@ -137,8 +138,11 @@ def load_motion(path: str | Path, *, body=None, format: str | None = None, **opt
     if fmt == "motionx":
         return load_motionx(target, body, up_axis=opts.get("up_axis"), fps=opts.get("fps"))
     clip = read_bvh(target)
-    betas = np.zeros(10, np.float32) if opts.get("betas") is None else np.asarray(opts["betas"], np.float32)
     settings = _retarget_settings(opts.get("retarget")) or RetargetSettings()
+    if opts.get("betas") is not None:
+        betas = np.asarray(opts["betas"], np.float32)
+    else:
+        betas = _bvh_body_shape(clip, settings, body)
     motion = retarget_bvh(clip, rest_joints_of(body, betas), settings, betas=betas)
     if opts.get("ground", True):
         from .ground import feet_on_floor
@@ -146,6 +150,20 @@ def load_motion(path: str | Path, *, body=None, format: str | None = None, **opt
     # Keep the source and the mapping used, so the user can edit the mapping and the project saves it.
     motion.meta["retarget"] = {"source": str(target.resolve()), "settings": settings.to_dict()}
     return motion.replace(fps=float(opts["fps"])) if opts.get("fps") else motion
+
+
+def _bvh_body_shape(clip, settings: RetargetSettings, body) -> np.ndarray:
+    """[10] betas of a BVH written from SMPL-X motion (its skeleton is that body), else zeros."""
+    from .human3r import _joint_bases
+    zeros = np.zeros(10, np.float32)
+    if isinstance(body, np.ndarray):
+        return zeros
+    if body is None:
+        from ..body.model import default_body_model
+        body = default_body_model()
+    template, shape_dirs, _ = _joint_bases(body)
+    found = betas_from_skeleton(clip, resolve_mapping(clip.skeleton, settings), template, shape_dirs[:, :, :10])
+    return zeros if found is None else found.astype(np.float32)
 
 
 def load_playable_motion(path: str | Path, body=None, **options) -> Motion:

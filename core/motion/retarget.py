@@ -654,6 +654,37 @@ def retarget_bvh(clip: BvhClip, rest_joints: np.ndarray, settings: RetargetSetti
                                  flat_hand_mean=True, up_axis="y", frame="world", name=name or clip.name)
 
 
+def betas_from_skeleton(clip: BvhClip, mapping: dict[str, str], template: np.ndarray, shape_dirs: np.ndarray,
+                        max_rms_m: float = 0.005) -> np.ndarray | None:
+    """[B] SMPL-X betas whose rest skeleton has this BVH's bones, or None where no shape fits.
+
+    For BVH files written from SMPL-X motion (the SMPL-X skeleton at the source's body shape, in
+    metres or centimetres), so a round trip keeps the body: bone vectors are linear in the betas,
+    fitted by least squares over the 22 body joints' rest offsets in the Y-up world. (The unit is
+    not fitted with them: the first shape direction is close to a uniform scale.) Rigs that are
+    not an SMPL-X body leave a residual above `max_rms_m` and give None.
+
+    template: [55,3] rest joints at zero betas; shape_dirs: [55,3,B] joint shape directions.
+    """
+    t2s = {JOINT_INDEX[t]: clip.skeleton.index(s) for s, t in mapping.items()}
+    body = [j for j in range(1, 22) if j in t2s and PARENTS[j] in t2s]
+    if len(body) < 21 or 0 not in t2s:
+        return None
+    rest_s = clip.skeleton.rest_positions()
+    _, pos_s = clip.global_transforms()
+    rest_c = rest_s @ source_axis_rotation(rest_s, t2s, pos_s).T
+    src = np.concatenate([rest_c[t2s[j]] - rest_c[t2s[PARENTS[j]]] for j in body])               # [3N]
+    base = np.concatenate([template[j] - template[PARENTS[j]] for j in body])                      # [3N]
+    dirs = np.concatenate([shape_dirs[j] - shape_dirs[PARENTS[j]] for j in body])                  # [3N,B]
+    best, best_rms = None, np.inf
+    for unit in (1.0, 0.01):  # metres (our BVH export), centimetres
+        betas, *_ = np.linalg.lstsq(dirs, unit * src - base, rcond=None)
+        rms = float(np.sqrt(np.mean((dirs @ betas - (unit * src - base)) ** 2) * 3))
+        if rms < best_rms and np.abs(betas).max() <= 5:  # a wrong unit fits only with absurd betas
+            best, best_rms = betas, rms
+    return best if best_rms <= max_rms_m else None
+
+
 def mapping_report(skeleton: BvhSkeleton, mapping: dict[str, str]) -> tuple[list[str], list[str]]:
     """(SMPL-X body joints left unmapped, BVH joints left unmapped) for the UI and `motion info`."""
     mapped_targets = set(mapping.values())
