@@ -107,8 +107,9 @@ def measure(clip: BvhClip, mapping: dict[str, str], motion: Motion, rest_joints:
     up_s = _unit(src_m[:, t2s[top]] - src_m[:, t2s[0]])
     src_upright = float(np.degrees(np.arccos(np.clip(up_s[:, 1], -1, 1))).mean())
     feet = [JOINT_INDEX[n] for n in _FEET if JOINT_INDEX[n] in t2s]
-    floor_t = float(np.percentile(tgt[:, feet, 1].min(axis=1), 5))
-    floor_s = float(np.percentile(src_m[:, [t2s[j] for j in feet], 1].min(axis=1), 5))
+    feet_t = feet or [0]  # no feet mapped: heights above the pelvis's own lowest point
+    floor_t = float(np.percentile(tgt[:, feet_t, 1].min(axis=1), 5))
+    floor_s = float(np.percentile(src_m[:, [t2s[j] for j in feet_t], 1].min(axis=1), 5))
     hips = [JOINT_INDEX["left_hip"], JOINT_INDEX["right_hip"]]
     hips = hips if all(j in t2s for j in hips) else [0]
     pelvis_h = float(np.median(tgt[:, hips, 1].mean(axis=1)) - floor_t)
