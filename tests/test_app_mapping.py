@@ -82,7 +82,8 @@ def test_a_refused_bvh_is_mapped_from_the_menu(window, body, tmp_path, rng):
     v, _ = body.shaped()
     sel = rng.choice(body.num_vertices, 400, replace=False)
     idx, w = dense_to_sparse_weights(body.weights[sel], 4)
-    window.add_item(SceneItem(name="mapped", avatar=Avatar(random_gaussians(400, rng).replace(means=v[sel]), Rig(idx, w))))
+    avatar = Avatar(random_gaussians(400, rng).replace(means=v[sel]), Rig(idx, w))
+    window.add_item(SceneItem(name="mapped", avatar=avatar))
     item = window.selected_avatar()
     window.edit_bvh_mapping(source=str(path))
     dlg = window.mapping_dialog

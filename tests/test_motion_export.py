@@ -170,3 +170,21 @@ def test_cli_convert_and_info(tmp_path, body, capsys):
     args = _cli(["motion", "info", str(tmp_path / "nothing.bvh")])
     with pytest.raises(StudioError, match="not found"):
         motion_cmd.run(args)
+
+
+def test_cli_convert_resamples_and_keeps_height_when_asked(tmp_path, body, capsys):
+    clip = smooth_motion(61, fps=60).replace(transl=(smooth_motion(61, fps=60).transl + [0, 2.0, 0]).astype(np.float32))
+    write_amass_npz(tmp_path / "clip.npz", clip)
+    args = _cli(["motion", "convert", str(tmp_path / "clip.npz"), str(tmp_path / "lhm"), "--body", str(body.file)])
+    assert args.func(args) == 0
+    assert "31 frames at 30 fps" in capsys.readouterr().out and len(list((tmp_path / "lhm").glob("*.json"))) == 31
+    args = _cli(["motion", "convert", str(tmp_path / "clip.npz"), str(tmp_path / "a.npz"), "--out-fps", "24",
+                 "--body", str(body.file)])
+    assert args.func(args) == 0 and "25 frames at 24 fps" in capsys.readouterr().out
+    assert abs(floor_height(to_world_y_up(load_motion(tmp_path / "a.npz"), body), body)) < 1e-4
+    args = _cli(["motion", "convert", str(tmp_path / "clip.npz"), str(tmp_path / "b.npz"), "--keep-height",
+                 "--body", str(body.file)])
+    assert args.func(args) == 0
+    kept = to_world_y_up(load_motion(tmp_path / "b.npz"), body)
+    assert floor_height(kept, body) == pytest.approx(floor_height(to_world_y_up(load_motion(tmp_path / "clip.npz"),
+                                                                                body), body), abs=1e-4)

@@ -173,36 +173,48 @@ def load_playable_motion(path: str | Path, body=None, **options) -> Motion:
     return playable(load_motion(path, body=body, **options), body)
 
 
+def _is_lhm_target(path: Path) -> bool:
+    return path.suffix.lower() not in (".npz", ".bvh") and (path.suffix == "" or path.is_dir())
+
+
+def prepare_export(motion: Motion, path: str | Path, body=None, *, fps: float | None = None,
+                   on_floor: bool = True) -> Motion:
+    """The motion `save_motion` writes to `path`: resampled to `fps` (LHM folders, which store no
+    frame rate and are played at 30 fps, to 30 unless told), and for AMASS and BVH with the feet
+    on the floor (Y-up world) unless `on_floor` is False."""
+    from .edit import resample
+    from .ground import feet_on_floor
+    from .lhm_json import DEFAULT_FPS as LHM_FPS
+    path = Path(path)
+    target_fps = fps if fps is not None else (LHM_FPS if _is_lhm_target(path) else None)
+    if target_fps is not None and abs(float(target_fps) - motion.fps) > 1e-6:
+        motion = resample(motion, float(target_fps))
+    if on_floor and path.suffix.lower() in (".npz", ".bvh"):
+        motion = feet_on_floor(motion, body)
+    return motion
+
+
 def save_motion(motion: Motion, path: str | Path, body=None, *, fps: float | None = None,
                 on_floor: bool = True) -> Path:
     """Write `motion` by the target's form: `.npz` AMASS-style, `.bvh` SMPL-X skeleton, a folder
     (no suffix) LHM `smplx_params`. `body` supplies rest joints and hand means (None: default model).
 
-    fps: resample to this frame rate first (the frame count changes, the duration does not). LHM
-        folders store no frame rate and are played at 30 fps, so they are resampled to 30 unless told.
-    on_floor: AMASS and BVH exports are written in a Y-up or Z-up world with the feet on the floor.
+    fps, on_floor: see `prepare_export` (the frame count changes with the rate, the duration does not).
     """
-    from .edit import resample
     from .export import save_amass, save_bvh
-    from .ground import feet_on_floor
-    from .lhm_json import DEFAULT_FPS as LHM_FPS
     path = Path(path)
     suffix = path.suffix.lower()
-    lhm = suffix == "" or path.is_dir()
-    target_fps = fps if fps is not None else (LHM_FPS if lhm and suffix not in (".npz", ".bvh") else None)
-    if target_fps is not None and abs(float(target_fps) - motion.fps) > 1e-6:
-        motion = resample(motion, float(target_fps))
-    if on_floor and suffix in (".npz", ".bvh"):
-        motion = feet_on_floor(motion, body)
+    if suffix not in (".npz", ".bvh") and not _is_lhm_target(path):
+        raise InputError(f"Cannot write motion to '{path.name}': use .npz (AMASS), .bvh, or a folder name "
+                         f"(LHM smplx_params).")
+    if _is_lhm_target(path) and path.is_file():
+        raise InputError(f"{path} is a file; LHM motions are written as a folder.")
+    motion = prepare_export(motion, path, body, fps=fps, on_floor=on_floor)
     if suffix == ".npz":
         return save_amass(motion, path, body)
     if suffix == ".bvh":
         return save_bvh(motion, path, body)
-    if lhm:
-        if path.is_file():
-            raise InputError(f"{path} is a file; LHM motions are written as a folder.")
-        return save_lhm(motion, path, body)
-    raise InputError(f"Cannot write motion to '{path.name}': use .npz (AMASS), .bvh, or a folder name (LHM smplx_params).")
+    return save_lhm(motion, path, body)
 
 
 def describe(path: str | Path, **options) -> dict:
@@ -239,5 +251,5 @@ def motion_facts(motion: Motion) -> dict:
             "betas": int(motion.betas.size), "gender": motion.gender}
 
 
-__all__ = ["FORMATS", "detect_format", "load_motion", "load_playable_motion", "save_motion", "describe",
-           "motion_facts", "list_people", "MOTIONX_WIDTH"]
+__all__ = ["FORMATS", "detect_format", "load_motion", "load_playable_motion", "prepare_export", "save_motion",
+           "describe", "motion_facts", "list_people", "MOTIONX_WIDTH"]
