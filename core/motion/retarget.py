@@ -6,8 +6,13 @@ where G_s is the source joint's world rotation (its rest frame is the world fram
 axis conversion from the source world to the Y-up SMPL-X world, and Q the rest-pose correction:
 the shortest-arc rotation taking the SMPL-X rest bone direction onto the source rest bone
 direction (A-pose vs T-pose). SMPL-X rest frames are the identity, so the local rotations are
-G_parent^T G_child. Unmapped SMPL-X joints keep their rest pose (identity local rotation). The
-root path is scaled by the ratio of hip heights.
+G_parent^T G_child. Unmapped SMPL-X joints keep their rest pose (identity local rotation).
+
+C comes from the motion (pelvis to head and feet to pelvis over the frames), not the rest pose,
+which some rigs lay along another axis. The root follows the middle of the hip joints, scaled by
+the ratio of leg lengths (no unit is trusted), and is corrected so that feet standing on the
+source's floor do not slide (`plant_feet`). Zero-length bones (CMU's LowerBack, LHipJoint) are
+looked through in the rest correction.
 """
 from __future__ import annotations
 
