@@ -29,8 +29,8 @@ class Fidelity:
     limb_error_deg: mean angle between source and target bone directions after one best global rotation.
     upright_deg, source_upright_deg: mean angle between the pelvis-to-head direction and +Y (the
         source's after the best rotation), so a bow or a kneel counts as the source's own lean.
-    facing_deg: angle between the target's mean facing and its net horizontal travel (nan if it
-        travels under 1 m).
+    facing_deg: median angle between the target's facing and its horizontal velocity over the
+        half-second steps where it moves faster than 0.5 m/s (nan if it never does).
     pelvis_height, source_pelvis_height: median height of the hip joints' middle above the floor (the
         lowest foot joints); the middle of the hips, because rigs put their root anywhere near it.
     path, source_path: horizontal path length of the hips' middle (sampled at 2 Hz: the travel, not the sway).
@@ -117,11 +117,17 @@ def measure(clip: BvhClip, mapping: dict[str, str], motion: Motion, rest_joints:
     path = _path_length(tgt[:, hips][..., [0, 2]].mean(axis=1), motion.fps)
     src_path = _path_length(src_m[:, [t2s[j] for j in hips]][..., [0, 2]].mean(axis=1), motion.fps)
     facing = float("nan")
-    travel = tgt[-1, 0, [0, 2]] - tgt[0, 0, [0, 2]]
-    if np.linalg.norm(travel) > 1.0 and JOINT_INDEX["left_hip"] in t2s and JOINT_INDEX["right_hip"] in t2s:
-        left = (tgt[:, 1] - tgt[:, 2]).mean(axis=0)
-        forward = np.cross(left, [0.0, 1.0, 0.0])[[0, 2]]
-        facing = float(np.degrees(np.arccos(np.clip(_unit(forward) @ _unit(travel), -1, 1))))
+    if JOINT_INDEX["left_hip"] in t2s and JOINT_INDEX["right_hip"] in t2s:
+        step = max(1, int(round(motion.fps / 2.0)))                           # half-second steps
+        mid = tgt[::step][:, [1, 2]].mean(axis=1)[:, [0, 2]]
+        velocity = np.diff(mid, axis=0) * motion.fps / step                    # [S,2] m/s
+        left = (tgt[::step, 1] - tgt[::step, 2])
+        left = 0.5 * (left[1:] + left[:-1])
+        forward = np.cross(left, [0.0, 1.0, 0.0])[:, [0, 2]]
+        moving = np.linalg.norm(velocity, axis=1) > 0.5
+        if moving.sum() >= 2:
+            cos = np.sum(_unit(forward[moving]) * _unit(velocity[moving]), axis=1)
+            facing = float(np.median(np.degrees(np.arccos(np.clip(cos, -1, 1)))))
     slide, src_slide = [], []
     for j in feet:
         v_s = np.linalg.norm(np.diff(src_m[:, t2s[j], [0, 2]], axis=0), axis=1) * motion.fps
