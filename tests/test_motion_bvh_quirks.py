@@ -11,6 +11,7 @@ import pytest
 from avatar_studio.core.errors import StudioError
 from avatar_studio.core.motion.bvh import (POSITION_CHANNELS, BvhClip, BvhSkeleton, clip_from_motion, format_bvh,
                                            read_bvh)
+from avatar_studio.core.motion.detect import describe
 from avatar_studio.core.motion.edit import resample
 from avatar_studio.core.motion.export import motion_to_bvh
 from avatar_studio.core.motion.fidelity import measure
@@ -156,6 +157,8 @@ def test_non_ascii_names_are_read_and_unknown_names_refused(tmp_path, walk, name
         retarget_bvh(clip, body.rest_joints())
     # the arms are still found through the (ASCII) collar joints; the legs are listed as unmapped
     assert names["LeftLeg"] in str(err.value) and "left leg" in str(err.value) and "--mapping" in str(err.value)
+    info = describe(path)  # `motion info` says so before any retarget
+    assert "left leg" in info["mapping_problem"] and names["LeftLeg"] in info["unmapped_bvh_joints"]
     settings = RetargetSettings(overrides={names[k]: v for k, v in _SMPLX.items()})  # what the mapping editor saves
     out = retarget_bvh(clip, body.rest_joints(), settings)
     limbs = [1, 2, 4, 5, 16, 17, 18, 19]

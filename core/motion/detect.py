@@ -19,8 +19,8 @@ from .human3r import list_people, load_human3r, looks_like_human3r
 from .lhm_json import frame_files as lhm_frame_files, load_lhm, looks_like_lhm, save_lhm
 from .motion import Motion
 from .motionx import WIDTH as MOTIONX_WIDTH, load_motionx
-from .retarget import (RetargetSettings, betas_from_skeleton, detect_preset, mapping_report, resolve_mapping,
-                       retarget_bvh)
+from .retarget import (RetargetSettings, betas_from_skeleton, check_limbs, detect_preset, mapping_report,
+                       resolve_mapping, retarget_bvh)
 
 FORMATS: dict[str, str] = {
     "amass": "AMASS SMPL-X (*_stageii.npz, 165-D poses) or SMPL+H (156-D) .npz",
@@ -230,6 +230,10 @@ def describe(path: str | Path, **options) -> dict:
         info.update(frames=clip.num_frames, fps=clip.fps, duration=clip.num_frames / clip.fps,
                     joints=clip.skeleton.num_joints, preset=detect_preset(clip.skeleton) or "automatic",
                     mapped=len(mapping), unmapped_body_joints=missing, unmapped_bvh_joints=unused)
+        try:
+            check_limbs(clip.skeleton, mapping, clip.name)
+        except InputError as err:
+            info["mapping_problem"] = str(err)
         return info
     if fmt == "human3r":
         people = list_people(target)
