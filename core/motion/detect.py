@@ -187,7 +187,8 @@ def prepare_export(motion: Motion, path: str | Path, body=None, *, fps: float | 
     from .lhm_json import DEFAULT_FPS as LHM_FPS
     path = Path(path)
     target_fps = fps if fps is not None else (LHM_FPS if _is_lhm_target(path) else None)
-    if target_fps is not None and abs(float(target_fps) - motion.fps) > 1e-6:
+    # BVH frame times are rounded ("0.033333"): rates within 0.1% are the same rate, not a resample.
+    if target_fps is not None and abs(float(target_fps) - motion.fps) > 1e-3 * float(target_fps):
         motion = resample(motion, float(target_fps))
     if on_floor and path.suffix.lower() in (".npz", ".bvh"):
         motion = feet_on_floor(motion, body)
