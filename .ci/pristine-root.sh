@@ -87,12 +87,16 @@ cd /work/avatar-studio
 echo "ci: python3 is \$(command -v python3) (\$(python3 --version)); PEP 668 marker:" \
   \$(ls /usr/lib/python3*/EXTERNALLY-MANAGED 2>/dev/null || echo none)
 s=\$(date +%s)
-echo "+ $DEMO_CMD"
+cat <<'CMD'
++ $DEMO_CMD
+CMD
 $DEMO_CMD || { echo "ci: README's demo command failed"; exit 1; }
 echo "ci: set-up and demo took \$(( \$(date +%s) - s )) s; .venv is \$(du -sh .venv | cut -f1)"
 ls -la demo_out
 s=\$(date +%s)
-echo "+ $TEST_CMD"
+cat <<'CMD'
++ $TEST_CMD
+CMD
 set +e
 $TEST_CMD
 rc=\$?

@@ -826,14 +826,26 @@ class MainWindow(QMainWindow):
 
         return self._start_foreground(f"Motion from {path.name}", work, done)
 
-    def edit_bvh_mapping(self) -> None:
-        """Edit the selected avatar's BVH mapping, then retarget again (undoable; saved with the project)."""
+    def edit_bvh_mapping(self, source: str | None = None) -> None:
+        """Edit the selected avatar's BVH mapping, then retarget again (undoable; saved with the project).
+
+        When its motion did not come from a BVH (for example a BVH whose names were refused), a BVH
+        file is asked for (or `source` used) and mapped from scratch.
+        """
         from .dialogs.mapping_dialog import MappingDialog
         item = self.selected_avatar()
         info = item.motion.meta.get("retarget") if item is not None and item.motion is not None else None
-        if not info:
-            self.show_error("The selected avatar's motion did not come from a BVH file, so it has no joint mapping.")
-            return
+        if not info or source is not None:
+            if item is None:
+                self.show_error("Select an avatar first: the BVH motion is mapped onto its body.")
+                return
+            if source is None:
+                source, _ = QFileDialog.getOpenFileName(self, "Map the joints of a BVH file", self.settings.last_dir,
+                                                        "BVH motion (*.bvh);;All files (*)")
+            if not source:
+                return
+            from ..core.motion.retarget import RetargetSettings
+            info = {"source": str(source), "settings": RetargetSettings().to_dict()}
         self.mapping_dialog = MappingDialog(info["source"], info["settings"], self)
         self.mapping_dialog.accepted.connect(
             lambda: self.retarget_bvh(item, info["source"], self.mapping_dialog.result_settings()))

@@ -21,9 +21,10 @@ def load_motion(path: str | Path, body: "BodyModel | None" = None, **options) ->
 
 
 def motion_for_playback(motion: "Motion", body: "BodyModel") -> "Motion":
-    """The motion in the renderer's frame: Y-up world, hand poses relative to the flat hand."""
-    from .motion.conventions import to_flat_hands, to_world_y_up
-    return to_flat_hands(to_world_y_up(motion, body), body)
+    """The motion in the renderer's frame: Y-up world, hand poses relative to the flat hand, and
+    camera-frame sources (LHM, GVHMR in-camera, Motion-X) with their feet on the floor."""
+    from .motion.ground import playable
+    return playable(motion, body)
 
 
 def load_motion_for_playback(path: str | Path, body: "BodyModel", **options) -> "Motion":

@@ -56,3 +56,42 @@ def test_override_bvh_mapping_and_save_it(window, body, tmp_path, rng):
     window.undo_stack.undo()
     pump(0.1)
     assert item.motion is before
+
+
+def test_a_refused_bvh_is_mapped_from_the_menu(window, body, tmp_path, rng):
+    """A BVH whose leg names are not recognised is refused on load with the way out; Motion ▸ Edit
+    BVH Mapping on that file maps the legs and the motion loads."""
+    from avatar_studio.core.avatar import Avatar, Rig
+    from avatar_studio.core.errors import StudioError
+    from avatar_studio.core.motion import samples
+    from avatar_studio.core.motion.bvh import BvhClip, BvhSkeleton, read_bvh, write_bvh
+    from avatar_studio.core.motion.export import motion_to_bvh
+    from avatar_studio.core.pipeline import load_motion_for_playback
+    from avatar_studio.core.scene import SceneItem
+    from avatar_studio.core.skinning import dense_to_sparse_weights
+    from conftest import random_gaussians
+
+    clip = motion_to_bvh(samples.wave(1.0), body)
+    legs = {"left_hip": "Cuisse_G", "left_knee": "Genou_G", "left_ankle": "Cheville_G",
+            "right_hip": "Cuisse_D", "right_knee": "Genou_D", "right_ankle": "Cheville_D"}
+    sk = clip.skeleton
+    renamed = BvhSkeleton([legs.get(n, n) for n in sk.names], sk.parents, sk.offsets, sk.channels, sk.end_sites)
+    path = write_bvh(tmp_path / "jambes.bvh", BvhClip(renamed, clip.values, clip.frame_time))
+    with pytest.raises(StudioError, match="Edit BVH Mapping"):
+        load_motion_for_playback(path, body)
+    v, _ = body.shaped()
+    sel = rng.choice(body.num_vertices, 400, replace=False)
+    idx, w = dense_to_sparse_weights(body.weights[sel], 4)
+    avatar = Avatar(random_gaussians(400, rng).replace(means=v[sel]), Rig(idx, w))
+    window.add_item(SceneItem(name="mapped", avatar=avatar))
+    item = window.selected_avatar()
+    window.edit_bvh_mapping(source=str(path))
+    dlg = window.mapping_dialog
+    assert read_bvh(path).skeleton.names == list(dlg.boxes)
+    for smplx, name in legs.items():
+        dlg.set_target(name, smplx)
+    for toe in ("left_foot", "right_foot"):  # name matching took these for ankles
+        dlg.set_target(toe, toe)
+    dlg.accept()
+    wait_until(lambda: item.motion is not None, 60, what="the mapped BVH motion")
+    assert item.motion.meta["retarget"]["settings"]["overrides"]["Genou_G"] == "left_knee"

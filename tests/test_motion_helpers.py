@@ -205,12 +205,14 @@ def write_motionx_npy(path: Path, motion: Motion) -> Path:
 
 
 def write_human3r_folder(folder: Path, people: dict[int, Motion], c2w: np.ndarray, body, with_ids: bool = True,
-                         absent: dict[int, set[int]] | None = None) -> Path:
+                         absent: dict[int, set[int]] | None = None, demo_layout: bool = False) -> Path:
     """Human3R per-frame output for several people.
 
     `people`: smpl_id -> motion in Human3R's world (the first camera's OpenCV frame), hands flat;
     `c2w`: [T,4,4] camera-to-world per frame; `absent`: smpl_id -> frames where that person is unseen.
     Each frame stores the person in that frame's camera coordinates, with `transl` the head joint.
+    `demo_layout`: as Human3R's demo saves frames (SPECS 4.2): `scores` an (H, W) map and `msk`
+    None (a pickled object member) on even frames, a (1, H, W) mask on odd ones.
     """
     from avatar_studio.core.rotations import aa_to_rotmat, rotmat_to_aa
     folder = Path(folder)
@@ -243,6 +245,9 @@ def write_human3r_folder(folder: Path, people: dict[int, Motion], c2w: np.ndarra
         arrays["smpl_id"] = arrays["smpl_id"].astype(np.int64)
         if not with_ids:
             del arrays["smpl_id"]
+        if demo_layout:
+            arrays["scores"] = np.random.default_rng(f).uniform(0, 1, (24, 32)).astype(np.float32)
+            arrays["msk"] = None if f % 2 == 0 else np.ones((1, 24, 32), np.float32)
         np.savez(folder / "smpl" / f"{f:06d}.npz", **arrays)
         np.savez(folder / "camera" / f"{f:06d}.npz", pose=c2w[f].astype(np.float32),
                  intrinsics=np.array([[1000, 0, 500], [0, 1000, 300], [0, 0, 1]], np.float32))

@@ -159,6 +159,7 @@ def test_motionx_axes_and_hand_mean(tmp_path, body):
     write_motionx_npy(tmp_path / "a.npy", y_up)
     got = load_motion(tmp_path / "a.npy")
     assert (got.up_axis, got.frame, got.flat_hand_mean) == ("y", "world", False)
+    assert got.fps == 20.0  # what Motion-X's processing script writes
     np.testing.assert_allclose(got.lhand, y_up.lhand, atol=1e-6)
     z_up = y_up.replace(global_orient=np.tile([np.pi / 2, 0, 0], (8, 1)))  # body +Y -> world +Z
     write_motionx_npy(tmp_path / "b.npy", z_up)
@@ -248,6 +249,28 @@ def test_human3r_ground_alignment_levels_a_tilted_camera(tmp_path, body):
     travel_truth = np.linalg.norm(np.diff(truth.transl, axis=0), axis=1).sum()
     travel_got = np.linalg.norm(np.diff(got.transl, axis=0), axis=1).sum()
     assert travel_got == pytest.approx(travel_truth, rel=1e-3)
+
+
+def test_human3r_demo_layout_leaning_walker_moving_camera(tmp_path, body):
+    """Human3R's demo layout (an (H, W) score map, `msk` None or a mask), two people, a moving
+    camera, and a walker leaning 8 degrees forward: the floor is fitted to the feet, not the lean."""
+    pose = np.zeros((40, 55, 3), np.float32)
+    pose[:, 3, 0] = np.radians(8.0)  # spine1 bent forward: the pelvis-to-neck direction leans
+    pose[:, 16, 2], pose[:, 17, 2] = -1.2, 1.2
+    transl = np.stack([np.zeros(40), np.full(40, 1.2), np.linspace(0, 1.6, 40)], 1)  # a straight line
+    truth = Motion.from_full_pose(pose, transl.astype(np.float32), fps=30)
+    other = smooth_motion(40, seed=4)
+    cams = _camera_path(40)
+    c2w = np.linalg.inv(cams[0])[None] @ cams
+    write_human3r_folder(tmp_path / "demo", {0: _in_camera(truth, cams[0], body),
+                                             1: _in_camera(other, cams[0], body)}, c2w, body,
+                         absent={1: {0, 1, 2}}, demo_layout=True)
+    assert [p.id for p in list_people(tmp_path / "demo")] == [0, 1]
+    got = load_motion(tmp_path / "demo", body=body)
+    feet = posed_joints(got.full_pose(), got.transl, body.rest_joints(got.betas))[:, [7, 8], 1]
+    assert np.ptp(feet.min(axis=1)) < 0.01  # the soles stay level over the walk (the lean tilted it ~0.4 m)
+    assert abs(floor_height(got, body)) < 1e-4
+    assert load_motion(tmp_path / "demo", body=body, person=1, ground=False).num_frames == 37
 
 
 def test_human3r_several_people_and_gaps(tmp_path, body):

@@ -56,7 +56,9 @@ def test_retarget_matches_truth(tmp_path, truth, style):
     assert err[:, mapped].mean() <= MEAN_ROTATION_TOLERANCE_DEG
     drift = foot_drift(out, body.rest_joints(), stance)
     assert drift.max() <= FOOT_DRIFT_TOLERANCE_M
-    np.testing.assert_allclose(out.transl, motion.transl, atol=2e-3)
+    # The root follows the middle of the hip joints and the feet, scaled by leg length; with bones
+    # scaled by +-10% the pelvis lands within a centimetre of the truth.
+    np.testing.assert_allclose(out.transl, motion.transl, atol=0.01)
     assert (out.up_axis, out.frame, out.flat_hand_mean) == ("y", "world", True)
     assert out.fps == pytest.approx(motion.fps, rel=1e-6)
 
@@ -94,6 +96,6 @@ def test_load_motion_retargets_bvh_in_one_step(tmp_path, truth):
 
 def test_smplx_bvh_export_round_trips_exactly(tmp_path, truth):
     body, motion, _ = truth
-    out = load_motion(write_bvh(tmp_path / "smplx.bvh", motion_to_bvh(motion, body)), body=body)
+    out = load_motion(write_bvh(tmp_path / "smplx.bvh", motion_to_bvh(motion, body)), body=body, ground=False)
     assert rotation_error_deg(out.full_pose(), motion.full_pose()).max() < 0.01
     np.testing.assert_allclose(out.transl, motion.transl, atol=1e-5)

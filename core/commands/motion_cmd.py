@@ -19,7 +19,7 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--fps", type=float, default=None, help="frame rate, for sources that store none (LHM, Human3R, GVHMR, Motion-X) or to override")
     group.add_argument("--person", type=int, default=None, help="Human3R: which person (smpl_id); default the longest track")
     group.add_argument("--camera-frame", action="store_true", help="Human3R: keep per-frame camera coordinates (no camera-to-world)")
-    group.add_argument("--no-ground", action="store_true", help="Human3R: do not level the floor and put the feet on it")
+    group.add_argument("--no-ground", action="store_true", help="Human3R, BVH: keep the source's floor")
     group.add_argument("--incam", action="store_true", help="GVHMR: read smpl_params_incam instead of the global motion")
     group.add_argument("--up-axis", choices=["+y", "-y", "+z", "-z", "+x", "-x"], default=None, help="Motion-X: up axis (default: inferred)")
     group.add_argument("--preset", choices=["auto", "mixamo", "cmu", "smplx", "none"], default=None, help="BVH: joint-name mapping preset")
@@ -69,6 +69,10 @@ def register(subparsers) -> argparse.ArgumentParser:
                                               ".bvh SMPL-X skeleton (metres, Y up), no suffix: LHM smplx_params folder.")
     convert.add_argument("input", type=Path, metavar="IN")
     convert.add_argument("output", type=Path, metavar="OUT")
+    convert.add_argument("--out-fps", type=float, default=None,
+                         help="resample the output to this frame rate (LHM folders default to 30)")
+    convert.add_argument("--keep-height", action="store_true",
+                         help="AMASS/BVH: keep the source's height instead of putting the feet on the floor")
     add_source_arguments(convert)
     info = commands.add_parser("info", help="describe a motion file or folder")
     info.add_argument("input", type=Path, metavar="FILE")
@@ -107,7 +111,9 @@ def run(args: argparse.Namespace) -> int:
     if command == "convert":
         body = body_from_args(args)
         motion = load_motion(args.input, body=body, **source_options(args))
-        out = save_motion(motion, args.output, body)
+        from ..motion.detect import prepare_export
+        motion = prepare_export(motion, args.output, body, fps=args.out_fps, on_floor=not args.keep_height)
+        out = save_motion(motion, args.output, body, fps=motion.fps, on_floor=False)
         facts = motion_facts(motion)
         print(f"Wrote {out} ({facts['frames']} frames at {facts['fps']:g} fps).")
         return 0

@@ -366,6 +366,15 @@ def _parse_motion(lines: list[str], motion_line: int, num_channels: int, source:
     return frames, frame_time, values
 
 
+def decode_text(raw: bytes) -> str:
+    """BVH bytes as text: UTF-8 (with or without a BOM), else Latin-1 (older European exporters),
+    so joint names such as 'Épaule' or '左腕' are kept, never replaced."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
 def read_bvh(path: str | Path) -> BvhClip:
     """Read a BVH file (any channel order, any hierarchy)."""
     path = Path(path)
@@ -377,7 +386,7 @@ def read_bvh(path: str | Path) -> BvhClip:
         raise InputError(f"Cannot read {path}: {err.strerror}.") from err
     if b"\x00" in raw[:4096]:
         raise InputError(f"{path.name} is not a BVH file: it is binary.")
-    clip = parse_bvh(raw.decode("utf-8-sig", errors="replace"), source=path.name)
+    clip = parse_bvh(decode_text(raw), source=path.name)
     clip.name = path.stem
     return clip
 

@@ -13,13 +13,14 @@ import numpy as np
 from ..errors import InputError
 from .amass import load_amass, looks_like_amass
 from .bvh import read_bvh
-from .conventions import normalize, rest_joints_of
+from .conventions import rest_joints_of
 from .gvhmr import load_gvhmr
 from .human3r import list_people, load_human3r, looks_like_human3r
 from .lhm_json import frame_files as lhm_frame_files, load_lhm, looks_like_lhm, save_lhm
 from .motion import Motion
 from .motionx import WIDTH as MOTIONX_WIDTH, load_motionx
-from .retarget import RetargetSettings, detect_preset, mapping_report, resolve_mapping, retarget_bvh
+from .retarget import (RetargetSettings, betas_from_skeleton, check_limbs, detect_preset, mapping_report,
+                       resolve_mapping, retarget_bvh)
 from .sources import FORMATS, OPTIONS
 
 def _unsupported(path: Path, why: str) -> InputError:
@@ -98,7 +99,8 @@ def load_motion(path: str | Path, *, body=None, format: str | None = None, **opt
         body: `BodyModel` (or [55,3] rest joints) used where a source needs the body: Human3R head
             offsets and ground alignment, BVH retargeting, unusual Motion-X axes. None: default model.
         format: force a format key of `FORMATS` instead of detecting it.
-        options (by format; others raise InputError): fps (all); person, world, ground (human3r);
+        options (by format; others raise InputError): fps (all); person, world (human3r); ground
+            (human3r, bvh: level the floor and put the feet on it, default True);
             which ("global"/"incam", gvhmr); up_axis (motionx); retarget (preset name, dict or
             `RetargetSettings`) and betas (bvh).
     Returns:
@@ -123,35 +125,84 @@ def load_motion(path: str | Path, *, body=None, format: str | None = None, **opt
     if fmt == "motionx":
         return load_motionx(target, body, up_axis=opts.get("up_axis"), fps=opts.get("fps"))
     clip = read_bvh(target)
-    betas = np.zeros(10, np.float32) if opts.get("betas") is None else np.asarray(opts["betas"], np.float32)
     settings = _retarget_settings(opts.get("retarget")) or RetargetSettings()
+    if opts.get("betas") is not None:
+        betas = np.asarray(opts["betas"], np.float32)
+    else:
+        betas = _bvh_body_shape(clip, settings, body)
     motion = retarget_bvh(clip, rest_joints_of(body, betas), settings, betas=betas)
+    if opts.get("ground", True):
+        from .ground import feet_on_floor
+        motion = feet_on_floor(motion, body)
     # Keep the source and the mapping used, so the user can edit the mapping and the project saves it.
     motion.meta["retarget"] = {"source": str(target.resolve()), "settings": settings.to_dict()}
     return motion.replace(fps=float(opts["fps"])) if opts.get("fps") else motion
 
 
+def _bvh_body_shape(clip, settings: RetargetSettings, body) -> np.ndarray:
+    """[10] betas of a BVH written from SMPL-X motion (its skeleton is that body), else zeros."""
+    from .human3r import _joint_bases
+    zeros = np.zeros(10, np.float32)
+    if isinstance(body, np.ndarray):
+        return zeros
+    if body is None:
+        from ..body.model import default_body_model
+        body = default_body_model()
+    template, shape_dirs, _ = _joint_bases(body)
+    found = betas_from_skeleton(clip, resolve_mapping(clip.skeleton, settings), template, shape_dirs[:, :, :10])
+    return zeros if found is None else found.astype(np.float32)
+
+
 def load_playable_motion(path: str | Path, body=None, **options) -> Motion:
-    """`load_motion`, then converted to what the renderer plays: Y-up world, flat hands."""
-    return normalize(load_motion(path, body=body, **options), body)
+    """`load_motion`, then converted to what the renderer plays: Y-up world, flat hands, camera-frame
+    sources on the floor (see `ground.playable`)."""
+    from .ground import playable
+    return playable(load_motion(path, body=body, **options), body)
 
 
-def save_motion(motion: Motion, path: str | Path, body=None) -> Path:
+def _is_lhm_target(path: Path) -> bool:
+    return path.suffix.lower() not in (".npz", ".bvh") and (path.suffix == "" or path.is_dir())
+
+
+def prepare_export(motion: Motion, path: str | Path, body=None, *, fps: float | None = None,
+                   on_floor: bool = True) -> Motion:
+    """The motion `save_motion` writes to `path`: resampled to `fps` (LHM folders, which store no
+    frame rate and are played at 30 fps, to 30 unless told), and for AMASS and BVH with the feet
+    on the floor (Y-up world) unless `on_floor` is False."""
+    from .edit import resample
+    from .ground import feet_on_floor
+    from .lhm_json import DEFAULT_FPS as LHM_FPS
+    path = Path(path)
+    target_fps = fps if fps is not None else (LHM_FPS if _is_lhm_target(path) else None)
+    # BVH frame times are rounded ("0.033333"): rates within 0.1% are the same rate, not a resample.
+    if target_fps is not None and abs(float(target_fps) - motion.fps) > 1e-3 * float(target_fps):
+        motion = resample(motion, float(target_fps))
+    if on_floor and path.suffix.lower() in (".npz", ".bvh"):
+        motion = feet_on_floor(motion, body)
+    return motion
+
+
+def save_motion(motion: Motion, path: str | Path, body=None, *, fps: float | None = None,
+                on_floor: bool = True) -> Path:
     """Write `motion` by the target's form: `.npz` AMASS-style, `.bvh` SMPL-X skeleton, a folder
     (no suffix) LHM `smplx_params`. `body` supplies rest joints and hand means (None: default model).
+
+    fps, on_floor: see `prepare_export` (the frame count changes with the rate, the duration does not).
     """
     from .export import save_amass, save_bvh
     path = Path(path)
     suffix = path.suffix.lower()
+    if suffix not in (".npz", ".bvh") and not _is_lhm_target(path):
+        raise InputError(f"Cannot write motion to '{path.name}': use .npz (AMASS), .bvh, or a folder name "
+                         f"(LHM smplx_params).")
+    if _is_lhm_target(path) and path.is_file():
+        raise InputError(f"{path} is a file; LHM motions are written as a folder.")
+    motion = prepare_export(motion, path, body, fps=fps, on_floor=on_floor)
     if suffix == ".npz":
         return save_amass(motion, path, body)
     if suffix == ".bvh":
         return save_bvh(motion, path, body)
-    if suffix == "" or path.is_dir():
-        if path.is_file():
-            raise InputError(f"{path} is a file; LHM motions are written as a folder.")
-        return save_lhm(motion, path, body)
-    raise InputError(f"Cannot write motion to '{path.name}': use .npz (AMASS), .bvh, or a folder name (LHM smplx_params).")
+    return save_lhm(motion, path, body)
 
 
 def describe(path: str | Path, **options) -> dict:
@@ -167,6 +218,10 @@ def describe(path: str | Path, **options) -> dict:
         info.update(frames=clip.num_frames, fps=clip.fps, duration=clip.num_frames / clip.fps,
                     joints=clip.skeleton.num_joints, preset=detect_preset(clip.skeleton) or "automatic",
                     mapped=len(mapping), unmapped_body_joints=missing, unmapped_bvh_joints=unused)
+        try:
+            check_limbs(clip.skeleton, mapping, clip.name)
+        except InputError as err:
+            info["mapping_problem"] = str(err)
         return info
     if fmt == "human3r":
         people = list_people(target)
@@ -188,5 +243,5 @@ def motion_facts(motion: Motion) -> dict:
             "betas": int(motion.betas.size), "gender": motion.gender}
 
 
-__all__ = ["FORMATS", "detect_format", "load_motion", "load_playable_motion", "save_motion", "describe",
-           "motion_facts", "list_people", "MOTIONX_WIDTH"]
+__all__ = ["FORMATS", "detect_format", "load_motion", "load_playable_motion", "prepare_export", "save_motion",
+           "describe", "motion_facts", "list_people", "MOTIONX_WIDTH"]

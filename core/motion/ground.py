@@ -50,29 +50,19 @@ def floor_height(motion: Motion, body=None, up: np.ndarray | None = None) -> flo
 
 
 def estimate_up(motion: Motion, body=None) -> np.ndarray:
-    """[3] unit up direction in the motion's own frame.
+    """[3] unit up direction in the motion's own frame, fitted to the feet rather than the body's lean.
 
-    First guess: the mean pelvis-to-neck direction. When the feet touch down at places spread
-    over more than 30 cm, a plane is fitted through those contacts and its normal is used if it
-    is within 30° of the first guess.
+    The motion-capture clean-up's estimate is used: the ankles-to-pelvis direction of frames with
+    straight legs, then the floor contacts (each sampled frame's lowest, slow foot point): spread in
+    two directions they give the floor's normal; along a line (a straight walk) up is made
+    perpendicular to that line, so a walker's forward lean no longer tilts the floor.
     """
+    from ..mocap.cleanup import estimate_up as estimate_up_from_joints
     rest = rest_joints_of(body, motion.betas)
     step = _frame_stride(motion.num_frames)
     sub = motion.frames(slice(None, None, step))
-    joints = posed_joints(sub.full_pose(), sub.transl, rest)
-    spine = (joints[:, 12] - joints[:, 0]).mean(axis=0)
-    guess = spine / max(float(np.linalg.norm(spine)), 1e-9)
-    pts = foot_points(motion, body)
-    contacts = pts[np.arange(pts.shape[0]), np.argmin(pts @ guess, axis=1)]  # [T',3]
-    centred = contacts - contacts.mean(axis=0)
-    horizontal = centred - np.outer(centred @ guess, guess)
-    if contacts.shape[0] >= 8 and np.ptp(np.linalg.norm(horizontal, axis=1)) > 0.3:
-        _, s, vt = np.linalg.svd(centred, full_matrices=False)
-        normal = vt[-1] * (1.0 if vt[-1] @ guess >= 0 else -1.0)
-        line_like = s[1] < 0.15 * s[0]  # contacts on a straight line do not fix a plane
-        if not line_like and normal @ guess > np.cos(np.radians(30)):
-            return normal
-    return guess
+    joints = posed_joints(sub.full_pose(), sub.transl, rest)[:, :22]
+    return estimate_up_from_joints(joints, foot_points(motion, body), motion.fps / step, rest[:22])
 
 
 def level_to_ground(motion: Motion, body=None, *, centre: bool = True) -> Motion:
@@ -102,3 +92,16 @@ def feet_on_floor(motion: Motion, body=None, *, centre: bool = False) -> Motion:
         shift[[0, 2]] = -pelvis0[[0, 2]]
     return world.replace(transl=(world.transl + shift).astype(np.float32))
 
+
+
+def needs_floor(motion: Motion) -> bool:
+    """True for sources whose height means nothing in a world: camera frames (LHM, GVHMR in-camera,
+    Human3R per-camera) and Motion-X (its `trans` is not floor-referenced)."""
+    return motion.frame == "camera" or motion.meta.get("source") == "motionx"
+
+
+def playable(motion: Motion, body=None) -> Motion:
+    """What the renderer plays: Y-up world, flat hands, and camera-frame sources on the floor."""
+    from .conventions import normalize
+    out = normalize(motion, body)
+    return feet_on_floor(out, body) if needs_floor(motion) else out

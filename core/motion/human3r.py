@@ -1,7 +1,8 @@
 """Human3R results saved per frame: `smpl/{f:06d}.npz` and `camera/{f:06d}.npz` (SPECS §4.2).
 
 smpl frame: `rotvec` (n,53,3) = [global_orient | 21 body | 15 left hand | 15 right hand | jaw],
-`shape` (n,10), `expression` (n,10), `transl` (n,3), `scores` (n,), sometimes `smpl_id` (n,).
+`shape` (n,10), `expression` (n,10), `transl` (n,3), `scores` (n,) or, as Human3R's demo writes it,
+an (H,W) map, sometimes `smpl_id` (n,) and `msk` (1,H,W) or None (a pickled object member, skipped).
 `transl` is the camera-frame position of the head joint (15), not SMPL-X transl:
     t_cam = head - R_go (J15 - J0) - J0,   J posed by the body pose at zero orient and transl.
 camera frame: `pose` (4,4) camera-to-world, `intrinsics` (3,3). The world is the first camera's
@@ -58,11 +59,31 @@ def looks_like_human3r(path: Path) -> bool:
 
 
 def _load_npz(path: Path) -> dict[str, np.ndarray]:
+    """The numeric members of an npz. Object members (Human3R's demo saves `msk=None` when there is
+    no mask, which numpy stores pickled) are skipped, never unpickled."""
+    out = {}
     try:
         with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
+            for key in data.files:
+                try:
+                    out[key] = data[key]
+                except ValueError as err:
+                    if "allow_pickle" not in str(err):
+                        raise
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
         raise InputError(f"{path.parent.name}/{path.name} is not a readable npz file ({err}).") from err
+    return out
+
+
+def _person_scores(value, n: int, src: str) -> np.ndarray:
+    """[n] one score per person. Human3R's demo saves `scores` as an (H, W) confidence map, not one
+    value per person; then every person gets the map's mean (it only orders tracks)."""
+    if value is None:
+        return np.ones(n)
+    arr = finite(np.asarray(value, np.float64), "scores", src)
+    if arr.size == n:
+        return arr.reshape(n)
+    return np.full(n, float(arr.mean()) if arr.size else 1.0)
 
 
 def _read_people(path: Path) -> dict[str, np.ndarray]:
@@ -78,7 +99,7 @@ def _read_people(path: Path) -> dict[str, np.ndarray]:
     out = {"rotvec": rot, "shape": shape[:, :10], "transl": shaped(data["transl"], (-1, 3), "transl", src)}
     out["expression"] = (shaped(data["expression"], (-1, data["expression"].shape[-1]), "expression", src)
                          if "expression" in data and data["expression"].ndim == 2 else np.zeros((n, 10)))
-    out["scores"] = finite(np.asarray(data.get("scores", np.ones(n)), np.float64).reshape(-1), "scores", src)
+    out["scores"] = _person_scores(data.get("scores"), n, src)
     if "smpl_id" in data:
         out["smpl_id"] = np.asarray(data["smpl_id"]).reshape(-1).astype(np.int64)
     for key, arr in out.items():

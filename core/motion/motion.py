@@ -151,13 +151,18 @@ class Motion:
 
     # ------------------------------------------------------------------ AMASS-style npz
     def save_npz(self, path: str | Path) -> None:
-        """Write an AMASS SMPL-X style npz (`poses` [T,165], `trans`, `betas`, ...), atomically."""
+        """Write an AMASS SMPL-X style npz (`poses` [T,165] and its stage-II split `root_orient`,
+        `pose_body`, `pose_jaw`, `pose_eye`, `pose_hand`; `trans`, `betas`, ...), atomically."""
         from ..io.atomic import atomic_path
         extra = {"up_axis": self.up_axis, "frame": self.frame, "flat_hand_mean": self.flat_hand_mean,
                  "name": self.name}
         with atomic_path(path, suffix=".npz") as tmp:
             with open(tmp, "wb") as fh:
-                np.savez(fh, poses=self.full_pose().reshape(self.num_frames, -1), trans=self.transl,
+                poses = self.full_pose().reshape(self.num_frames, -1)
+                # AMASS stage-II split keys too: common readers index these instead of `poses`.
+                split = {"root_orient": poses[:, 0:3], "pose_body": poses[:, 3:66], "pose_jaw": poses[:, 66:69],
+                         "pose_eye": poses[:, 69:75], "pose_hand": poses[:, 75:165]}
+                np.savez(fh, poses=poses, trans=self.transl, **split,
                          betas=self.betas, gender=np.array(self.gender), surface_model_type=np.array("smplx"),
                          mocap_frame_rate=np.array(self.fps),
                          **{f"avatar_studio_{k}": np.array(v) for k, v in extra.items()})

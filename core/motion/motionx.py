@@ -17,7 +17,7 @@ from .motion import Motion
 from .validate import finite, positive_fps
 
 WIDTH = 322
-DEFAULT_FPS = 30.0
+DEFAULT_FPS = 20.0  # Motion-X's processing script writes 20 fps
 _AXES = {"+x": [1, 0, 0], "-x": [-1, 0, 0], "+y": [0, 1, 0], "-y": [0, -1, 0], "+z": [0, 0, 1], "-z": [0, 0, -1]}
 
 

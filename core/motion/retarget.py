@@ -6,8 +6,13 @@ where G_s is the source joint's world rotation (its rest frame is the world fram
 axis conversion from the source world to the Y-up SMPL-X world, and Q the rest-pose correction:
 the shortest-arc rotation taking the SMPL-X rest bone direction onto the source rest bone
 direction (A-pose vs T-pose). SMPL-X rest frames are the identity, so the local rotations are
-G_parent^T G_child. Unmapped SMPL-X joints keep their rest pose (identity local rotation). The
-root path is scaled by the ratio of hip heights.
+G_parent^T G_child. Unmapped SMPL-X joints keep their rest pose (identity local rotation).
+
+C comes from the motion (pelvis to head and feet to pelvis over the frames), not the rest pose,
+which some rigs lay along another axis. The root follows the middle of the hip joints, scaled by
+the ratio of leg lengths (no unit is trusted), and is corrected so that feet standing on the
+source's floor do not slide (`plant_feet`). Zero-length bones (CMU's LowerBack, LHipJoint) are
+looked through in the rest correction.
 """
 from __future__ import annotations
 
@@ -23,7 +28,7 @@ from ..errors import InputError
 from ..rotations import rotation_between, rotmat_to_aa
 from .bvh import BvhClip, BvhSkeleton
 from .motion import Motion
-from .skeleton import JOINT_INDEX, PARENTS, SMPLX_JOINT_NAMES, local_from_global
+from .skeleton import JOINT_INDEX, PARENTS, SMPLX_JOINT_NAMES, forward_kinematics_np, local_from_global
 
 # ---------------------------------------------------------------------------------------------- presets
 _FINGERS = ("index", "middle", "ring", "pinky", "thumb")
@@ -273,7 +278,8 @@ class RetargetSettings:
         preset: "mixamo", "cmu", "smplx", "auto" (detect, else name matching) or "none".
         overrides: BVH joint name -> SMPL-X joint name, or None to leave that BVH joint unmapped.
         correct_rest: align rest-pose bone directions (A-pose vs T-pose).
-        scale_root: scale the root path by the ratio of hip heights.
+        scale_root: scale the root path by the ratio of leg lengths.
+        plant_feet: correct the root path so feet that are down in the source do not slide.
         axis_rotation: optional [3][3] rotation from the BVH world to the Y-up world (None: detect).
     """
 
@@ -281,6 +287,7 @@ class RetargetSettings:
     overrides: dict[str, str | None] = field(default_factory=dict)
     correct_rest: bool = True
     scale_root: bool = True
+    plant_feet: bool = True
     axis_rotation: list[list[float]] | None = None
 
     def to_dict(self) -> dict:
@@ -288,7 +295,8 @@ class RetargetSettings:
 
     @classmethod
     def from_dict(cls, data: dict) -> "RetargetSettings":
-        known = {k: data[k] for k in ("preset", "overrides", "correct_rest", "scale_root", "axis_rotation") if k in data}
+        known = {k: data[k] for k in ("preset", "overrides", "correct_rest", "scale_root", "plant_feet",
+                                    "axis_rotation") if k in data}
         return cls(**known)
 
     def save(self, path: str | Path) -> None:
@@ -364,38 +372,96 @@ def _snap_to_axes(rot: np.ndarray) -> np.ndarray:
     return best
 
 
-def _reference_pairs(t2s: dict[int, int]) -> tuple[int | None, tuple[int, int] | None]:
-    """(an upper-body joint for 'up', a left/right joint pair for 'left') among the mapped SMPL-X joints."""
-    up = next((j for j in (12, 15, 9, 6, 3) if j in t2s), None)
+def _reference_pairs(t2s: dict[int, int], rest: np.ndarray | None = None
+                     ) -> tuple[int | None, tuple[int, int] | None]:
+    """(an upper-body joint for 'up', a left/right joint pair for 'left') among the mapped SMPL-X joints.
+
+    With `rest` [J,3] source positions, joints that sit on the pelvis (zero-length bones such as
+    CMU's `LowerBack`) are passed over.
+    """
+    def away(j: int) -> bool:
+        return rest is None or float(np.linalg.norm(rest[t2s[j]] - rest[t2s[0]])) > 1e-6
+
+    up = next((j for j in (12, 15, 9, 6, 3) if j in t2s and away(j)), None)
     pair = next(((a, b) for a, b in ((1, 2), (16, 17), (13, 14), (4, 5)) if a in t2s and b in t2s), None)
     return up, pair
 
 
-def source_axis_rotation(rest: np.ndarray, t2s: dict[int, int]) -> np.ndarray:
+_MAX_SAMPLE_FRAMES = 400  # frames sampled when reading the up direction from the motion
+
+
+def motion_up(pos: np.ndarray, t2s: dict[int, int]) -> np.ndarray | None:
+    """[3] unit up direction of the source world read from the motion, or None if it cannot tell.
+
+    pos: [T,J,3] source joint positions. Up is the mean of two directions over the frames: pelvis
+    to upper body (neck, head or spine) and the feet to the pelvis; both point up for a person
+    standing, walking or kneeling, whatever way the rest pose lies.
+    """
+    pos = pos[:: max(1, pos.shape[0] // _MAX_SAMPLE_FRAMES)]
+    up_j, _ = _reference_pairs(t2s, pos[0])
+    pelvis = pos[:, t2s[0]]
+    parts = []
+    if up_j is not None:
+        parts.append(_unit_rows(pos[:, t2s[up_j]] - pelvis).mean(axis=0))
+    feet = [t2s[j] for j in (7, 8) if j in t2s] or [t2s[j] for j in (4, 5) if j in t2s]
+    if feet:
+        parts.append(_unit_rows(pelvis - pos[:, feet].mean(axis=1)).mean(axis=0))
+    if not parts:
+        return None
+    up = np.sum(parts, axis=0)
+    return None if np.linalg.norm(up) < 0.3 else _unit(up)
+
+
+def _unit_rows(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
+
+
+def source_axis_rotation(rest: np.ndarray, t2s: dict[int, int], pos: np.ndarray | None = None) -> np.ndarray:
     """[3,3] axis conversion from the BVH world to Y-up, facing +Z, snapped to the world axes.
 
-    Built from the rest pose: pelvis-to-upper-body is up, right-to-left hip (or shoulder) is +X.
+    With the motion's joint positions `pos` [T,J,3], up comes from the motion (see `motion_up`) and
+    the facing from the first frame's right-to-left hips, so a rest pose that lies along another
+    axis (Bandai-Namco's lies along +X) does not tip the clip over. Without it, or if the motion
+    cannot tell, the rest pose decides: pelvis-to-upper-body is up, right-to-left hip is +X.
     """
-    up_j, pair = _reference_pairs(t2s)
-    pelvis = rest[t2s[0]]
-    up = rest[t2s[up_j]] - pelvis if up_j is not None else None
-    if up is None or np.linalg.norm(up) < 1e-9:
-        up = np.array([0.0, 1.0, 0.0])
-    left = rest[t2s[pair[0]]] - rest[t2s[pair[1]]] if pair else np.cross(up, [0.0, 0.0, 1.0])
+    up_j, pair = _reference_pairs(t2s, rest)
+    up = motion_up(pos, t2s) if pos is not None else None
+    frame = rest if up is None else pos[0]
+    if up is None:
+        up = rest[t2s[up_j]] - rest[t2s[0]] if up_j is not None else None
+        if up is None or np.linalg.norm(up) < 1e-9:
+            up = np.array([0.0, 1.0, 0.0])
+    left = frame[t2s[pair[0]]] - frame[t2s[pair[1]]] if pair else np.cross(up, [0.0, 0.0, 1.0])
     if np.linalg.norm(np.cross(_unit(up), left)) < 1e-9:
         left = np.cross(_unit(up), [0.0, 0.0, 1.0]) if abs(_unit(up)[2]) < 0.9 else np.array([1.0, 0, 0])
     return _snap_to_axes(_body_frame(up, left))
 
 
+def _bone_options(skeleton: BvhSkeleton, rest: np.ndarray, s: int, at: int) -> list[np.ndarray]:
+    """Directions from joint s to each child of `at` (End Site included); children sitting on s
+    (zero-length bones) are looked through to their own children."""
+    options = []
+    for c in skeleton.children(at):
+        d = rest[c] - rest[s]
+        options += [d] if np.linalg.norm(d) > 1e-6 else _bone_options(skeleton, rest, s, c)
+    if at in skeleton.end_sites and np.linalg.norm(skeleton.end_sites[at]) > 1e-6:
+        options.append(rest[at] - rest[s] + np.asarray(skeleton.end_sites[at], np.float64))
+    return options
+
+
 def _source_bone_direction(skeleton: BvhSkeleton, rest: np.ndarray, s: int, child_s: int | None,
                            hint: np.ndarray) -> np.ndarray | None:
-    """Source rest bone of joint s: towards its mapped child, else the child (or End Site) nearest `hint`."""
+    """Source rest bone of joint s: towards its mapped child, else the child (or End Site) nearest `hint`.
+
+    A mapped child on top of s (zero-length bone) gives way to the joints below it.
+    """
     if child_s is not None:
-        return rest[child_s] - rest[s]
-    options = [rest[c] - rest[s] for c in skeleton.children(s)]
-    if s in skeleton.end_sites:
-        options.append(np.asarray(skeleton.end_sites[s], np.float64))
-    options = [o for o in options if np.linalg.norm(o) > 1e-9]
+        d = rest[child_s] - rest[s]
+        if np.linalg.norm(d) > 1e-6:
+            return d
+        options = _bone_options(skeleton, rest, s, child_s)
+    else:
+        options = _bone_options(skeleton, rest, s, s)
     if not options:
         return None
     return max(options, key=lambda o: float(_unit(o) @ _unit(hint)))
@@ -414,10 +480,10 @@ def rest_corrections(skeleton: BvhSkeleton, rest_s: np.ndarray, rest_t: np.ndarr
     ends = {j: axis @ v for j, v in skeleton.end_sites.items()}
     sk_c = BvhSkeleton(skeleton.names, skeleton.parents, skeleton.offsets @ axis.T, skeleton.channels, ends)
     out = np.broadcast_to(np.eye(3), (55, 3, 3)).copy()
-    up_j, pair = _reference_pairs(t2s)
+    up_j, pair = _reference_pairs(t2s, rest_s)
     if up_j is not None and pair is not None:
         # Unit bone directions, so that different bone lengths do not tilt the frame.
-        up_j = 3 if 3 in t2s else up_j
+        up_j = 3 if 3 in t2s and np.linalg.norm(rest_s[t2s[3]] - rest_s[t2s[0]]) > 1e-6 else up_j
 
         def frame(rest: np.ndarray, idx: dict[int, int]) -> np.ndarray:
             root = rest[idx[0]]
@@ -449,30 +515,116 @@ def hip_height(rest: np.ndarray, pelvis: int, feet: list[int], up: np.ndarray) -
 
 
 # ---------------------------------------------------------------------------------------------- retarget
+LIMB_CHAINS: dict[str, tuple[str, ...]] = {
+    "left leg": ("left_hip", "left_knee", "left_ankle"), "right leg": ("right_hip", "right_knee", "right_ankle"),
+    "left arm": ("left_shoulder", "left_elbow", "left_wrist"),
+    "right arm": ("right_shoulder", "right_elbow", "right_wrist"),
+}
+
+
+def check_limbs(skeleton: BvhSkeleton, mapping: dict[str, str], source: str = "The BVH") -> None:
+    """Refuse a mapping that leaves any of the four limb chains (hip-knee-ankle, shoulder-elbow-wrist)
+    with fewer than two of its three joints: that limb would hang in the rest pose while the file
+    moves it (one joint left out on purpose, such as an elbow, is allowed)."""
+    targets = set(mapping.values())
+    limbs = [name for name, chain in LIMB_CHAINS.items() if sum(j in targets for j in chain) < 2]
+    if not limbs:
+        return
+    missing = [j for name in limbs for j in LIMB_CHAINS[name] if j not in targets]
+    unmapped = [n for n in skeleton.names if n not in mapping]
+    listed = ", ".join(unmapped[:12]) + (f" and {len(unmapped) - 12} more" if len(unmapped) > 12 else "")
+    raise InputError(
+        f"{source}: the joint names do not map onto the {', '.join(limbs)} (SMPL-X joints without a source: "
+        f"{', '.join(missing)}). Unmapped BVH joints: {listed or 'none'}. Map them in Motion \u25b8 Edit BVH "
+        f"Mapping, or pass --mapping SETTINGS.json with \"overrides\": {{\"BVH joint\": \"left_knee\", ...}}.")
+
+
+def limb_scale(rest_s: np.ndarray, rest_t: np.ndarray, t2s: dict[int, int]) -> float | None:
+    """Target metres per source unit: the ratio of leg lengths (hip-knee-ankle bone lengths, which
+    no pose changes), else of pelvis-to-neck distances; None if neither is mapped."""
+    ratios = []
+    for chain in (LIMB_CHAINS["left leg"], LIMB_CHAINS["right leg"]):
+        idx = [JOINT_INDEX[n] for n in chain]
+        if all(j in t2s for j in idx):
+            src = sum(np.linalg.norm(rest_s[t2s[b]] - rest_s[t2s[a]]) for a, b in zip(idx, idx[1:]))
+            tgt = sum(np.linalg.norm(rest_t[b] - rest_t[a]) for a, b in zip(idx, idx[1:]))
+            if src > 1e-9:
+                ratios.append(tgt / src)
+    if not ratios:
+        top = next((j for j in (12, 15) if j in t2s and np.linalg.norm(rest_s[t2s[j]] - rest_s[t2s[0]]) > 1e-9), None)
+        if top is None:
+            return None
+        ratios.append(np.linalg.norm(rest_t[top] - rest_t[0]) / np.linalg.norm(rest_s[t2s[top]] - rest_s[t2s[0]]))
+    return float(np.mean(ratios))
+
+
+CONTACT_HEIGHT_M = 0.03   # a foot joint this close to its lowest height ...
+CONTACT_SPEED_M_S = 0.3   # ... and moving slower than this (in the source) is on the floor
+
+
+def foot_contacts(feet: np.ndarray, fps: float) -> np.ndarray:
+    """[T-1,F] weight in [0,1] that foot joint f is down from frame t to t+1, from [T,F,3] Y-up
+    positions in metres: 0 unless within 3 cm of its lowest height, then (1 - speed / 0.3 m/s)^2."""
+    height = feet[..., 1]
+    low = height < np.percentile(height, 5, axis=0) + CONTACT_HEIGHT_M
+    speed = np.linalg.norm(np.diff(feet[..., [0, 2]], axis=0), axis=-1) * fps
+    return (low[1:] & low[:-1]) * np.clip(1.0 - speed / CONTACT_SPEED_M_S, 0.0, 1.0) ** 2
+
+
+def plant_feet(src_feet: np.ndarray, tgt_feet: np.ndarray, fps: float) -> np.ndarray:
+    """[T,3] root offsets that make the target's feet move as the source's do while they are down.
+
+    src_feet, tgt_feet: [T,F,3] Y-up positions in metres (source scaled). Legs of other
+    thigh-to-shin proportions swing the stance foot a little differently under the same rotations
+    (bending the legs instead would change the limb directions); so on each step where source
+    feet are down, the horizontal root step is corrected by the difference of those feet's steps,
+    the stillest foot weighing most. Nothing changes while both feet are in the air.
+    """
+    offsets = np.zeros((src_feet.shape[0], 3))
+    if src_feet.shape[1] == 0 or src_feet.shape[0] < 2:
+        return offsets
+    weight = foot_contacts(src_feet, fps)                                   # [T-1,F]
+    step = np.diff(src_feet, axis=0) - np.diff(tgt_feet, axis=0)            # [T-1,F,3]
+    total = weight.sum(axis=1)
+    fix = (step * weight[..., None]).sum(axis=1) / np.maximum(total, 1e-9)[:, None]
+    fix *= np.minimum(total, 1.0)[:, None]                                  # fade in with the contact
+    fix[:, 1] = 0.0
+    offsets[1:] = np.cumsum(fix, axis=0)
+    return offsets
+
+
 def retarget_bvh(clip: BvhClip, rest_joints: np.ndarray, settings: RetargetSettings | None = None, *,
                  betas: np.ndarray | None = None, name: str | None = None) -> Motion:
     """Retarget a BVH clip onto SMPL-X.
+
+    The source world's up axis comes from the motion (pelvis to upper body, feet to pelvis), not
+    from the rest pose; the root path is scaled by the ratio of leg lengths, so no unit is trusted.
 
     Args:
         clip: the parsed BVH.
         rest_joints: [55,3] SMPL-X rest joints of the target body (at `betas`).
         settings: mapping and options (default: detect preset, correct rest pose, scale root).
     Returns:
-        A Y-up world `Motion` with flat hands at the clip's frame rate.
+        A Y-up world `Motion` with flat hands at the clip's frame rate; the SMPL-X pelvis follows
+        the scaled source root (the floor is not moved here).
+    Raises:
+        InputError: no pelvis, or a limb chain is not mapped (see `check_limbs`).
     """
     settings = settings or RetargetSettings()
     sk = clip.skeleton
     mapping = resolve_mapping(sk, settings)
     t2s = {JOINT_INDEX[t]: sk.index(s) for s, t in mapping.items()}
     if 0 not in t2s:
-        raise InputError(f"No joint of {clip.name} maps to the SMPL-X pelvis; set the mapping for its hips joint.")
+        raise InputError(f"No joint of {clip.name} maps to the SMPL-X pelvis; set the mapping for its hips joint "
+                         f"(Motion \u25b8 Edit BVH Mapping, or --mapping).")
+    check_limbs(sk, mapping, clip.name)
     rest_t = np.asarray(rest_joints, np.float64)
     rest_s = sk.rest_positions()
+    rot_s, pos_s = clip.global_transforms()
     axis = (np.asarray(settings.axis_rotation, np.float64) if settings.axis_rotation is not None
-            else source_axis_rotation(rest_s, t2s))
+            else source_axis_rotation(rest_s, t2s, pos_s))
     fixes = (rest_corrections(sk, rest_s, rest_t, t2s, axis) if settings.correct_rest
              else np.broadcast_to(np.eye(3), (55, 3, 3)))
-    rot_s, pos_s = clip.global_transforms()
     t = clip.num_frames
     world = np.empty((t, 55, 3, 3))
     for j in range(55):
@@ -484,19 +636,58 @@ def retarget_bvh(clip: BvhClip, rest_joints: np.ndarray, settings: RetargetSetti
     pelvis_path = pos_s[:, t2s[0]] @ axis.T
     scale = 1.0
     if settings.scale_root:
-        feet = [j for j in (7, 8) if j in t2s] or [j for j in (10, 11, 4, 5) if j in t2s]
-        up = np.array([0.0, 1.0, 0.0])
-        h_s = hip_height(rest_s @ axis.T, t2s[0], [t2s[j] for j in feet], up)
-        h_t = hip_height(rest_t, 0, feet, up)
-        if h_s > 1e-9 and h_t > 1e-9:
-            scale = h_t / h_s
-        elif np.abs(pelvis_path).max() > 20:  # no legs mapped: guess centimetres
+        found = limb_scale(rest_s, rest_t, t2s)
+        if found is not None:
+            scale = found
+        elif np.abs(pelvis_path).max() > 20:  # nothing to measure: guess centimetres
             scale = 0.01
     transl = scale * pelvis_path - rest_t[0]
+    if 1 in t2s and 2 in t2s:
+        # Rigs put their root anywhere between the hip joints and the waist: follow the middle of
+        # the hip joints instead, so the legs (and so the feet) land where the source's do.
+        mid_s = 0.5 * (pos_s[:, t2s[1]] + pos_s[:, t2s[2]]) @ axis.T
+        mid_t = 0.5 * (rest_t[1] + rest_t[2]) - rest_t[0]
+        transl = scale * mid_s - rest_t[0] - world[:, 0] @ mid_t
+    if settings.plant_feet:
+        feet = [j for j in (7, 8, 10, 11) if j in t2s]
+        src_feet = scale * pos_s[:, [t2s[j] for j in feet]] @ axis.T
+        transl = transl + plant_feet(src_feet, forward_kinematics_np(local, rest_t)[1][:, feet] + transl[:, None],
+                                     clip.fps)
     full_pose = rotmat_to_aa(local).astype(np.float32)
     return Motion.from_full_pose(full_pose, transl.astype(np.float32),
                                  betas=np.zeros(10, np.float32) if betas is None else betas, fps=clip.fps,
                                  flat_hand_mean=True, up_axis="y", frame="world", name=name or clip.name)
+
+
+def betas_from_skeleton(clip: BvhClip, mapping: dict[str, str], template: np.ndarray, shape_dirs: np.ndarray,
+                        max_rms_m: float = 0.005) -> np.ndarray | None:
+    """[B] SMPL-X betas whose rest skeleton has this BVH's bones, or None where no shape fits.
+
+    For BVH files written from SMPL-X motion (the SMPL-X skeleton at the source's body shape, in
+    metres or centimetres), so a round trip keeps the body: bone vectors are linear in the betas,
+    fitted by least squares over the 22 body joints' rest offsets in the Y-up world. (The unit is
+    not fitted with them: the first shape direction is close to a uniform scale.) Rigs that are
+    not an SMPL-X body leave a residual above `max_rms_m` and give None.
+
+    template: [55,3] rest joints at zero betas; shape_dirs: [55,3,B] joint shape directions.
+    """
+    t2s = {JOINT_INDEX[t]: clip.skeleton.index(s) for s, t in mapping.items()}
+    body = [j for j in range(1, 22) if j in t2s and PARENTS[j] in t2s]
+    if len(body) < 21 or 0 not in t2s:
+        return None
+    rest_s = clip.skeleton.rest_positions()
+    _, pos_s = clip.global_transforms()
+    rest_c = rest_s @ source_axis_rotation(rest_s, t2s, pos_s).T
+    src = np.concatenate([rest_c[t2s[j]] - rest_c[t2s[PARENTS[j]]] for j in body])               # [3N]
+    base = np.concatenate([template[j] - template[PARENTS[j]] for j in body])                      # [3N]
+    dirs = np.concatenate([shape_dirs[j] - shape_dirs[PARENTS[j]] for j in body])                  # [3N,B]
+    best, best_rms = None, np.inf
+    for unit in (1.0, 0.01):  # metres (our BVH export), centimetres
+        betas, *_ = np.linalg.lstsq(dirs, unit * src - base, rcond=None)
+        rms = float(np.sqrt(np.mean((dirs @ betas - (unit * src - base)) ** 2) * 3))
+        if rms < best_rms and np.abs(betas).max() <= 5:  # a wrong unit fits only with absurd betas
+            best, best_rms = betas, rms
+    return best if best_rms <= max_rms_m else None
 
 
 def mapping_report(skeleton: BvhSkeleton, mapping: dict[str, str]) -> tuple[list[str], list[str]]:

@@ -11,5 +11,5 @@ FORMATS: dict[str, str] = {
 }
 OPTIONS: dict[str, set[str]] = {
     "amass": {"fps"}, "lhm": {"fps"}, "human3r": {"fps", "person", "world", "ground"},
-    "gvhmr": {"fps", "which"}, "motionx": {"fps", "up_axis"}, "bvh": {"fps", "retarget", "betas"},
+    "gvhmr": {"fps", "which"}, "motionx": {"fps", "up_axis"}, "bvh": {"fps", "retarget", "betas", "ground"},
 }
