@@ -1,6 +1,8 @@
 """The headless CLI: help for every command, and one clear line (no traceback) on bad input."""
+import pathlib
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -86,8 +88,9 @@ def test_info_describes_avatar_and_motion(capsys, tmp_path, rng):
 
 
 def test_console_script_is_installed_and_fails_cleanly(tmp_path):
-    exe = shutil.which("avatar-studio")
-    assert exe, "the avatar-studio console script is not on PATH"
+    # The script installed beside this interpreter (the project venv need not be on PATH).
+    exe = shutil.which("avatar-studio", path=str(pathlib.Path(sys.executable).parent))
+    assert exe, f"the avatar-studio console script is not installed beside {sys.executable}"
     out = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "demo" in out.stdout
     bad = tmp_path / "bad.ply"
