@@ -30,7 +30,8 @@ def avatar(body) -> Avatar:
     from avatar_studio.core.reconstruct.template.surface import (interpolate, mean_spacing, sample_surface,
                                                                  sparse_weights_at, surfels, vertex_normals)
     rng = np.random.default_rng(7)
-    verts, joints = body.shaped()
+    betas = np.array([1.2, -0.8, 0.5, 0.0, 0.3, 0, 0, 0, 0, 0], np.float32)  # not the mean shape
+    verts, joints = body.shaped(betas)
     faces = body.faces
     n = 24000
     face_idx, bary = sample_surface(verts, faces, n, rng)
@@ -48,7 +49,7 @@ def avatar(body) -> Avatar:
                                                verts[faces[:, 2]] - verts[faces[:, 0]]), axis=1).sum()
     g = surfels(pts, nrm, rgb, 0.9 * mean_spacing(total_area, n))
     idx, w = sparse_weights_at(body.weights, faces, face_idx, bary)
-    return Avatar(g, Rig(idx, w, body_model="standin"), name="stripes")
+    return Avatar(g, Rig(idx, w, betas=betas, body_model="standin"), name="stripes")
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +147,7 @@ def test_skin_and_motion_pose_like_our_skinning(exported, avatar, body, motion):
     skin = doc.skins[0]
     for key in (0, 13, len(times) - 1):
         full_pose, transl = motion.pose_at(0.5 + key / 20)
-        ours_joints = body.joint_transforms(full_pose[None])[0][0].numpy() + transl
+        ours_joints = body.joint_transforms(full_pose[None], avatar.rig.betas)[0][0].numpy() + transl
         world = gltf_world_matrices(doc, blob, key)
         theirs_joints = world[skin.joints][:, :3, 3]
         assert np.abs(theirs_joints - ours_joints).max() <= 1e-3, f"key {key}: joints differ"
@@ -233,7 +234,7 @@ def test_baked_texture_matches_the_gaussians_front_and_back(avatar, body, render
 def test_hair_pushes_the_surface_out(avatar, body, renderer):
     _, summary = build_glb(avatar, body, None, renderer, GlbOptions(splats=False, texture_size=256))
     mesh = summary["mesh"]
-    rest, joints = body.shaped()
+    rest, joints = body.shaped(avatar.rig.betas)
     moved = np.linalg.norm(mesh.positions - rest[mesh.source_vertex], axis=1)
     head = rest[mesh.source_vertex][:, 1] > joints[15, 1] + 0.06
     torso = np.abs(rest[mesh.source_vertex][:, 1] - joints[3, 1]) < 0.05
