@@ -18,5 +18,7 @@ PY=${PYTHON:-python3}
 # Pin torch first: an unpinned torch would pull several GB of CUDA wheels.
 $PY -m pip install -q torch==2.13.0
 $PY -m pip install -q -e ".[test]"
+# Optional: the Khronos glTF validator the GLB tests run (they skip without node).
+if command -v npm >/dev/null; then (cd tests/tools && npm install --no-audit --no-fund -s) || true; fi
 # Optional offline landmark/segmentation models (used by the template reconstructor and motion capture).
 bash packaging/install_landmarks.sh

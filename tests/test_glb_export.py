@@ -255,3 +255,52 @@ def test_cli_writes_a_glb_and_refuses_bad_requests(tmp_path, avatar, capsys):
     assert main(["glb", str(src), "-o", str(out), "--texture-size", "1000"]) == 2
     err = capsys.readouterr().err
     assert err.count("error: ") == 4 and "power of two" in err
+
+
+def test_rasterizer_keeps_the_nearest_face_in_any_chunking():
+    from avatar_studio.core.export.glb import rasterize_mesh
+    # Two squares (two triangles each) overlapping in x 4..8: the nearer (z = 1) must win there.
+    uvz = np.array([[0, 0, 2], [8, 0, 2], [8, 8, 2], [0, 8, 2], [4, 0, 1], [12, 0, 1], [12, 8, 1], [4, 8, 1]], float)
+    faces = np.array([[0, 1, 2], [0, 2, 3], [4, 5, 6], [4, 6, 7]])
+    face_id, bary = rasterize_mesh(uvz, faces, 16, 10)
+    assert (face_id[:8, :4] < 2).all() and (face_id[:8, 4:12] >= 2).all() and (face_id[8:] == -1).all()
+    assert (face_id[:, 12:] == -1).all()
+    np.testing.assert_allclose(bary[face_id >= 0].sum(1), 1.0, atol=1e-6)
+    rng = np.random.default_rng(0)
+    uvz = np.concatenate([rng.uniform(0, 300, (500, 2)), rng.uniform(1, 5, (500, 1))], 1)
+    faces = rng.integers(0, 500, (800, 3))
+    whole = rasterize_mesh(uvz, faces, 256, 200, chunk_pixels=10 ** 9)
+    for chunk in (1, 5000):
+        part = rasterize_mesh(uvz, faces, 256, 200, chunk_pixels=chunk)
+        np.testing.assert_array_equal(part[0], whole[0])
+        np.testing.assert_array_equal(part[1], whole[1])
+
+
+def test_higher_sh_bands_and_a_real_smplx_layout_with_hand_means(random_smplx_dir, motion):
+    """SH bands 1..2 land in SH_DEGREE_l_COEF_n; a body whose hands are not flat (hand means added)
+    still poses in glTF exactly as in our skinning."""
+    from avatar_studio.core.body.model import BodyModel
+    from avatar_studio.core.gaussians import GaussianSet
+    body = BodyModel(random_smplx_dir, flat_hand_mean=False)
+    rng = np.random.default_rng(5)
+    v, _ = body.shaped()
+    pick = rng.integers(0, len(v), 500)
+    g = GaussianSet(v[pick], np.tile([1.0, 0, 0, 0], (500, 1)), np.full((500, 3), 0.01), np.full(500, 0.8),
+                    rng.normal(size=(500, 9, 3)).astype(np.float32) * 0.3)
+    from avatar_studio.core.skinning import dense_to_sparse_weights
+    idx, w = dense_to_sparse_weights(body.weights[pick], 4)
+    av = Avatar(g, Rig(idx, w, betas=rng.normal(size=10) * 0.5, body_model="smplx"))
+    data, _ = build_glb(av, body, motion.frames(slice(0, 8)), None, GlbOptions(mesh=False))
+    import pygltflib
+    doc = pygltflib.GLTF2.load_from_bytes(data)
+    blob = doc.binary_blob()
+    attrs = doc.meshes[0].primitives[0].attributes.__dict__
+    for degree, n in ((1, 0), (1, 2), (2, 4)):
+        np.testing.assert_array_equal(accessor_array(doc, blob, attrs[f"{KHR_SPLAT}:SH_DEGREE_{degree}_COEF_{n}"]),
+                                      g.sh[:, degree * degree + n])
+    assert f"{KHR_SPLAT}:SH_DEGREE_3_COEF_0" not in attrs
+    node = [n.name for n in doc.nodes].index("gaussians")
+    for key in (0, 7):
+        full_pose, transl = motion.pose_at(key / motion.fps)
+        err = np.abs(gltf_skin_points(doc, blob, node, key) - av.posed(body, full_pose, transl).means).max()
+        assert err <= 1e-3, f"key {key}: {err * 1000:.2f} mm"

@@ -151,9 +151,12 @@ def displaced_surface(gaussians: GaussianSet, verts: np.ndarray, faces: np.ndarr
     return (verts + normals * offset[:, None]).astype(np.float32)
 
 
-def rasterize_mesh(uvz: np.ndarray, faces: np.ndarray, width: int, height: int
+def rasterize_mesh(uvz: np.ndarray, faces: np.ndarray, width: int, height: int, chunk_pixels: int = 4_000_000
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Nearest triangle per pixel (z-buffer), vectorised over every face's bounding box.
+
+    Faces go in chunks of about `chunk_pixels` candidate pixels, so memory stays bounded however
+    large the triangles are on screen.
 
     Args:
         uvz: [V,3] pixel coordinates (u right, v down, pixel i spans [i, i+1)) and camera depth.
@@ -163,18 +166,31 @@ def rasterize_mesh(uvz: np.ndarray, faces: np.ndarray, width: int, height: int
     """
     tri = uvz[faces].astype(np.float64)  # [F,3,3]
     front = (tri[:, :, 2] > 1e-6).all(1)
-    lo = np.floor(tri[:, :, :2].min(1) - 0.5).astype(np.int64) + 1
-    hi = np.floor(tri[:, :, :2].max(1) - 0.5).astype(np.int64)
-    lo = np.maximum(lo, 0)
-    hi = np.minimum(hi, [width - 1, height - 1])
+    lo = np.maximum(np.floor(tri[:, :, :2].min(1) - 0.5).astype(np.int64) + 1, 0)
+    hi = np.minimum(np.floor(tri[:, :, :2].max(1) - 0.5).astype(np.int64), [width - 1, height - 1])
     size = np.maximum(hi - lo + 1, 0)
     count = np.where(front, size[:, 0] * size[:, 1], 0)
-    fid = np.repeat(np.arange(len(faces)), count)
-    first = np.repeat(np.cumsum(count) - count, count)
-    local = np.arange(int(count.sum())) - first
+    face_id = np.full(width * height, -1, np.int64)
+    bary = np.zeros((width * height, 3), np.float32)
+    depth = np.full(width * height, np.inf)
+    csum = np.cumsum(count)
+    start = 0
+    while start < len(faces):
+        end = max(int(np.searchsorted(csum, csum[start] - count[start] + chunk_pixels, side="right")), start + 1)
+        _raster_chunk(tri, np.arange(start, end), lo, size, count, width, face_id, bary, depth)
+        start = end
+    return face_id.reshape(height, width), bary.reshape(height, width, 3)
+
+
+def _raster_chunk(tri: np.ndarray, sel: np.ndarray, lo: np.ndarray, size: np.ndarray, count: np.ndarray, width: int,
+                  face_id: np.ndarray, bary: np.ndarray, depth: np.ndarray) -> None:
+    """Rasterize faces `sel` into the flat buffers, keeping the nearer hit per pixel (in place)."""
+    cnt = count[sel]
+    fid = np.repeat(sel, cnt)
+    local = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
     bw = size[fid, 0]
-    px = lo[fid, 0] + local % bw
-    py = lo[fid, 1] + local // bw
+    px = lo[fid, 0] + local % np.maximum(bw, 1)
+    py = lo[fid, 1] + local // np.maximum(bw, 1)
     x, y = px + 0.5, py + 0.5
     a, b, c = tri[fid, 0], tri[fid, 1], tri[fid, 2]
     area = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
@@ -189,12 +205,12 @@ def rasterize_mesh(uvz: np.ndarray, faces: np.ndarray, width: int, height: int
     pix = py * width + px
     order = np.lexsort((z, pix))
     pix_sorted = pix[order]
-    first_hit = order[np.r_[True, pix_sorted[1:] != pix_sorted[:-1]]]
-    face_id = np.full(width * height, -1, np.int64)
-    bary = np.zeros((width * height, 3), np.float32)
-    face_id[pix[first_hit]] = fid[first_hit]
-    bary[pix[first_hit]] = np.stack([w0[first_hit], w1[first_hit], w2[first_hit]], 1)
-    return face_id.reshape(height, width), bary.reshape(height, width, 3)
+    first = order[np.r_[True, pix_sorted[1:] != pix_sorted[:-1]]] if len(order) else order
+    nearer = first[z[first] < depth[pix[first]]]
+    p = pix[nearer]
+    depth[p] = z[nearer]
+    face_id[p] = fid[nearer]
+    bary[p] = np.stack([w0[nearer], w1[nearer], w2[nearer]], 1)
 
 
 def _fill_empty(rgb: np.ndarray, filled: np.ndarray) -> np.ndarray:
