@@ -4,7 +4,7 @@ three.js open with its skeleton and motion.
 The file holds, on one skin over the 55-joint SMPL-X hierarchy:
   - a textured triangle mesh: the body template's rest surface (at the avatar's betas) pushed out
     along its normals to where the Gaussians sit (clothing, hair), with a texture atlas baked from
-    Gaussian renders (front, back, left, right: every face takes the view that sees it best);
+    Gaussian renders (front, back, sides, top, bottom: every face takes the view that sees it best);
   - the Gaussians as a `KHR_gaussian_splatting` POINTS primitive (SPECS §4.3 attribute names);
   - the motion as an animation: one rotation channel per joint and the root's translation, one key
     per output frame (LINEAR; glTF slerps rotations).
@@ -43,8 +43,17 @@ SPLAT_OPACITY = f"{KHR_SPLAT}:OPACITY"
 MIN_OFFSET, MAX_OFFSET = -0.04, 0.30
 # Gaussians fainter than this do not push the surface out (stray, transparent fringe).
 SURFACE_OPACITY = 0.35
-# Views the atlas is baked from: (azimuth, elevation) in degrees, 0 = the avatar's front (+Z).
-BAKE_VIEWS = ((0.0, 0.0), (180.0, 0.0), (90.0, 0.0), (-90.0, 0.0))
+# Views the atlas is baked from and where each lands in it: (azimuth, elevation) in degrees
+# (0 = the avatar's front, +Z) and (left, top, width, height) in atlas fractions. Front and back
+# get a quarter each; the narrow sides portrait tiles; top and bottom (shoulders, the tops of
+# T-posed arms, the crown, soles) landscape ones.
+BAKE_VIEWS = (
+    ((0.0, 0.0), (0.0, 0.0, 0.5, 0.5)), ((180.0, 0.0), (0.5, 0.0, 0.5, 0.5)),
+    ((90.0, 0.0), (0.0, 0.5, 0.25, 0.5)), ((-90.0, 0.0), (0.25, 0.5, 0.25, 0.5)),
+    ((0.0, 89.0), (0.5, 0.5, 0.5, 0.25)), ((0.0, -89.0), (0.5, 0.75, 0.5, 0.25)),
+)
+# A face this far (metres) behind the Gaussians' expected depth is hidden by them in that view.
+OCCLUDER_DEPTH = 0.04
 BAKE_FOV_DEG = 12.0  # a narrow lens: nearly orthographic, so texels stay even across the body
 
 
@@ -241,23 +250,28 @@ class TexturedMesh:
     face_view: np.ndarray
 
 
-def bake_cameras(verts: np.ndarray, tile: int) -> list[Camera]:
-    """One nearly orthographic camera per BAKE_VIEWS entry, framing the rest surface [V,3]."""
+def bake_tiles(texture_size: int) -> list[tuple[int, int, int, int]]:
+    """(left, top, width, height) in atlas pixels for each BAKE_VIEWS entry."""
+    return [tuple(int(round(f * texture_size)) for f in rect) for _, rect in BAKE_VIEWS]
+
+
+def bake_cameras(verts: np.ndarray, texture_size: int) -> list[Camera]:
+    """One nearly orthographic camera per BAKE_VIEWS entry, framing the rest surface [V,3] in its tile."""
     lo, hi = verts.min(0) - 0.02, verts.max(0) + 0.02
-    return [Camera.framing(lo, hi, az, el, BAKE_FOV_DEG, tile, tile, margin=1.04) for az, el in BAKE_VIEWS]
+    return [Camera.framing(lo, hi, az, el, BAKE_FOV_DEG, w, h, margin=1.04)
+            for ((az, el), _), (_, _, w, h) in zip(BAKE_VIEWS, bake_tiles(texture_size))]
 
 
 def bake_textured_mesh(avatar: Avatar, verts: np.ndarray, faces: np.ndarray, renderer: Renderer,
                        texture_size: int = 2048, progress: Progress | None = None) -> TexturedMesh:
     """Render the canonical Gaussians from each bake view and give every face the view that sees
-    it most squarely among those where it is not hidden by the mesh itself.
+    it most squarely among those where it is not hidden by the mesh itself (layout: BAKE_VIEWS).
 
     Args:
         verts: [V,3] displaced rest surface; faces: [F,3].
     """
-    grid = int(np.ceil(np.sqrt(len(BAKE_VIEWS))))
-    tile = texture_size // grid
-    cams = bake_cameras(verts, tile)
+    tiles = bake_tiles(texture_size)
+    cams = bake_cameras(verts, texture_size)
     from ..reconstruct.template.surface import face_areas_normals
     _, fnormal = face_areas_normals(verts.astype(np.float64), faces)
     centroid = verts[faces].mean(1)
@@ -267,16 +281,17 @@ def bake_textured_mesh(avatar: Avatar, verts: np.ndarray, faces: np.ndarray, ren
     for v, cam in enumerate(cams):
         if progress:
             progress(f"baking view {v + 1}/{len(cams)}", 0.1 + 0.5 * v / len(cams))
-        out = renderer.render(avatar.gaussians, cam, background=None)
+        out = renderer.render(avatar.gaussians, cam, background=None, mode="depth")  # colour, alpha and depth
         color = np.clip(np.asarray(out.color, np.float32), 0, 1)
         filled = np.asarray(out.alpha) > 0.5
         tile_rgb = (_fill_empty(color, filled) * 255 + 0.5).astype(np.uint8)
-        r, c = divmod(v, grid)
-        atlas[r * tile:(r + 1) * tile, c * tile:(c + 1) * tile] = tile_rgb
+        left, top, w, h = tiles[v]
+        atlas[top:top + h, left:left + w] = tile_rgb
         uvz = cam.project(verts)
         projected.append(uvz)
-        face_id, _ = rasterize_mesh(uvz, faces, tile, tile)
+        face_id, _ = rasterize_mesh(uvz, faces, cam.width, cam.height)
         seen = np.bincount(face_id[face_id >= 0], minlength=len(faces)) > 0
+        seen &= ~_behind_gaussians(cam.project(centroid), out)
         to_cam = cam.position[None] - centroid
         facing = np.einsum("fc,fc->f", fnormal, to_cam / np.linalg.norm(to_cam, axis=1, keepdims=True))
         score[v] = np.where(seen, facing, facing - 2.0)  # a hidden face takes a view only if none sees it
@@ -286,11 +301,23 @@ def bake_textured_mesh(avatar: Avatar, verts: np.ndarray, faces: np.ndarray, ren
     uniq, inverse = np.unique(key.reshape(-1), return_inverse=True)
     src, view = uniq // len(cams), uniq % len(cams)
     uv = np.stack([projected[k][s, :2] for s, k in zip(src, view)]) if len(src) else np.zeros((0, 2))
-    r, c = np.divmod(view, grid)
-    uvs = (np.stack([c * tile + uv[:, 0], r * tile + uv[:, 1]], 1) / texture_size).astype(np.float32)
+    corner = np.array([tiles[k][:2] for k in range(len(cams))], np.float64)[view]
+    uvs = ((corner + uv) / texture_size).astype(np.float32)
     normals = _vertex_normals(verts, faces)[src]
     return TexturedMesh(verts[src].astype(np.float32), normals, uvs, inverse.reshape(-1, 3).astype(np.uint32),
                         src.astype(np.int64), atlas, face_view)
+
+
+def _behind_gaussians(points_uvz: np.ndarray, rendered) -> np.ndarray:
+    """[F] True where a face centre [F,3] (pixels, depth) lies well behind opaque Gaussians the mesh
+    does not follow (a skirt over the thighs seen from below, hair over the neck)."""
+    if rendered.depth is None:
+        return np.zeros(len(points_uvz), bool)
+    h, w = rendered.alpha.shape
+    x = np.clip(points_uvz[:, 0].astype(np.int64), 0, w - 1)
+    y = np.clip(points_uvz[:, 1].astype(np.int64), 0, h - 1)
+    opaque = np.asarray(rendered.alpha)[y, x] > 0.5
+    return opaque & (points_uvz[:, 2] - np.asarray(rendered.depth)[y, x] > OCCLUDER_DEPTH)
 
 
 def sample_texture(atlas: np.ndarray, uv: np.ndarray) -> np.ndarray:
