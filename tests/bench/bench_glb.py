@@ -67,6 +67,18 @@ def threejs_render(glb: Path, camera, t: float) -> np.ndarray | None:
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), np.float32) / 255.0
 
 
+def skinned_mesh(mesh, body, betas, pose, transl) -> np.ndarray:
+    """[V',3] the exported mesh's vertices posed by our LBS with the file's four influences."""
+    import torch
+    from avatar_studio.core.export.glb import four_influences
+    from avatar_studio.core.skinning import dense_to_sparse_weights, lbs_points
+    idx, w = four_influences(*dense_to_sparse_weights(body.weights[mesh.source_vertex], 4))
+    _, rel = body.joint_transforms(pose[None], betas)
+    posed, _ = lbs_points(torch.from_numpy(mesh.positions), torch.from_numpy(idx.astype(np.int64)),
+                          torch.from_numpy(w), rel)
+    return posed[0].numpy() + transl
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--avatar", default=None)
@@ -110,17 +122,25 @@ def main() -> None:
         _, summary = build_glb(avatar, body, None, renderer, GlbOptions(splats=False, texture_size=args.texture_size))
         mesh = summary["mesh"]
         lo, hi = avatar.gaussians.bounds()
-        for az in (20.0, 200.0):
-            cam = Camera.framing(lo, hi, az, 8.0, 35.0, args.size, args.size)
+        def rest_psnr(az: float, el: float) -> tuple[float, float]:
+            cam = Camera.framing(lo, hi, az, el, 35.0, args.size, args.size)
             splats = renderer.render(avatar.gaussians, cam, background=(1.0, 1.0, 1.0))
             img, hit = render_textured_mesh(mesh, mesh.positions, cam)
             covered = np.asarray(splats.alpha) > 0.5
             both = hit & covered
-            print(f"rest pose, azimuth {az:.0f}: baked mesh vs splats PSNR {psnr(img[both], splats.color[both]):.1f} dB "
-                  f"(where both cover), silhouette IoU {both.sum() / (hit | covered).sum():.2f}")
+            return psnr(img[both], splats.color[both]), both.sum() / (hit | covered).sum()
+
+        for az in (20.0, 200.0):
+            value, iou = rest_psnr(az, 8.0)
+            print(f"rest pose, azimuth {az:.0f}: baked mesh vs splats PSNR {value:.1f} dB (where both cover), "
+                  f"silhouette IoU {iou:.2f}")
+        for el in (8.0, 45.0):
+            print(f"rest pose, mean over 8 azimuths at elevation {el:.0f}: "
+                  f"{np.mean([rest_psnr(az, el)[0] for az in range(0, 360, 45)]):.1f} dB")
 
         pose, transl = motion.pose_at(args.time)
         posed = avatar.posed(body, pose, transl)
+        posed_mesh = skinned_mesh(mesh, body, avatar.rig.betas, pose, transl)
         plo, phi = posed.bounds()
         rows = []
         for az in (20.0, 200.0):
@@ -130,8 +150,12 @@ def main() -> None:
             if three is None:
                 return
             drawn = (three < 0.99).any(-1) & (ours < 0.99).any(-1)
+            our_mesh, hit = render_textured_mesh(mesh, posed_mesh, cam)
+            same = hit & (three < 0.99).any(-1)
             print(f"t = {args.time:g} s, azimuth {az:.0f}: three.js mesh vs our splat render PSNR "
-                  f"{psnr(three[drawn], ours[drawn]):.1f} dB where both draw")
+                  f"{psnr(three[drawn], ours[drawn]):.1f} dB where both draw; vs our render of the same mesh "
+                  f"{psnr(three[same], our_mesh[same]):.1f} dB, silhouette IoU "
+                  f"{same.sum() / (hit | (three < 0.99).any(-1)).sum():.3f}")
             rows.append(np.concatenate([ours, three], 1))
     finally:
         renderer.close()
