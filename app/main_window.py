@@ -263,7 +263,8 @@ class MainWindow(QMainWindow):
         self.act_export_ply = a("Export P&LY…", lambda: self.export_dialog("ply"), "Ctrl+Shift+E",
                                 "Write the avatar (canonical or posed) as 3DGS PLY")
         self.act_export_glb = a("Export &GLB (rigged)…", self.export_glb_dialog, None,
-                                "Write the avatar with its skeleton and motion as one glTF file (Blender, Unity, three.js)")
+                                "Write the avatar with its skeleton and motion as one glTF file "
+                                "(Blender, Unity, three.js)")
         self.act_settings = a("Se&ttings…", self.settings_dialog, S.Preferences, "Model paths and back-ends",
                               "settings")
         if self.act_settings.shortcut().isEmpty():

@@ -112,13 +112,12 @@ def _vertex_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
 
 def _vertex_neighbours(faces: np.ndarray, num_vertices: int):
     """Sparse [V,V] row-normalised adjacency (each vertex averages its ring)."""
-    from scipy.sparse import coo_matrix
+    from scipy.sparse import coo_matrix, diags
     i = np.concatenate([faces[:, 0], faces[:, 1], faces[:, 2], faces[:, 1], faces[:, 2], faces[:, 0]])
     j = np.concatenate([faces[:, 1], faces[:, 2], faces[:, 0], faces[:, 0], faces[:, 1], faces[:, 2]])
     adj = coo_matrix((np.ones(len(i), np.float32), (i, j)), shape=(num_vertices, num_vertices)).tocsr()
     adj.data[:] = 1.0
     deg = np.asarray(adj.sum(1)).reshape(-1)
-    from scipy.sparse import diags
     return diags(1.0 / np.maximum(deg, 1)) @ adj
 
 

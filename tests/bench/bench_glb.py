@@ -115,7 +115,8 @@ def main() -> None:
           f"({report.num_faces:,} triangles, {report.num_vertices:,} vertices, {report.num_gaussians:,} Gaussians, "
           f"{report.num_keys} keys, texture {args.texture_size}²)")
     mesh_only = OUT / "demo_mesh_only.glb"
-    print(f"  --no-splats: {export_glb(mesh_only, avatar, body, motion, GlbOptions(splats=False, texture_size=args.texture_size)).size_bytes / 1e6:.2f} MB")
+    mesh_report = export_glb(mesh_only, avatar, body, motion, GlbOptions(splats=False, texture_size=args.texture_size))
+    print(f"  --no-splats: {mesh_report.size_bytes / 1e6:.2f} MB")
 
     renderer = create_renderer("auto")
     try:
