@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..errors import InputError
@@ -27,6 +28,10 @@ def cmd_glb(args: argparse.Namespace) -> int:
                          mesh=not args.no_mesh, texture_size=args.texture_size)
     prog = ConsoleProgress("glb", args.quiet)
     report = export_glb(out, avatar, body, motion, options, progress=prog.stage)
+    locked = avatar.rig.rotation_locked
+    if options.splats and locked is not None and locked.any():
+        print(f"note: glTF cannot mark the rig's {int(locked.sum()):,} rotation-locked Gaussians; "
+              "viewers that skin splats turn them with their joints", file=sys.stderr)
     parts = [f"{report.num_faces:,} triangles" if options.mesh else "",
              f"{report.num_gaussians:,} Gaussians" if options.splats else "",
              f"{report.num_keys} keys" if motion is not None else "no motion"]

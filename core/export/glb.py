@@ -159,12 +159,12 @@ def displaced_surface(gaussians: GaussianSet, verts: np.ndarray, faces: np.ndarr
     return (verts + normals * offset[:, None]).astype(np.float32)
 
 
-def rasterize_mesh(uvz: np.ndarray, faces: np.ndarray, width: int, height: int, chunk_pixels: int = 4_000_000
+def rasterize_mesh(uvz: np.ndarray, faces: np.ndarray, width: int, height: int, chunk_pixels: int = 1_000_000
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Nearest triangle per pixel (z-buffer), vectorised over every face's bounding box.
 
-    Faces go in chunks of about `chunk_pixels` candidate pixels, so memory stays bounded however
-    large the triangles are on screen.
+    Faces go in chunks of about `chunk_pixels` candidate pixels (~170 bytes each while a chunk is
+    worked on), so memory stays bounded however large the triangles are on screen.
 
     Args:
         uvz: [V,3] pixel coordinates (u right, v down, pixel i spans [i, i+1)) and camera depth.
