@@ -264,7 +264,8 @@ def bake_cameras(verts: np.ndarray, texture_size: int) -> list[Camera]:
 def bake_textured_mesh(avatar: Avatar, verts: np.ndarray, faces: np.ndarray, renderer: Renderer,
                        texture_size: int = 2048, progress: Progress | None = None) -> TexturedMesh:
     """Render the canonical Gaussians from each bake view and give every face the view that sees
-    it most squarely among those where it is not hidden by the mesh itself (layout: BAKE_VIEWS).
+    it most squarely among those where neither the mesh nor Gaussians off the mesh hide it
+    (layout: BAKE_VIEWS). The renderer must fill `depth` in mode "depth" (every back-end does).
 
     Args:
         verts: [V,3] displaced rest surface; faces: [F,3].
