@@ -262,6 +262,9 @@ class MainWindow(QMainWindow):
                                   "Render the animation to MP4, WebM, GIF or PNG frames", "export")
         self.act_export_ply = a("Export P&LY…", lambda: self.export_dialog("ply"), "Ctrl+Shift+E",
                                 "Write the avatar (canonical or posed) as 3DGS PLY")
+        self.act_export_glb = a("Export &GLB (rigged)…", self.export_glb_dialog, None,
+                                "Write the avatar with its skeleton and motion as one glTF file "
+                                "(Blender, Unity, three.js)")
         self.act_settings = a("Se&ttings…", self.settings_dialog, S.Preferences, "Model paths and back-ends",
                               "settings")
         if self.act_settings.shortcut().isEmpty():
@@ -316,6 +319,7 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         m.addAction(self.act_export_video)
         m.addAction(self.act_export_ply)
+        m.addAction(self.act_export_glb)
         m.addSeparator()
         m.addAction(self.act_settings)
         m.addSeparator()
@@ -555,6 +559,7 @@ class MainWindow(QMainWindow):
         for act in (self.act_save, self.act_save_as, self.act_export_ply, self.act_frame, self.act_remove):
             act.setEnabled(has_items)
         self.act_export_video.setEnabled(avatar is not None)
+        self.act_export_glb.setEnabled(avatar is not None)
         self.act_load_motion.setEnabled(ready)
         self.motion_panel.setEnabled(avatar is not None and avatar.motion is not None)
 
@@ -1255,6 +1260,45 @@ class MainWindow(QMainWindow):
                     progress(f"frame {n + 1}/{len(frames)}", (n + 1) / len(frames))
             return folder
         return work
+
+    # ================================================================== GLB export (self-contained)
+    def export_glb_dialog(self) -> Job | None:
+        """Ask where to write the selected avatar (with its motion) as a rigged GLB, then export it."""
+        item = self.selected_avatar()
+        if item is None:
+            self.show_error("GLB export needs an avatar: open a photo or an avatar first.")
+            return None
+        suggested = str(Path(self.settings.last_dir or ".") / f"{item.name}.glb")
+        path, _ = QFileDialog.getSaveFileName(self, "Export GLB", suggested, "Binary glTF (*.glb)")
+        return self.run_glb_export(Path(path)) if path else None
+
+    def run_glb_export(self, path: Path) -> Job | None:
+        """Export the selected avatar and its motion (whole clip) as a GLB on a background job."""
+        item = self.selected_avatar()
+        if item is None:
+            self.show_error("GLB export needs an avatar.")
+            return None
+        path = path if path.suffix.lower() == ".glb" else path.with_suffix(".glb")
+        snap = self._snapshot()
+        item = next(i for i in snap.items if i.uid == item.uid)
+        renderer_name = self.settings.renderer
+
+        def work(progress, cancel):
+            from ..core.export.glb import GlbOptions, export_glb
+            from ..core.render.rendering import create_renderer
+            body = snap.body_for(item)
+            renderer = create_renderer(renderer_name)  # headless, owned by this thread
+            try:
+                return export_glb(path, item.avatar, body, item.motion, GlbOptions(), renderer=renderer,
+                                  progress=progress).path
+            finally:
+                renderer.close()
+
+        def done(out: Any) -> None:
+            self.statusBar().showMessage(f"Exported {out}", 8000)
+            self.settings.last_dir = str(Path(out).parent)
+
+        return self._start_foreground(f"Export {path.name}", work, done)
 
     # ================================================================== settings and view
     def settings_dialog(self) -> None:

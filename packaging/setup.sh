@@ -9,7 +9,7 @@
 #   AVATAR_STUDIO_VENV=DIR    where the venv goes (default .venv in the checkout)
 #   TORCH_INDEX_URL=URL       a pip index to take torch from (for example PyTorch's CPU-only index,
 #                             so that no CUDA wheels are pulled on a machine without a local wheel)
-#   AVATAR_STUDIO_NO_NODE=1   skip Node.js and the splat-transform cross-check tool
+#   AVATAR_STUDIO_NO_NODE=1   skip Node.js and the cross-check tools in tests/tools
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -76,10 +76,10 @@ if [ "${AVATAR_STUDIO_NO_NODE:-0}" != 1 ]; then
   elif command -v npm >/dev/null; then
     say "installing the Node.js cross-check tools (tests/tools)"
     if ! (cd tests/tools && npm install --no-audit --no-fund --silent >/dev/null 2>&1); then
-      say "optional: npm could not install the splat-transform cross-check tool; those tests will skip"
+      say "optional: npm could not install the cross-check tools (tests/tools); those tests will skip"
     fi
   else
-    say "optional: no npm, so the splat-transform cross-check tests will skip"
+    say "optional: no npm, so the Node.js cross-check tests will skip"
   fi
 fi
 say "done in $(( $(date +%s) - start )) s; run the studio with $VENV/bin/avatar-studio"
