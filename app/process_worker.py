@@ -231,7 +231,7 @@ class ProcessWorker:
             proc.wait(timeout_s)
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.wait(2.0)
+            proc.wait(10.0)  # a killed child is reaped at once on a quiet machine; allow for a loaded one
         self._proc = None
         self._conn = None
         if self._listener is not None:
@@ -241,7 +241,7 @@ class ProcessWorker:
     def _kill(self) -> None:
         if self._proc is not None:
             self._proc.kill()
-            self._proc.wait(2.0)
+            self._proc.wait(10.0)
         self._proc = None
         self._conn = None
 

@@ -4,9 +4,9 @@ export MP4 and PLY from the GUI path; corrupt files show an error and the window
 undo/redo; projects, autosave and recovery; the README screenshot after loading the demo."""
 from __future__ import annotations
 
+import os
 import shutil
 import time
-import os
 from pathlib import Path
 
 import numpy as np
@@ -173,9 +173,13 @@ def test_playback_repaints_only_the_viewport(window, dancing):
     try:
         tl.set_frame(0, emit=True)
         tl.play()
-        loop = QEventLoop()
-        QTimer.singleShot(1500, loop.quit)
-        loop.exec()
+        t0 = time.perf_counter()
+        # 1.5 s, or longer on a loaded machine until the viewport has drawn 8 frames (at most 8 s).
+        while time.perf_counter() - t0 < 1.5 or (paints["viewport"] < 8 and time.perf_counter() - t0 < 8.0):
+            loop = QEventLoop()
+            QTimer.singleShot(100, loop.quit)
+            loop.exec()
+        elapsed = time.perf_counter() - t0
         tl.pause()
     finally:
         for w in watched:
@@ -183,7 +187,8 @@ def test_playback_repaints_only_the_viewport(window, dancing):
     # 1.5 s at 10 Hz, the first and the final frame, and a spare expose: before, both followed every
     # viewport frame (20-30 a second).
     assert paints["viewport"] >= 8, paints
-    assert paints["label"] <= 22 and paints["splitter"] <= 22, paints
+    spare = 7 + int(10 * elapsed)  # the label at 10 Hz, the first and final frame, a spare expose
+    assert paints["label"] <= spare and paints["splitter"] <= spare, (paints, elapsed)
     assert tl.time_label.text().startswith(f"{tl.frame / tl.fps:.2f} s") and tl.frame_box.value() == tl.frame
 
 
