@@ -50,14 +50,15 @@ def _header(comments: list[str]) -> dict[str, str]:
     return out
 
 
-def read_avatar_or_gaussians(path: str | Path, up: str | None = None) -> Avatar | GaussianSet:
+def read_avatar_or_gaussians(path: str | Path, up: str | None = None,
+                             sh_order: str | None = None) -> Avatar | GaussianSet:
     """Read a PLY; return an Avatar if it carries a rig, else plain Gaussians (studio frame;
     `up` overrides the file's frame, see ply.ply_file_frame)."""
     path = Path(path)
     _require_ply(path)
     ply, vertex = read_ply_element(path)
     frame = frame_for_up(up, ply_file_frame(list(ply.comments)))
-    gaussians = to_studio(gaussians_from_vertex(vertex, path.name), frame)
+    gaussians = to_studio(gaussians_from_vertex(vertex, path.name, sh_order), frame)
     header = _header(list(ply.comments))
     props = {p.name for p in vertex.properties}
     if "skin_j0" not in props:
@@ -84,10 +85,10 @@ def read_avatar_or_gaussians(path: str | Path, up: str | None = None) -> Avatar 
 
 def _require_ply(path: Path) -> None:
     """Refuse, with a clear message, a file that is not a PLY (an avatar is always one)."""
-    from .formats import sniff_path
+    from .formats import format_info, sniff_path
     fmt = sniff_path(path)
     if fmt != "ply":
-        raise InputError(f"{path.name} is a {fmt.replace('_', ' ')} splat file: it holds Gaussians but no rig, so "
+        raise InputError(f"{path.name} is a {format_info(fmt).label} file: it holds Gaussians but no rig, so "
                          "it cannot be animated. Avatars are .ply files written by `reconstruct`.")
 
 

@@ -90,7 +90,7 @@ def gaussians_from_vertex(vertex, source: str = "PLY", sh_order: str | None = No
     if {"scale_0", "scale_1", "scale_2"} <= props:
         scales = np.exp(np.clip(np.stack([col(f"scale_{i}") for i in range(3)], 1), -30, 30))
     else:
-        raise InputError(f"{source} has no scale_0..2 properties; it is a plain point cloud, not 3D Gaussians.")
+        raise InputError(f"{source} has no scale_0..2 properties; it is a mesh or a plain point cloud, not 3D Gaussians.")
     if {"rot_0", "rot_1", "rot_2", "rot_3"} <= props:
         quats = np.stack([col(f"rot_{i}") for i in range(4)], 1)
     else:
