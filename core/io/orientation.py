@@ -99,7 +99,14 @@ def rotate_gaussians(g: GaussianSet, rot: np.ndarray) -> GaussianSet:
     if np.allclose(rot, np.eye(3)):
         return g
     means = (g.means.astype(np.float64) @ rot.T).astype(np.float32)
-    quats = normalize_quats(quat_multiply(rotmat_to_quat(rot)[None, :].astype(np.float32), g.quats))
+    q_rot = rotmat_to_quat(rot)[None, :].astype(np.float32)
+    if np.allclose(np.abs(rot), np.eye(3)):
+        # an axis flip: conjugate (q_rot q q_rot^-1), as Niantic's and PlayCanvas's converters do; the
+        # same covariance as q_rot q (the flip commutes with the diagonal scales), and local axes stay put
+        inverse = q_rot * np.array([1, -1, -1, -1], np.float32)
+        quats = normalize_quats(quat_multiply(quat_multiply(q_rot, g.quats), inverse))
+    else:
+        quats = normalize_quats(quat_multiply(q_rot, g.quats))
     k = g.sh.shape[1]
     if k == 1:
         sh = g.sh.copy()

@@ -88,14 +88,19 @@ def gaussians_from_vertex(vertex, source: str = "PLY", sh_order: str | None = No
         raise InputError(f"{source} has no {', '.join(missing)} coordinates; it is not a point or Gaussian file.")
     means = np.stack([col("x"), col("y"), col("z")], axis=1)
     if {"scale_0", "scale_1", "scale_2"} <= props:
-        scales = np.exp(np.clip(np.stack([col(f"scale_{i}") for i in range(3)], 1), -30, 30))
+        logs = np.stack([col(f"scale_{i}") for i in range(3)], 1)
+        scales = np.where(np.isfinite(logs), np.exp(np.clip(logs, -30, 30)), np.nan)  # inf stays non-finite
     else:
         raise InputError(f"{source} has no scale_0..2 properties; it is a mesh or a plain point cloud, not 3D Gaussians.")
     if {"rot_0", "rot_1", "rot_2", "rot_3"} <= props:
         quats = np.stack([col(f"rot_{i}") for i in range(4)], 1)
     else:
         quats = np.tile(np.array([1, 0, 0, 0], np.float32), (n, 1))
-    opac = _sigmoid(col("opacity")) if "opacity" in props else np.ones(n, np.float32)
+    if "opacity" in props:
+        logit = col("opacity")
+        opac = np.where(np.isfinite(logit), _sigmoid(logit), np.nan)
+    else:
+        opac = np.ones(n, np.float32)
     if {"f_dc_0", "f_dc_1", "f_dc_2"} <= props:
         dc = np.stack([col(f"f_dc_{i}") for i in range(3)], 1)
     elif {"red", "green", "blue"} <= props:
