@@ -29,7 +29,8 @@ from .atomic import atomic_path
 from .notes import finite_gaussians
 
 _SQRT2 = math.sqrt(2.0)
-PALETTE_KMEANS = 4096  # SH palette entries when a scene has more than 65536 distinct SH vectors
+PALETTE_KMEANS = 16384  # SH palette entries when a scene has more than 65536 distinct SH vectors
+PALETTE_GROUPS = 128  # coarse k-means groups those entries are split from
 _REST_COEFFS = {0: 0, 1: 3, 2: 8, 3: 15}
 _FILES = {"means": ["means_l.webp", "means_u.webp"], "scales": ["scales.webp"], "quats": ["quats.webp"],
           "sh0": ["sh0.webp"], "shN": ["shN_centroids.webp", "shN_labels.webp"]}
@@ -186,29 +187,49 @@ def kmeans_1d(values: np.ndarray, k: int = 256, iterations: int = 10) -> tuple[n
     return cent, labels
 
 
+def _lloyd(x: np.ndarray, k: int, iterations: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Plain k-means of [M, D] rows into k centroids from a random sample: ([k, D], [M] labels)."""
+    cent = x[rng.choice(len(x), k, replace=False)].astype(np.float32)
+    labels = np.zeros(len(x), np.int64)
+    for it in range(iterations + 1):
+        c2 = np.sum(cent * cent, 1)
+        for s in range(0, len(x), 4096):
+            labels[s:s + 4096] = np.argmin(c2[None, :] - 2.0 * (x[s:s + 4096] @ cent.T), axis=1)
+        if it == iterations:
+            break
+        counts = np.bincount(labels, minlength=k)
+        for d in range(x.shape[1]):
+            sums = np.bincount(labels, x[:, d], k)
+            cent[:, d] = np.where(counts > 0, sums / np.maximum(counts, 1), cent[:, d])
+    return cent, labels
+
+
 def _palette(rest: np.ndarray, iterations: int) -> tuple[np.ndarray, np.ndarray]:
     """[N, D] SH rest vectors -> ([P, D] palette, [N] labels), P <= 65536 (16-bit labels).
 
-    Up to 65536 distinct vectors are kept exactly; beyond that, `PALETTE_KMEANS` entries by Lloyd
-    k-means from a random sample (splat-transform uses 64k entries on a GPU; 4k keeps a CPU export of
-    ~100k splats to seconds).
+    Up to 65536 distinct vectors are kept exactly. Beyond that, two-level k-means: `PALETTE_GROUPS`
+    coarse groups, each split into entries in proportion to its size, ~`PALETTE_KMEANS` in all
+    (splat-transform runs a flat 64k-entry k-means on a GPU; this keeps a CPU export of ~100k
+    splats to seconds).
     """
     uniq, inverse = np.unique(rest, axis=0, return_inverse=True)
     if len(uniq) <= 65536:
         return uniq, inverse.ravel()
     rng = np.random.default_rng(0)
-    cent = rest[rng.choice(len(rest), PALETTE_KMEANS, replace=False)].astype(np.float32)
-    labels = np.zeros(len(rest), np.int64)
-    for _ in range(max(1, iterations)):
-        c2 = np.sum(cent * cent, 1)
-        for s in range(0, len(rest), 4096):
-            x = rest[s:s + 4096].astype(np.float32)
-            labels[s:s + 4096] = np.argmin(c2[None, :] - 2.0 * (x @ cent.T), axis=1)
-        counts = np.bincount(labels, minlength=len(cent))
-        for d in range(rest.shape[1]):
-            sums = np.bincount(labels, rest[:, d], len(cent))
-            cent[:, d] = np.where(counts > 0, sums / np.maximum(counts, 1), cent[:, d])
-    return cent, labels
+    x = rest.astype(np.float32)
+    _, coarse = _lloyd(x, PALETTE_GROUPS, iterations, rng)
+    palette, labels = [], np.zeros(len(x), np.int64)
+    base = 0
+    for j in range(PALETTE_GROUPS):
+        members = np.flatnonzero(coarse == j)
+        if not len(members):
+            continue
+        k = int(min(len(members), max(1, round(PALETTE_KMEANS * len(members) / len(x)))))
+        cent, sub = _lloyd(x[members], k, iterations, rng)
+        palette.append(cent)
+        labels[members] = base + sub
+        base += k
+    return np.concatenate(palette), labels
 
 
 def encode_sog(g: GaussianSet, iterations: int = 2) -> dict[str, bytes]:
