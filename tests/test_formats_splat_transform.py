@@ -32,7 +32,8 @@ REAL = REPO.parent / "shared" / "real-data" / "splats"
 
 pytestmark = [
     pytest.mark.skipif(NODE is None, reason="node is not installed, so splat-transform cannot run"),
-    pytest.mark.skipif(not TOOL.is_file(), reason="splat-transform is not installed: run `cd tests/tools && npm install`"),
+    pytest.mark.skipif(not TOOL.is_file(),
+                       reason="splat-transform is not installed: run `cd tests/tools && npm install`"),
 ]
 
 X_TURN, Y_TURN = np.diag([1.0, -1.0, -1.0]), np.diag([-1.0, 1.0, -1.0])
@@ -93,7 +94,8 @@ def assert_agrees(got: GaussianSet, want: GaussianSet, fmt: str, what: str) -> N
         assert value <= tol, f"{what}: {name} error {value:.3g} > {tol:.3g} (percentile {pct})"
 
     check("position", dist, pos_tol)
-    cov_err = np.linalg.norm(covariances(got) - covariances(w), axis=(1, 2)) / np.linalg.norm(covariances(w), axis=(1, 2))
+    cov_w = covariances(w)
+    cov_err = np.linalg.norm(covariances(got) - cov_w, axis=(1, 2)) / np.linalg.norm(cov_w, axis=(1, 2))
     check("covariance", cov_err, cov_tol)
     check("log scale", np.abs(np.sort(np.log(got.scales), 1) - np.sort(np.log(w.scales), 1)), scale_tol)
     check("opacity", np.abs(got.opacities - w.opacities), opac_tol)

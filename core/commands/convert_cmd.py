@@ -101,7 +101,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
 def register(subparsers) -> None:
     """Add `convert` to the CLI's subparsers."""
     sp = subparsers.add_parser(
-        "convert", help="convert between splat formats (.ply, .compressed.ply, .splat, .spz, .sog, .glb, .ksplat) or sequences",
+        "convert",
+        help="convert between splat formats (.ply, .compressed.ply, .splat, .spz, .sog, .glb, .ksplat) or sequences",
         description="Convert Gaussians between formats, chosen by extension: .ply (INRIA), .compressed.ply "
                     "(SuperSplat), .splat (antimatter15), .spz (Niantic), .sog or meta.json (PlayCanvas SOG), "
                     ".glb (glTF KHR_gaussian_splatting); .ksplat is read only. Inputs are recognised by content. "

@@ -91,7 +91,8 @@ def gaussians_from_vertex(vertex, source: str = "PLY", sh_order: str | None = No
         logs = np.stack([col(f"scale_{i}") for i in range(3)], 1)
         scales = np.where(np.isfinite(logs), np.exp(np.clip(logs, -30, 30)), np.nan)  # inf stays non-finite
     else:
-        raise InputError(f"{source} has no scale_0..2 properties; it is a mesh or a plain point cloud, not 3D Gaussians.")
+        raise InputError(f"{source} has no scale_0..2 properties; it is a mesh or a plain point cloud, "
+                         "not 3D Gaussians.")
     if {"rot_0", "rot_1", "rot_2", "rot_3"} <= props:
         quats = np.stack([col(f"rot_{i}") for i in range(4)], 1)
     else:
