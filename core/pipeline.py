@@ -5,7 +5,6 @@ from pathlib import Path
 
 from .avatar import Avatar
 from .body.model import BodyModel
-from .errors import InputError
 from .gaussians import GaussianSet
 from .motion.motion import Motion
 

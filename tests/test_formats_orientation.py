@@ -3,7 +3,6 @@ quirks of issue 19: non-finite splats, the f_rest order, clamps, content sniffin
 from __future__ import annotations
 
 import os
-import sys
 
 import numpy as np
 import pytest
@@ -14,7 +13,7 @@ from avatar_studio.core.gaussians import SH_C0, GaussianSet, quat_to_rotmat
 from avatar_studio.core.io import formats
 from avatar_studio.core.io.formats import lost_in_conversion, read_gaussians, sniff_path, write_gaussians
 from avatar_studio.core.io.orientation import (FRAME_TO_STUDIO, X_TURN_SH_SIGNS, flip_upside_down, from_studio,
-                                               rotate_gaussians, sh_basis, sh_rotation, to_studio)
+                                               sh_basis, sh_rotation, to_studio)
 from avatar_studio.core.io.ply import gaussian_vertex_array, read_ply, write_ply
 from conftest import random_gaussians
 

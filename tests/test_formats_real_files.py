@@ -83,7 +83,7 @@ def test_biker_ply_and_spz_are_the_same_scene_the_same_way_up():
     dist, idx = cKDTree(a.means).query(b.means)
     assert np.percentile(dist, 99) < 5e-4
     ra, rb = quat_to_rotmat(a.quats[idx]).astype(np.float64), quat_to_rotmat(b.quats).astype(np.float64)
-    ca = ra * a.scales[idx][:, None, :] ** 1
+    ca = ra * a.scales[idx][:, None, :]
     cb = rb * b.scales[:, None, :]
     cov_a, cov_b = ca @ ca.transpose(0, 2, 1), cb @ cb.transpose(0, 2, 1)
     rel = np.linalg.norm(cov_a - cov_b, axis=(1, 2)) / np.linalg.norm(cov_b, axis=(1, 2))

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..gaussians import SH_C0, GaussianSet, quat_multiply, rotmat_to_quat
+from ..gaussians import SH_C0, GaussianSet
 from .atomic import atomic_path
 from .notes import finite_gaussians, note
 
