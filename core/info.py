@@ -50,6 +50,11 @@ def describe(path: str | Path, up: str | None = None, strict: bool = False, sh_o
                          f"'{rig.body_model}' ({rig.gender}), betas {np.round(rig.betas[:10], 3).tolist()}")
         else:
             lines = _describe_gaussians(obj, f"Gaussians ({label})")
+        from .io.formats import FRAME_WORDS, stored_frame
+        from .io.orientation import frame_for_up
+        frame = frame_for_up(up, stored_frame(path, fmt))
+        lines.append(f"  stored {FRAME_WORDS[frame]}" + ("" if frame == "y_up" else ", shown turned to y up")
+                     + ("" if up in (None, "auto") else f" (--up {up})"))
         return "\n".join(lines + [f"  note: {n}" for n in notes])
     errors = []
     try:

@@ -241,6 +241,20 @@ def decode_gaussians(data: bytes, name: str, format: str | None = None, up: str 
 
 
 MAX_BYTES = 8 << 30
+FRAME_WORDS = {"rdf": "y down (x right, z forward; COLMAP, SuperSplat)", "y_up": "y up",
+               "z_up": "z up", "-z": "-z up"}
+
+
+def stored_frame(path: str | Path, fmt: str | None = None) -> str:
+    """The frame a splat file stores (a FRAME_TO_STUDIO key): the format's, or for a PLY what its
+    header says (ply.ply_file_frame). Reads at most the first 64 KiB."""
+    path = Path(path)
+    fmt = fmt or sniff_path(path)
+    if fmt == "ply":
+        from .ply import ply_file_frame
+        with open(path, "rb") as fh:
+            return ply_file_frame(_ply_comments(fh.read(SNIFF_BYTES)))
+    return FILE_FRAME[fmt]
 
 
 def read_gaussians(path: str | Path, format: str | None = None, *, up: str | None = None,
@@ -303,6 +317,8 @@ def write_gaussians(path: str | Path, gaussians: GaussianSet, format: str | None
     if fmt == "gltf":
         from .gltf_splats import write_glb
         _no_options(fmt, options)
+        if Path(path).name.lower().endswith(".gltf"):
+            raise InputError("glTF splats are written as binary .glb; name the output .glb.")
         return write_glb(path, g)
     from .spz import write_spz
     return write_spz(path, g, **_only(fmt, options, {"version", "sh1_bits", "sh_rest_bits"}))
