@@ -187,6 +187,7 @@ def test_sniffing_by_content(tmp_path, rng):
     assert sniff_path(tmp_path / "m.bin") == "gltf"
     from avatar_studio.core.info import describe
     assert "SuperSplat compressed PLY" in describe(tmp_path / "c.ply")
+    assert "stored y down" in describe(tmp_path / "c.ply") and "stored y up" in describe(tmp_path / "noext")
     assert "Niantic .spz" in describe(tmp_path / "noext")
     assert "PlayCanvas SOG" in describe(tmp_path / "folder" / "meta.json")
     with pytest.raises(InputError, match="folder"):
