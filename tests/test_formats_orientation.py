@@ -255,3 +255,28 @@ def test_gltf_without_splats_is_refused(tmp_path):
     GLTF2(scenes=[Scene(nodes=[0])], nodes=[Node(mesh=0)], meshes=[Mesh(primitives=[])]).save(str(tmp_path / "m.glb"))
     with pytest.raises(StudioError, match="without KHR_gaussian_splatting"):
         read_gaussians(tmp_path / "m.glb")
+
+
+def test_projects_keep_their_splats_the_right_way_up_old_and_new(tmp_path, rng, body):
+    """Static splats in a project are written as a y-down scene PLY that names its frame; a project saved
+    before PLYs named their frame held them y-up, and still opens that way."""
+    import zipfile
+    from avatar_studio.core.project import ProjectData, load_project, save_project
+    from avatar_studio.core.scene import Scene, SceneItem
+    g = random_gaussians(30, rng, 1)
+    scene = Scene(body)
+    scene.add(SceneItem("props", gaussians=g))
+    save_project(tmp_path / "new.avsproj", scene, ProjectData())
+    loaded, _ = load_project(tmp_path / "new.avsproj", Scene(body))
+    np.testing.assert_allclose(loaded.items[0].gaussians.means, g.means, atol=1e-6)
+    with zipfile.ZipFile(tmp_path / "new.avsproj") as zin, \
+            zipfile.ZipFile(tmp_path / "old.avsproj", "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            if info.filename.endswith("splats.ply"):
+                _plain_ply(tmp_path / "old_splats.ply", g)  # the old writer: values as held, no frame comment
+                data = (tmp_path / "old_splats.ply").read_bytes()
+            zout.writestr(info, data)
+    loaded, _ = load_project(tmp_path / "old.avsproj", Scene(body))
+    np.testing.assert_allclose(loaded.items[0].gaussians.means, g.means, atol=1e-6)
+    np.testing.assert_allclose(loaded.items[0].gaussians.sh, g.sh, atol=1e-6)
