@@ -280,3 +280,21 @@ def test_projects_keep_their_splats_the_right_way_up_old_and_new(tmp_path, rng, 
     loaded, _ = load_project(tmp_path / "old.avsproj", Scene(body))
     np.testing.assert_allclose(loaded.items[0].gaussians.means, g.means, atol=1e-6)
     np.testing.assert_allclose(loaded.items[0].gaussians.sh, g.sh, atol=1e-6)
+
+
+@pytest.mark.parametrize("ext", [".sog", ".glb"])
+def test_damaged_sog_and_glb_raise_studio_errors_only(tmp_path, rng, ext):
+    """Truncated or byte-flipped files give a StudioError, never another exception type."""
+    write_gaussians(tmp_path / f"g{ext}", random_gaussians(200, rng, 2))
+    data = (tmp_path / f"g{ext}").read_bytes()
+    for t in range(150):
+        d = bytearray(data)
+        if t % 3 == 0:
+            d = d[:int(rng.integers(0, len(d)))]
+        else:
+            for _ in range(int(rng.integers(1, 20))):
+                d[int(rng.integers(0, len(d)))] = int(rng.integers(0, 256))
+        try:
+            formats.decode_gaussians(bytes(d), f"g{ext}")
+        except StudioError:
+            pass

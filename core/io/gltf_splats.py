@@ -169,6 +169,14 @@ def _transformed(g: GaussianSet, world: np.ndarray, source: str) -> GaussianSet:
 
 
 def _decode(gltf, base: Path | None, source: str) -> GaussianSet:
+    try:
+        return _decode_unchecked(gltf, base, source)
+    except (KeyError, IndexError, ValueError, TypeError, AttributeError) as err:  # a damaged file
+        raise InputError(f"{source}: the glTF file is damaged or malformed ({type(err).__name__}: "
+                         f"{str(err)[:60]}).") from err
+
+
+def _decode_unchecked(gltf, base: Path | None, source: str) -> GaussianSet:
     buffers: dict[int, bytes] = {}
     parts = []
     where = _mesh_transforms(gltf)

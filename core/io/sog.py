@@ -102,7 +102,9 @@ def decode_sog(meta: dict, load: Callable[[str], bytes], source: str) -> Gaussia
         opac = sh0_px[:n, 3].astype(np.float64) / 255.0
 
         bands = int(meta.get("shN", {}).get("bands", 0)) if meta.get("shN") else 0
-        coeffs = _REST_COEFFS.get(bands, 0)
+        if bands not in _REST_COEFFS:
+            raise InputError(f"{source}: meta.json says {bands} SH bands; SOG holds 0 to 3.")
+        coeffs = _REST_COEFFS[bands]
         sh = np.zeros((n, 1 + coeffs, 3))
         sh[:, 0] = dc
         if coeffs:
@@ -161,7 +163,7 @@ def decode_sog_zip(data: bytes, source: str = ".sog data") -> GaussianSet:
             return zf.read(names[name])
 
         return decode_sog(meta, load, source)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as err:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, OSError) as err:
         raise InputError(f"{source} is not a readable zip ({err}).") from err
 
 
