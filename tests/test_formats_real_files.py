@@ -113,3 +113,20 @@ def test_biker_renders_upright_from_both_files():
     floor_row = cam.project(np.array([[centre[0], 0.0, centre[2]]]))[0, 1]
     assert abs(rows.max() - floor_row) <= 10  # its lowest pixels sit on the floor (splat skirts reach ~6 px below)
     assert rows.min() < floor_row - 50  # and it rises up the image from there
+
+
+FUZZ = REAL.parent.parent / "fuzz-corpus"
+
+
+@pytest.mark.parametrize("kind", ["ply", "spz", "avatar_ply"])
+def test_fuzz_corpus_splat_files_give_studio_errors(kind):
+    """The shared fuzz corpus's damaged splat files: a StudioError each (or a clean read), nothing else."""
+    from avatar_studio.core.pipeline import load_splats
+    folder = FUZZ / kind
+    if not folder.is_dir():
+        pytest.skip(f"fuzz corpus missing: {folder}")
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        try:
+            load_splats(path)
+        except StudioError:
+            pass

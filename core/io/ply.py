@@ -110,7 +110,11 @@ def gaussians_from_vertex(vertex, source: str = "PLY", sh_order: str | None = No
         dc = (rgb - 0.5) / 0.28209479177387814
     else:
         dc = np.zeros((n, 3), np.float32)
-    rest_names = sorted((p for p in props if p.startswith("f_rest_")), key=lambda s: int(s.split("_")[-1]))
+    rest_all = [p for p in props if p.startswith("f_rest_")]
+    rest_names = sorted((p for p in rest_all if p[7:].isdigit()), key=lambda s: int(s[7:]))
+    if len(rest_names) != len(rest_all):
+        odd = next(p for p in rest_all if not p[7:].isdigit())
+        raise InputError(f"{source} has a property '{odd[:30]}' that is not f_rest_<number>; it is damaged.")
     n_rest = len(rest_names)
     if n_rest % 3:
         raise InputError(f"{source} has {n_rest} f_rest properties; expected a multiple of 3.")
