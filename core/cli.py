@@ -94,7 +94,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
     from .export.video import VideoOptions, write_video
     from .io.avatar_file import read_avatar
     from .pipeline import load_motion_for_playback
-    avatar = read_avatar(args.avatar)
+    avatar = read_avatar(args.avatar, up=None if args.up == "auto" else args.up)
     body = body_for_rig(avatar.rig.body_model, avatar.rig.gender, args.body)
     motion = load_motion_for_playback(args.motion, body)
     w, h = args.size
@@ -130,7 +130,7 @@ def cmd_pose(args: argparse.Namespace) -> int:
 
 def cmd_info(args: argparse.Namespace) -> int:
     from .info import describe
-    print(describe(args.file))
+    print(describe(args.file, up=args.up, strict=args.strict, sh_order=args.sh_order))
     return 0
 
 
@@ -148,6 +148,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
+    from .commands.convert_cmd import add_splat_read_options
     p = argparse.ArgumentParser(prog="avatar-studio", description=(
         "Turn one photo of a person into an animatable 3D Gaussian-splat avatar, animate it with "
         "SMPL-X motion and export PLY and video. Run with no command to open the studio window."))
@@ -194,6 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--transparent", action="store_true", help="transparent background (WebM, PNG)")
     sp.add_argument("--renderer", default="auto", choices=["auto", "gl", "gsplat", "cpu"])
     sp.add_argument("--body", default=None, help="SMPL-X folder for avatars rigged on the real SMPL-X (LHM)")
+    sp.add_argument("--up", default="auto", choices=["auto", "y", "-y", "z", "-z"],
+                    help="the avatar file's up axis when it is not the usual y (auto)")
     sp.set_defaults(func=cmd_animate)
 
     sp = common(sub.add_parser("pose", help="avatar + motion -> the posed avatar at one time as 3DGS PLY",
@@ -206,8 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--body", default=None, help="SMPL-X folder for avatars rigged on the real SMPL-X (LHM)")
     sp.set_defaults(func=cmd_pose)
 
-    sp = sub.add_parser("info", help="describe a PLY, avatar, motion or sequence")
+    sp = sub.add_parser("info", help="describe a splat file (any format), avatar, motion or sequence")
     sp.add_argument("file")
+    add_splat_read_options(sp)
     sp.set_defaults(func=cmd_info)
 
     sp = sub.add_parser("gui", help="open the studio window (the default)")

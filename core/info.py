@@ -15,23 +15,47 @@ def _describe_gaussians(g, label: str) -> list[str]:
             f"  opacity: mean {g.opacities.mean():.3f}; scale: median {np.median(g.scales):.4f} m" if len(g) else "  (empty)"]
 
 
-def describe(path: str | Path) -> str:
-    """Describe a PLY/avatar, another splat format, a motion, or a Gaussian sequence."""
+def _splat_format(path: Path) -> str | None:
+    """The splat format of `path` by content (formats.sniff_path), or None when it is not one."""
+    from .io.formats import sniff_path
+    try:
+        return sniff_path(path)
+    except StudioError:
+        return None
+
+
+def describe(path: str | Path, up: str | None = None, strict: bool = False, sh_order: str | None = None) -> str:
+    """Describe a PLY/avatar, another splat format, a motion, or a Gaussian sequence.
+
+    Splat files are recognised by content (an extension-less SPZ, a .ksplat named .bin, a SOG
+    meta.json or folder); `up`, `strict` and `sh_order` are as in `pipeline.load_splats`.
+    """
     from .avatar import Avatar
+    from .io.formats import format_info
     from .pipeline import load_splats
     path = Path(path)
     if not path.exists():
         raise InputError(f"File not found: {path}")
-    splat_ext = {".ply", ".splat", ".spz", ".ksplat"}
-    if path.is_file() and path.suffix.lower() in splat_ext:
-        obj = load_splats(path)
+    if not (path.is_file() or path.is_dir()):  # a FIFO or device could block every reader below
+        raise InputError(f"{path.name} is not a regular file (a pipe or device); save it to a file first.")
+    fmt = _splat_format(path)
+    if fmt is not None:
+        notes: list[str] = []
+        obj = load_splats(path, up=up, notes=notes, strict=strict, sh_order=sh_order)
+        label = format_info(fmt).label
         if isinstance(obj, Avatar):
             lines = _describe_gaussians(obj.gaussians, f"avatar '{obj.name}'")
             rig = obj.rig
             lines.append(f"  rig: {rig.skin_indices.shape[1]} joint influences per Gaussian, body model "
                          f"'{rig.body_model}' ({rig.gender}), betas {np.round(rig.betas[:10], 3).tolist()}")
-            return "\n".join(lines)
-        return "\n".join(_describe_gaussians(obj, f"Gaussians ({path.suffix.lower()[1:]})"))
+        else:
+            lines = _describe_gaussians(obj, f"Gaussians ({label})")
+        from .io.formats import FRAME_WORDS, stored_frame
+        from .io.orientation import frame_for_up
+        frame = frame_for_up(up, stored_frame(path, fmt))
+        lines.append(f"  stored {FRAME_WORDS[frame]}" + ("" if frame == "y_up" else ", shown turned to y up")
+                     + ("" if up in (None, "auto") else f" (--up {up})"))
+        return "\n".join(lines + [f"  note: {n}" for n in notes])
     errors = []
     try:
         from .pipeline import load_motion

@@ -4,8 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import InputError
-
 if TYPE_CHECKING:  # heavy (torch); `info` on a splat file must not pay for them
     from .avatar import Avatar
     from .body.model import BodyModel
@@ -31,13 +29,17 @@ def load_motion_for_playback(path: str | Path, body: "BodyModel", **options) -> 
     return motion_for_playback(load_motion(path, body, **options), body)
 
 
-def load_splats(path: str | Path) -> "Avatar | GaussianSet":
-    """An avatar (rigged PLY) or plain Gaussians in any supported splat format."""
+def load_splats(path: str | Path, up: str | None = None, notes: list[str] | None = None,
+                strict: bool = False, sh_order: str | None = None) -> "Avatar | GaussianSet":
+    """An avatar (rigged PLY) or plain Gaussians in any supported splat format (or SOG folder), in
+    the studio's y-up frame. `up` overrides the file's up axis; `notes` collects what the read
+    repaired or guessed (dropped non-finite splats, an uncertain f_rest order); `strict` refuses
+    instead. This is what the window's open/drop calls too."""
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"File not found: {path}")
-    from .io.formats import detect_format, read_gaussians
-    if detect_format(path) == "ply":  # INRIA layout: may carry a rig
+    from .io.formats import read_gaussians, sniff_path
+    from .io.notes import collecting
+    if sniff_path(path) == "ply":  # INRIA layout: may carry a rig
         from .io.avatar_file import read_avatar_or_gaussians
-        return read_avatar_or_gaussians(path)
-    return read_gaussians(path)
+        with collecting(notes, strict):
+            return read_avatar_or_gaussians(path, up)
+    return read_gaussians(path, up=up, notes=notes, strict=strict, sh_order=sh_order)

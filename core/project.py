@@ -170,7 +170,11 @@ def load_project(path: str | Path, scene: "Scene | None" = None) -> tuple["Scene
                     if isinstance(entry.get("retarget"), dict):
                         item.motion.meta["retarget"] = entry["retarget"]
                 if "splats" in entry:
-                    g = read_avatar_or_gaussians(member(entry["splats"]))
+                    splats = member(entry["splats"])
+                    # projects saved before PLYs named their frame held the splats y-up, as the scene does
+                    with open(splats, "rb") as fh:
+                        named = b"comment avatar_studio frame " in fh.read(65536)
+                    g = read_avatar_or_gaussians(splats, None if named else "y")
                     item.gaussians = g.gaussians if isinstance(g, Avatar) else g
                 if "sequence_source" in entry:
                     src = entry.get("sequence_source")

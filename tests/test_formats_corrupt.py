@@ -10,6 +10,7 @@ import pytest
 
 from avatar_studio.core.errors import InputError
 from avatar_studio.core.io.compressed_ply import decode_compressed_ply, encode_compressed_ply
+from avatar_studio.core.io.notes import collecting
 from avatar_studio.core.io.formats import decode_gaussians, read_gaussians, write_gaussians
 from avatar_studio.core.io.splat import decode_splat, encode_splat
 from avatar_studio.core.io.spz import LEGACY_HEADER, MAGIC, decode_spz, encode_spz
@@ -50,7 +51,10 @@ def test_splat_damage(rng):
         decode_splat(b"")
     nan = bytearray(data)
     nan[0:4] = struct.pack("<f", float("inf"))
-    with pytest.raises(InputError, match="NaN or infinite"):
+    with collecting() as notes:
+        assert len(decode_splat(bytes(nan), "x.splat")) == 9  # one bad splat is dropped, not the file
+    assert notes == ["x.splat: dropped 1 of 10 splats holding NaN or infinite values"]
+    with pytest.raises(InputError, match="NaN or infinite"), collecting(strict=True):
         decode_splat(bytes(nan))
     neg = bytearray(data)
     neg[12:16] = struct.pack("<f", -1.0)

@@ -17,6 +17,7 @@ import pytest
 
 from avatar_studio.core.errors import InputError
 from avatar_studio.core.gaussians import SH_C0, GaussianSet
+from avatar_studio.core.io.notes import collecting
 from avatar_studio.core.io.formats import detect_format, read_gaussians
 from avatar_studio.core.io.ksplat import bytes_per_splat, decode_ksplat
 from conftest import random_gaussians
@@ -132,7 +133,7 @@ def test_level0_reads_exactly(tmp_path, rng, degree):
     g = _sample(rng, 600, degree, spread=6.0)  # several 5 m blocks, buckets reorder splats
     data, (order,) = make_ksplat([g], level=0)
     (tmp_path / "a.ksplat").write_bytes(data)
-    r = read_gaussians(tmp_path / "a.ksplat")
+    r = read_gaussians(tmp_path / "a.ksplat", up="y")  # as stored, without the y-down -> y-up turn
     ref = g.subset(order)
     assert len(r) == 600 and r.sh_degree == degree
     np.testing.assert_array_equal(r.means, ref.means)
@@ -201,5 +202,8 @@ def test_corrupt_files_raise_input_error(rng):
         decode_ksplat(bytes(bad))
     nan = bytearray(make_ksplat([_sample(rng, 10, 0)], level=0)[0])
     struct.pack_into("<f", nan, 4096 + 1024, float("nan"))
-    with pytest.raises(InputError, match="NaN"):
+    with collecting() as notes:
+        assert len(decode_ksplat(bytes(nan), "n.ksplat")) == 9  # the bad splat is dropped and noted
+    assert notes and "dropped 1 of 10" in notes[0]
+    with pytest.raises(InputError, match="NaN"), collecting(strict=True):
         decode_ksplat(bytes(nan))

@@ -6,6 +6,7 @@ from plyfile import PlyData, PlyElement
 
 from avatar_studio.core.errors import InputError
 from avatar_studio.core.gaussians import SH_C0
+from avatar_studio.core.io.orientation import from_studio
 from avatar_studio.core.io.ply import read_ply, write_ply
 from conftest import random_gaussians
 
@@ -33,8 +34,9 @@ def test_written_layout_matches_inria_order(tmp_path, rng):
 
 
 def test_plain_plyfile_reads_our_values(tmp_path, rng):
-    g = random_gaussians(50, rng, 1)
-    write_ply(tmp_path / "g.ply", g)
+    studio = random_gaussians(50, rng, 1)
+    write_ply(tmp_path / "g.ply", studio)
+    g = from_studio(studio, "rdf")  # a scene PLY stores COLMAP's y-down frame, as SuperSplat expects
     v = PlyData.read(str(tmp_path / "g.ply"))["vertex"]
     np.testing.assert_allclose(v["x"], g.means[:, 0], atol=1e-6)
     np.testing.assert_allclose(1 / (1 + np.exp(-v["opacity"])), g.opacities, atol=1e-5)
@@ -53,7 +55,7 @@ def test_gsplat_exporter_reads_back(tmp_path, rng, degree):
     export_splats(means=t["means"], scales=torch.from_numpy(np.log(g.scales)), quats=t["quats"],
                   opacities=torch.from_numpy(np.log(g.opacities / (1 - g.opacities))),
                   sh0=t["sh"][:, :1], shN=t["sh"][:, 1:], format="ply", save_to=str(tmp_path / "gs.ply"))
-    back = read_ply(tmp_path / "gs.ply")
+    back = read_ply(tmp_path / "gs.ply", up="y")  # the values as stored, no frame turn
     assert_same(g, back, tol=1e-4)
 
 
@@ -68,7 +70,7 @@ def test_variants_without_normals_or_rest_and_extra_props(tmp_path, rng):
     for k, v in cols.items():
         arr[k] = v
     PlyData([PlyElement.describe(arr, "vertex")], text=True).write(str(tmp_path / "v.ply"))
-    g = read_ply(tmp_path / "v.ply")
+    g = read_ply(tmp_path / "v.ply", up="y")
     assert len(g) == n and g.sh_degree == 0
     np.testing.assert_allclose(g.quats[:, 0], 1.0)  # not-normalised quaternions are normalised
     np.testing.assert_allclose(g.scales, np.exp(-3.0), rtol=1e-5)

@@ -29,20 +29,49 @@ def sequence_format_for(out: Path, explicit: str | None = None) -> str:
     return "npz" if lower.endswith(".npz") else "zip" if lower.endswith(".zip") else "ply_folder"
 
 
+UP_HELP = ("the file's up axis when its format's frame is wrong for it: auto (default: PLY scenes, "
+           "compressed PLY, .splat, .ksplat and SOG are y-down, SPZ and glTF y-up, avatars y-up), y, -y, z or -z")
+
+
+def add_splat_read_options(sp: argparse.ArgumentParser) -> None:
+    """--up, --strict and --sh-order: how a splat file is read (info, convert, animate)."""
+    sp.add_argument("--up", default="auto", choices=["auto", "y", "-y", "z", "-z"], help=UP_HELP)
+    sp.add_argument("--strict", action="store_true",
+                    help="refuse files holding NaN or infinite splats instead of dropping them with a note")
+    sp.add_argument("--sh-order", default=None, choices=["channel", "coeff"],
+                    help="PLY f_rest order: channel (INRIA, the default) or coeff (R,G,B per coefficient, "
+                         "as LHM writes without gs_use_rgb)")
+
+
+def print_notes(notes: list[str]) -> None:
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+
+
 def _say(args: argparse.Namespace, text: str) -> None:
     if not getattr(args, "quiet", False):
         print(text)
 
 
+def sniff_path_or_none(path: Path) -> str | None:
+    """formats.sniff_path, or None where it does not know the file."""
+    from ..errors import StudioError
+    from ..io.formats import sniff_path
+    try:
+        return sniff_path(path)
+    except StudioError:
+        return None
+
+
 def cmd_convert(args: argparse.Namespace) -> int:
-    from ..io.formats import (detect_format, format_for_output, format_info, lost_in_conversion, read_gaussians,
-                              write_gaussians)
+    from ..io.formats import format_for_output, format_info, lost_in_conversion, write_gaussians
+    from ..pipeline import load_splats
     src, out = Path(args.input), Path(args.output)
     if not src.exists():
         raise InputError(f"File not found: {src}")
     if src.resolve() == out.resolve():
         raise InputError("The output must differ from the input.")
-    if is_sequence_path(src):
+    if is_sequence_path(src) and not (src.is_dir() and sniff_path_or_none(src) == "sog"):
         from ..cli import ConsoleProgress
         from ..sequence import export_sequence, load_sequence
         fmt = sequence_format_for(out, args.to if args.to in SEQUENCE_FORMATS else None)
@@ -55,41 +84,40 @@ def cmd_convert(args: argparse.Namespace) -> int:
     if args.frame_format:
         raise InputError("--frame-format applies to sequences only.")
     fmt = format_for_output(out, args.to)
-    notes = []
-    if detect_format(src) == "ply":
-        from ..io.avatar_file import read_avatar_or_gaussians
-        obj = read_avatar_or_gaussians(src)
-        g = getattr(obj, "gaussians", obj)
-        if g is not obj:
-            notes.append("the avatar's rig (skinning) is not kept: the output holds its canonical Gaussians")
-    else:
-        g = read_gaussians(src)
+    notes: list[str] = []
+    obj = load_splats(src, up=args.up, notes=notes, strict=args.strict, sh_order=args.sh_order)
+    g = getattr(obj, "gaussians", obj)
+    if g is not obj:
+        notes.append("the avatar's rig (skinning) is not kept: the output holds its canonical Gaussians")
     options = {"version": args.spz_version} if fmt == "spz" else {}
     if args.spz_version is not None and fmt != "spz":
         raise InputError("--spz-version applies to .spz output only.")
     write_gaussians(out, g, fmt, **options)
     _say(args, f"wrote {out}: {len(g):,} Gaussians, SH degree {g.sh_degree}, as {format_info(fmt).label}")
-    for note in notes + lost_in_conversion(g, fmt):
-        print(f"note: {note}", file=sys.stderr)
+    print_notes(notes + lost_in_conversion(g, fmt))
     return 0
 
 
 def register(subparsers) -> None:
     """Add `convert` to the CLI's subparsers."""
     sp = subparsers.add_parser(
-        "convert", help="convert between splat formats (.ply, .compressed.ply, .splat, .spz, .ksplat) or sequences",
+        "convert",
+        help="convert between splat formats (.ply, .compressed.ply, .splat, .spz, .sog, .glb, .ksplat) or sequences",
         description="Convert Gaussians between formats, chosen by extension: .ply (INRIA), .compressed.ply "
-                    "(SuperSplat), .splat (antimatter15), .spz (Niantic); .ksplat is read only. A folder of "
+                    "(SuperSplat), .splat (antimatter15), .spz (Niantic), .sog or meta.json (PlayCanvas SOG), "
+                    ".glb (glTF KHR_gaussian_splatting); .ksplat is read only. Inputs are recognised by content. "
+                    "Each file is read and written the right way up for its format (see --up). A folder of "
                     "frames, an L4GM .npz/.npy or a zip of PLYs converts to a frame folder, .npz or .zip.")
     sp.add_argument("input", help="splat file, or a sequence (folder, .npz, .npy, .zip)")
     sp.add_argument("output", help="output file, or for a sequence a folder / .npz / .zip")
     sp.add_argument("--to", default=None,
-                    help="output format when the extension is not enough: ply, compressed_ply, splat, spz; "
+                    help="output format when the extension is not enough: ply, compressed_ply, splat, spz, sog, gltf; "
                          "for sequences ply_folder, npz, zip")
     sp.add_argument("--spz-version", type=int, choices=[2, 3, 4], default=None,
                     help="SPZ container version (default 3; 4 needs the zstandard package)")
     sp.add_argument("--frame-format", default=None, choices=["ply", "compressed_ply", "spz", "splat"],
                     help="per-frame file format when writing a sequence folder or zip (default ply)")
     sp.add_argument("--fps", type=float, default=None, help="frame rate of an input sequence that stores none")
+    add_splat_read_options(sp)
     sp.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     sp.set_defaults(func=cmd_convert)

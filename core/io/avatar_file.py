@@ -16,7 +16,8 @@ import numpy as np
 from ..avatar import Avatar, Rig
 from ..errors import InputError
 from ..gaussians import GaussianSet
-from .ply import gaussians_from_vertex, read_ply_element, write_ply
+from .orientation import frame_for_up, to_studio
+from .ply import gaussians_from_vertex, ply_file_frame, read_ply_element, write_ply
 
 FORMAT_VERSION = 1
 _TAG = "avatar_studio"
@@ -37,7 +38,7 @@ def write_avatar(path: str | Path, avatar: Avatar) -> Path:
                 f"{_TAG} gender {rig.gender}",
                 f"{_TAG} body_model {rig.body_model}",
                 f"{_TAG} name {avatar.name.replace(chr(10), ' ')}"]
-    return write_ply(path, avatar.gaussians, extra=extra, comments=comments)
+    return write_ply(path, avatar.gaussians, extra=extra, comments=comments, frame="y_up")
 
 
 def _header(comments: list[str]) -> dict[str, str]:
@@ -49,15 +50,22 @@ def _header(comments: list[str]) -> dict[str, str]:
     return out
 
 
-def read_avatar_or_gaussians(path: str | Path) -> Avatar | GaussianSet:
-    """Read a PLY; return an Avatar if it carries a rig, else plain Gaussians."""
+def read_avatar_or_gaussians(path: str | Path, up: str | None = None,
+                             sh_order: str | None = None) -> Avatar | GaussianSet:
+    """Read a PLY; return an Avatar if it carries a rig, else plain Gaussians (studio frame;
+    `up` overrides the file's frame, see ply.ply_file_frame)."""
     path = Path(path)
+    _require_ply(path)
     ply, vertex = read_ply_element(path)
-    gaussians = gaussians_from_vertex(vertex, path.name)
+    frame = frame_for_up(up, ply_file_frame(list(ply.comments)))
+    gaussians = to_studio(gaussians_from_vertex(vertex, path.name, sh_order), frame)
     header = _header(list(ply.comments))
     props = {p.name for p in vertex.properties}
     if "skin_j0" not in props:
         return gaussians
+    if len(gaussians) != vertex.count:
+        raise InputError(f"{path.name}: an avatar's splats must all be finite (its rig is per splat); "
+                         "the file is damaged.")
     k = 0
     while f"skin_j{k}" in props and f"skin_w{k}" in props:
         k += 1
@@ -75,9 +83,18 @@ def read_avatar_or_gaussians(path: str | Path) -> Avatar | GaussianSet:
     return Avatar(gaussians, rig, header.get("name", path.stem))
 
 
-def read_avatar(path: str | Path) -> Avatar:
+def _require_ply(path: Path) -> None:
+    """Refuse, with a clear message, a file that is not a PLY (an avatar is always one)."""
+    from .formats import format_info, sniff_path
+    fmt = sniff_path(path)
+    if fmt != "ply":
+        raise InputError(f"{path.name} is a {format_info(fmt).label} file: it holds Gaussians but no rig, so "
+                         "it cannot be animated. Avatars are .ply files written by `reconstruct`.")
+
+
+def read_avatar(path: str | Path, up: str | None = None) -> Avatar:
     """Read an avatar file; raises InputError for a PLY without a rig."""
-    out = read_avatar_or_gaussians(path)
+    out = read_avatar_or_gaussians(path, up)
     if not isinstance(out, Avatar):
         raise InputError(f"{Path(path).name} holds Gaussians but no rig, so it cannot be animated. "
                          "Reconstruct an avatar from a photo first.")

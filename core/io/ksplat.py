@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..gaussians import GaussianSet, normalize_quats, rgb_to_sh0
+from ..gaussians import GaussianSet, rgb_to_sh0
+from .notes import finite_gaussians
 
 HEADER_BYTES = 4096
 SECTION_HEADER_BYTES = 1024
@@ -132,10 +133,8 @@ def decode_ksplat(data: bytes, source: str = ".ksplat data") -> GaussianSet:
             rest = _sh_to_coeff_major(shv, degree)
         else:
             rest = np.zeros((n, 0, 3), np.float32)
-        if not (np.all(np.isfinite(centers)) and np.all(np.isfinite(scales)) and np.all(np.isfinite(quats))):
-            raise InputError(f"{source}: section {si} holds NaN or infinite values; the file is corrupt.")
         sh = np.concatenate([rgb_to_sh0(rgba[:, :3])[:, None], rest], axis=1)
-        parts.append(GaussianSet(centers, normalize_quats(quats), np.abs(scales), rgba[:, 3], sh))
+        parts.append(finite_gaussians(f"{source} (section {si})", centers, quats, np.abs(scales), rgba[:, 3], sh))
         base = end
     if not parts:
         raise InputError(f"{source} holds no splats.")

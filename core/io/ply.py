@@ -12,6 +12,7 @@ import numpy as np
 from ..errors import InputError
 from ..gaussians import GaussianSet, sh_degree_from_count
 from .atomic import atomic_path
+from .orientation import FRAME_TO_STUDIO, frame_for_up, from_studio, to_studio
 
 MAX_PLY_BYTES = 8 << 30  # refuse absurd files before plyfile tries to map them
 
@@ -43,8 +44,36 @@ def read_ply_element(path: str | Path):
     return ply, ply["vertex"]
 
 
-def gaussians_from_vertex(vertex, source: str = "PLY") -> GaussianSet:
-    """Decode a 3DGS `vertex` element (plyfile) into a GaussianSet."""
+SH_ORDERS = ("channel", "coeff")
+
+
+def _rest_order_fits(rest: np.ndarray) -> tuple[float, float]:
+    """How well the f_rest columns [N, 3*(K-1)] fit each order: the mean correlation between the
+    colour channels of one coefficient (view-dependent colour is mostly brightness, so the right
+    order pairs strongly correlated columns). Returns (channel-major fit, coefficient-major fit)."""
+    n, m = rest.shape
+    per = m // 3
+
+    def fit(cols: np.ndarray) -> float:  # cols [N, 3, per]: channel c of coefficient j
+        out = []
+        for j in range(per):
+            c = np.corrcoef(cols[:, :, j].T)
+            out.append(np.nanmean([c[0, 1], c[0, 2], c[1, 2]]))
+        return float(np.nanmean(out)) if out else 0.0
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return fit(rest.reshape(n, 3, per)), fit(rest.reshape(n, per, 3).transpose(0, 2, 1))
+
+
+def gaussians_from_vertex(vertex, source: str = "PLY", sh_order: str | None = None) -> GaussianSet:
+    """Decode a 3DGS `vertex` element (plyfile) into a GaussianSet (file frame).
+
+    `sh_order`: "channel" (INRIA: all R coefficients, then G, then B) or "coeff" (R, G, B of each
+    coefficient in turn, as some writers such as LHM's without `gs_use_rgb` do). None reads the INRIA
+    order and notes a warning when the other order fits the data clearly better.
+    """
+    if sh_order not in (None, *SH_ORDERS):
+        raise InputError(f"The SH order must be one of {', '.join(SH_ORDERS)}; got '{str(sh_order)[:20]}'.")
     props = {p.name for p in vertex.properties}
     n = vertex.count
 
@@ -59,14 +88,20 @@ def gaussians_from_vertex(vertex, source: str = "PLY") -> GaussianSet:
         raise InputError(f"{source} has no {', '.join(missing)} coordinates; it is not a point or Gaussian file.")
     means = np.stack([col("x"), col("y"), col("z")], axis=1)
     if {"scale_0", "scale_1", "scale_2"} <= props:
-        scales = np.exp(np.clip(np.stack([col(f"scale_{i}") for i in range(3)], 1), -30, 30))
+        logs = np.stack([col(f"scale_{i}") for i in range(3)], 1)
+        scales = np.where(np.isfinite(logs), np.exp(np.clip(logs, -30, 30)), np.nan)  # inf stays non-finite
     else:
-        raise InputError(f"{source} has no scale_0..2 properties; it is a plain point cloud, not 3D Gaussians.")
+        raise InputError(f"{source} has no scale_0..2 properties; it is a mesh or a plain point cloud, "
+                         "not 3D Gaussians.")
     if {"rot_0", "rot_1", "rot_2", "rot_3"} <= props:
         quats = np.stack([col(f"rot_{i}") for i in range(4)], 1)
     else:
         quats = np.tile(np.array([1, 0, 0, 0], np.float32), (n, 1))
-    opac = _sigmoid(col("opacity")) if "opacity" in props else np.ones(n, np.float32)
+    if "opacity" in props:
+        logit = col("opacity")
+        opac = np.where(np.isfinite(logit), _sigmoid(logit), np.nan)
+    else:
+        opac = np.ones(n, np.float32)
     if {"f_dc_0", "f_dc_1", "f_dc_2"} <= props:
         dc = np.stack([col(f"f_dc_{i}") for i in range(3)], 1)
     elif {"red", "green", "blue"} <= props:
@@ -75,7 +110,11 @@ def gaussians_from_vertex(vertex, source: str = "PLY") -> GaussianSet:
         dc = (rgb - 0.5) / 0.28209479177387814
     else:
         dc = np.zeros((n, 3), np.float32)
-    rest_names = sorted((p for p in props if p.startswith("f_rest_")), key=lambda s: int(s.split("_")[-1]))
+    rest_all = [p for p in props if p.startswith("f_rest_")]
+    rest_names = sorted((p for p in rest_all if p[7:].isdigit()), key=lambda s: int(s[7:]))
+    if len(rest_names) != len(rest_all):
+        odd = next(p for p in rest_all if not p[7:].isdigit())
+        raise InputError(f"{source} has a property '{odd[:30]}' that is not f_rest_<number>; it is damaged.")
     n_rest = len(rest_names)
     if n_rest % 3:
         raise InputError(f"{source} has {n_rest} f_rest properties; expected a multiple of 3.")
@@ -84,16 +123,46 @@ def gaussians_from_vertex(vertex, source: str = "PLY") -> GaussianSet:
     sh = np.zeros((n, k, 3), np.float32)
     sh[:, 0] = dc
     if n_rest:
-        rest = np.stack([col(nm) for nm in rest_names], 1).reshape(n, 3, k - 1)  # channel-major
-        sh[:, 1:] = rest.transpose(0, 2, 1)
-    from ..gaussians import normalize_quats
-    return GaussianSet(means, normalize_quats(quats), scales, opac, sh)
+        flat = np.stack([col(nm) for nm in rest_names], 1)
+        order = sh_order or "channel"
+        if sh_order is None and n >= 64 and np.isfinite(flat).all() and flat.std() > 0:
+            channel_fit, coeff_fit = _rest_order_fits(flat)
+            if coeff_fit > channel_fit + 0.2:
+                from .notes import note
+                note(f"{source}: the f_rest order cannot be known for sure; it was read in INRIA's channel-major "
+                     f"order, but the coefficient-major order fits the colours better ({coeff_fit:.2f} vs "
+                     f"{channel_fit:.2f}); pass --sh-order coeff if the view-dependent colours look wrong")
+        if order == "channel":
+            sh[:, 1:] = flat.reshape(n, 3, k - 1).transpose(0, 2, 1)
+        else:
+            sh[:, 1:] = flat.reshape(n, k - 1, 3)
+    from .notes import finite_gaussians
+    return finite_gaussians(source, means, quats, scales, opac, sh)
 
 
-def read_ply(path: str | Path) -> GaussianSet:
-    """Read a 3DGS PLY into a GaussianSet."""
-    _, vertex = read_ply_element(path)
-    return gaussians_from_vertex(vertex, Path(path).name)
+FRAME_TAG = "avatar_studio frame"  # header comment naming the frame our writer stored
+
+
+def ply_file_frame(comments: list[str]) -> str:
+    """The frame a PLY's coordinates are in (see orientation.py).
+
+    Our writer names it in a `avatar_studio frame <name>` comment; an older avatar file (other
+    `avatar_studio` comments, no frame) is y-up; any other PLY is a scene in COLMAP's y-down frame
+    (RDF), as SuperSplat and PlayCanvas read it.
+    """
+    for c in comments:
+        if c.startswith(FRAME_TAG + " "):
+            name = c[len(FRAME_TAG) + 1:].strip()
+            if name in FRAME_TO_STUDIO:
+                return name
+    return "y_up" if any(c.startswith("avatar_studio ") for c in comments) else "rdf"
+
+
+def read_ply(path: str | Path, up: str | None = None) -> GaussianSet:
+    """Read a 3DGS PLY into a GaussianSet in the studio's frame (`up` overrides the file's frame)."""
+    ply, vertex = read_ply_element(path)
+    g = gaussians_from_vertex(vertex, Path(path).name)
+    return to_studio(g, frame_for_up(up, ply_file_frame(list(ply.comments))))
 
 
 def gaussian_vertex_array(g: GaussianSet, extra: dict[str, np.ndarray] | None = None) -> np.ndarray:
@@ -125,12 +194,17 @@ def gaussian_vertex_array(g: GaussianSet, extra: dict[str, np.ndarray] | None = 
 
 
 def write_ply(path: str | Path, g: GaussianSet, *, extra: dict[str, np.ndarray] | None = None,
-              comments: list[str] | None = None) -> Path:
-    """Write a standard binary little-endian 3DGS PLY, atomically."""
+              comments: list[str] | None = None, frame: str = "rdf") -> Path:
+    """Write a standard binary little-endian 3DGS PLY, atomically.
+
+    `g` is in the studio's frame; the file stores `frame` ("rdf", what SuperSplat and every scene
+    viewer expect, or "y_up" for avatar files) and names it in a header comment.
+    """
     from plyfile import PlyData, PlyElement
     g.validate()
-    el = PlyElement.describe(gaussian_vertex_array(g, extra), "vertex")
+    el = PlyElement.describe(gaussian_vertex_array(from_studio(g, frame), extra), "vertex")
     path = Path(path)
     with atomic_path(path) as tmp:
-        PlyData([el], text=False, byte_order="<", comments=list(comments or [])).write(str(tmp))
+        PlyData([el], text=False, byte_order="<",
+                comments=list(comments or []) + [f"{FRAME_TAG} {frame}"]).write(str(tmp))
     return path

@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..gaussians import SH_C0, GaussianSet, normalize_quats
+from ..gaussians import SH_C0, GaussianSet, normalize_quats, rgb_to_sh0
 from .atomic import atomic_path
+from .notes import finite_gaussians
 
 RECORD = np.dtype([("pos", "<f4", 3), ("scale", "<f4", 3), ("rgba", "u1", 4), ("rot", "u1", 4)])
 assert RECORD.itemsize == 32
@@ -54,12 +55,15 @@ def decode_splat(data: bytes, source: str = ".splat data") -> GaussianSet:
                          "(truncated or not a .splat file).")
     rec = np.frombuffer(data, RECORD)
     scales = rec["scale"].astype(np.float32)
-    if not np.all(np.isfinite(scales)) or np.any(scales < 0):
-        raise InputError(f"{source} has negative or non-finite scales; it is corrupt or not a .splat file.")
+    if np.any(scales < 0):
+        raise InputError(f"{source} has negative scales; it is corrupt or not a .splat file.")
+    finite = np.isfinite(scales).all(1) & np.isfinite(rec["pos"]).all(1)
+    if np.count_nonzero(~finite) * 2 > len(rec):  # a headerless format: mostly garbage is not a .splat file
+        raise InputError(f"{source}: most records hold NaN or infinite values; it is corrupt or not a .splat file.")
     rgb = rec["rgba"][:, :3].astype(np.float32) / 255.0
     opac = rec["rgba"][:, 3].astype(np.float32) / 255.0
-    quats = normalize_quats((rec["rot"].astype(np.float32) - 128.0) / 128.0)
-    return GaussianSet.from_rgb(rec["pos"], quats, scales, opac, rgb)
+    quats = (rec["rot"].astype(np.float32) - 128.0) / 128.0
+    return finite_gaussians(source, rec["pos"], quats, scales, opac, rgb_to_sh0(rgb)[:, None])
 
 
 def read_splat(path: str | Path) -> GaussianSet:
