@@ -30,11 +30,25 @@ TOOL = REPO / "tests" / "tools" / "node_modules" / "@playcanvas" / "splat-transf
 NODE = shutil.which("node")
 REAL = REPO.parent / "shared" / "real-data" / "splats"
 
-pytestmark = [
-    pytest.mark.skipif(NODE is None, reason="node is not installed, so splat-transform cannot run"),
-    pytest.mark.skipif(not TOOL.is_file(),
-                       reason="splat-transform is not installed: run `cd tests/tools && npm install`"),
-]
+
+def _tool_problem() -> str | None:
+    """Why splat-transform cannot run here, or None. It asks for node 22; older nodes may not run it."""
+    if NODE is None:
+        return "node is not installed, so splat-transform cannot run"
+    if not TOOL.is_file():
+        return "splat-transform is not installed: run `cd tests/tools && npm install`"
+    try:
+        done = subprocess.run([NODE, str(TOOL), "--version"], capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        return "splat-transform did not answer --version within 60 s"
+    if done.returncode != 0:
+        version = subprocess.run([NODE, "--version"], capture_output=True, text=True).stdout.strip()
+        return f"splat-transform does not run on node {version} (it asks for node 22)"
+    return None
+
+
+TOOL_PROBLEM = _tool_problem()
+pytestmark = [pytest.mark.skipif(TOOL_PROBLEM is not None, reason=str(TOOL_PROBLEM))]
 
 X_TURN, Y_TURN = np.diag([1.0, -1.0, -1.0]), np.diag([-1.0, 1.0, -1.0])
 # what we read from the tool's file = this turn applied to the scene as we hold it (see the docstring)
