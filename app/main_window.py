@@ -38,17 +38,20 @@ APP_NAME = "Avatar Studio"
 
 
 def classify(path: Path) -> str:
-    """'photo', 'project', 'splats' or 'motion' (a motion or a Gaussian sequence: decided by reading it)."""
-    if path.is_dir():
-        return "motion"
+    """'photo', 'project', 'splats' or 'motion' (a motion or a Gaussian sequence: decided by reading it).
+    Splat files are recognised by content (core's one detector), whatever their name."""
+    from ..core.errors import InputError
+    from ..core.io.formats import sniff_path
     ext = path.suffix.lower()
-    if ext in IMAGE_EXTS:
+    if path.is_file() and ext in IMAGE_EXTS:
         return "photo"
-    if ext in PROJECT_EXTS:
+    if path.is_file() and ext in PROJECT_EXTS:
         return "project"
-    if ext in SPLAT_EXTS:
+    try:
+        sniff_path(path)
         return "splats"
-    return "motion"
+    except InputError:
+        return "motion"
 
 
 def sample_photo() -> Path | None:
@@ -293,6 +296,8 @@ class MainWindow(QMainWindow):
         self.act_fps = a("FPS &Readout", self._set_fps, None, "Show frame rate and render time", checkable=True,
                          checked=True)
         self.act_background = a("Background &Colour…", self._pick_background, None, "Viewport background colour")
+        self.act_flip = a("&Flip Upside Down", self.flip_selected, None,
+                          "Turn the selected splat scene 180° about X, for a file stored the other way up")
 
         t = self.timeline
         self.act_play = a("&Play / Pause", t.toggle_play, "Space", "Play or pause (Space)", "play")
@@ -337,6 +342,7 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         for act in (self.act_grid, self.act_skeleton, self.act_fps, self.act_background):
             m.addAction(act)
+        m.addAction(self.act_flip)
         m.addSeparator()
         for dock in (self.scene_dock, self.motion_dock, self.curves_dock):
             m.addAction(dock.toggleViewAction())
@@ -560,6 +566,8 @@ class MainWindow(QMainWindow):
             act.setEnabled(has_items)
         self.act_export_video.setEnabled(avatar is not None)
         self.act_export_glb.setEnabled(avatar is not None)
+        sel = self.scene.selected if ready else None
+        self.act_flip.setEnabled(sel is not None and sel.gaussians is not None)
         self.act_load_motion.setEnabled(ready)
         self.motion_panel.setEnabled(avatar is not None and avatar.motion is not None)
 
@@ -733,13 +741,22 @@ class MainWindow(QMainWindow):
             self.frame_all()
         self.item_added.emit(item)
 
+    def flip_selected(self) -> None:
+        """View ▸ Flip Upside Down on the selected splat item (undoable)."""
+        from .undo import FlipUpsideDown
+        sel = self.scene.selected if self.is_core_ready else None
+        if sel is None or sel.gaussians is None:
+            return
+        self.undo_stack.push(FlipUpsideDown(self.scene, sel))
+
     def load_splats(self, path: str | Path) -> Job:
         path = Path(path)
+        notes: list[str] = []
 
         def work(progress, cancel):
             from ..core.pipeline import load_splats
             progress("reading", 0.0)
-            return load_splats(path)
+            return load_splats(path, notes=notes)
 
         def done(obj: Any) -> None:
             from ..core.avatar import Avatar
@@ -751,6 +768,8 @@ class MainWindow(QMainWindow):
                 item = SceneItem(name=path.stem, gaussians=obj)
             self.add_item(item, f"Open {path.name}")
             self.settings.add_recent(path)
+            if notes:  # what the read repaired (dropped NaN splats, a guessed SH order)
+                self.statusBar().showMessage("; ".join(notes), 10000)
 
         return self._start_foreground(f"Opening {path.name}", work, done)
 

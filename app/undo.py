@@ -95,6 +95,22 @@ class SetVisible(QUndoCommand):
         self.scene.changed(self.item)
 
 
+class FlipUpsideDown(QUndoCommand):
+    """Turn a splat item's Gaussians 180° about X (a scene stored the other way up). The turn is its own
+    inverse, so undo turns it again."""
+
+    def __init__(self, scene: Any, item: Any) -> None:
+        super().__init__(f"Flip {item.name} upside down")
+        self.scene, self.item = scene, item
+
+    def redo(self) -> None:
+        from ..core.io.orientation import flip_upside_down
+        self.item.gaussians = flip_upside_down(self.item.gaussians)
+        self.scene.changed(self.item)
+
+    undo = redo
+
+
 class AddItem(QUndoCommand):
     def __init__(self, scene: Any, item: Any, text: str | None = None) -> None:
         super().__init__(text or f"Add {item.name}")
