@@ -1,0 +1,100 @@
+"""The results manifest, OUT/batch_results.json: one record per task (status, outputs, seconds,
+error, worker), rewritten atomically each time a task finishes, so a crash at any moment leaves
+the previous whole manifest and every finished output on disk.
+
+Statuses: pending, running, done, failed, interrupted (stopped by Ctrl-C), skipped (its avatar
+failed). `--resume` keeps a task that is done with the same settings (key) and whose outputs exist.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from ..io.atomic import atomic_path
+from .jobs import Task
+
+RESULTS_NAME = "batch_results.json"
+FORMAT = "avatar-studio-batch-results"
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+class Results:
+    """Task records keyed by task id, in plan order."""
+
+    def __init__(self, path: Path, source: str, tasks: list[Task]) -> None:
+        self.path, self.source = path, source
+        self.records: dict[str, dict[str, Any]] = {
+            t.id: {"id": t.id, "kind": t.kind, "rows": t.rows, "photo": t.photo, "avatar": t.avatar,
+                   "motion": t.motion, "outputs": list(t.outputs.values()), "key": t.key(),
+                   "status": "pending", "error": None, "seconds": None, "worker": None,
+                   "started": None, "finished": None}
+            for t in tasks}
+        self.started = _now()
+
+    # ------------------------------------------------------------------ resume
+    def adopt_finished(self, previous: dict[str, Any]) -> list[str]:
+        """Mark done the tasks `previous` (an earlier manifest) finished with the same key and whose
+        outputs are all on disk; returns their ids."""
+        kept = []
+        for rec in previous.get("tasks", []):
+            mine = self.records.get(rec.get("id"))
+            if (mine is None or rec.get("status") != "done" or rec.get("key") != mine["key"]
+                    or not all(Path(p).exists() for p in mine["outputs"])):
+                continue
+            for k in ("status", "seconds", "worker", "started", "finished"):
+                mine[k] = rec.get(k)
+            mine["resumed"] = True
+            kept.append(mine["id"])
+        return kept
+
+    @staticmethod
+    def load(path: Path) -> dict[str, Any]:
+        """An earlier manifest, or {} when there is none."""
+        if not path.exists():
+            return {}
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise InputError(f"Cannot read the earlier results {path.name} to resume: {err}") from err
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise InputError(f"{path} is not a batch results manifest.")
+        return data
+
+    # ------------------------------------------------------------------ updates
+    def mark_running(self, task_id: str) -> None:
+        rec = self.records[task_id]
+        rec.update(status="running", started=_now(), error=None)
+
+    def finish(self, task_id: str, status: str, *, error: str | None = None, seconds: float | None = None,
+               worker: str | None = None) -> None:
+        rec = self.records[task_id]
+        rec.update(status=status, error=error, seconds=seconds, worker=worker, finished=_now())
+        rec.pop("resumed", None)
+
+    def interrupt_running(self) -> None:
+        """After a stop: tasks that were running are `interrupted` (their partial files are gone)."""
+        for rec in self.records.values():
+            if rec["status"] == "running":
+                rec.update(status="interrupted", error="stopped before it finished", finished=_now())
+
+    def count(self, *statuses: str) -> int:
+        return sum(1 for r in self.records.values() if r["status"] in statuses)
+
+    def failures(self) -> list[dict[str, Any]]:
+        return [r for r in self.records.values() if r["status"] in ("failed", "skipped")]
+
+    def save(self, *, engine: str, finished: bool) -> None:
+        """Write the manifest atomically (temp file, then rename)."""
+        data = {"format": FORMAT, "version": 1, "source": self.source, "engine": engine, "started": self.started,
+                "updated": _now(), "finished": finished,
+                "counts": {s: self.count(s) for s in ("done", "failed", "skipped", "interrupted", "pending",
+                                                      "running")},
+                "tasks": list(self.records.values())}
+        with atomic_path(self.path) as tmp:
+            tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
