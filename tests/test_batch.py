@@ -1,0 +1,286 @@
+"""`avatar-studio batch`: reading JOBS, planning tasks, the local pool and a real local Ray instance
+on the same small manifest (photos x motions, bad rows among them), and a run killed midway then
+resumed. Sizes are tiny (64 px, 5 frames, 2,000 Gaussians) so the whole file stays around a minute
+or two on two cores."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from avatar_studio import RESOURCES_DIR
+from avatar_studio.core.batch import JobDefaults, plan_tasks, read_jobs, run_batch
+from avatar_studio.core.batch.results import RESULTS_NAME
+from avatar_studio.core.batch.runner import sweep_temps
+from avatar_studio.core.errors import BackendUnavailableError, InputError
+
+REPO = Path(__file__).resolve().parents[1]
+PHOTOS = RESOURCES_DIR / "photos"
+MOTIONS = RESOURCES_DIR / "motions"
+TINY = dict(size=(64, 64), frames=5, gaussians=2000, renderer="cpu")
+
+
+def _glb_available() -> bool:
+    try:
+        from avatar_studio.core.operations import glb_exporter
+        glb_exporter()
+        return True
+    except BackendUnavailableError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory) -> Path:
+    """2 photos x 2 motions, a photo that is not an image (x 1 motion), a row with a bad size, and
+    a GLB row."""
+    folder = tmp_path_factory.mktemp("jobs")
+    (folder / "broken.png").write_text("not an image")
+    rows = ["photo,motion,outputs,size"]
+    for photo in (PHOTOS / "sample_person_1.png", PHOTOS / "sample_person_3.png"):
+        for motion in ("walk", "wave"):
+            rows.append(f"{photo},{MOTIONS / motion}.npz,mp4,")
+    rows.append(f"broken.png,{MOTIONS / 'walk.npz'},mp4,")
+    rows.append(f"{PHOTOS / 'sample_person_1.png'},{MOTIONS / 'walk.npz'},mp4,huge")
+    rows.append(f"{PHOTOS / 'sample_person_3.png'},,glb,")
+    path = folder / "jobs.csv"
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def _tiny_defaults() -> JobDefaults:
+    return JobDefaults(size=TINY["size"], frames=TINY["frames"], gaussians=TINY["gaussians"],
+                       renderer=TINY["renderer"])
+
+
+# ------------------------------------------------------------------------------ reading and planning
+def test_manifest_plan_reconstructs_each_photo_once(manifest, tmp_path):
+    jobs = read_jobs(manifest, _tiny_defaults())
+    assert len(jobs) == 7
+    tasks = plan_tasks(jobs, tmp_path)
+    kinds = [t.kind for t in tasks]
+    assert kinds.count("avatar") == 3 and kinds.count("invalid") == 1 and kinds.count("motion") == 6
+    by_id = {t.id: t for t in tasks}
+    assert len(by_id) == len(tasks)  # ids are unique
+    walk = by_id["sample_person_1/walk"]
+    assert walk.depends_on == "sample_person_1/avatar"
+    assert walk.avatar == str(tmp_path.resolve() / "sample_person_1" / "avatar.ply")
+    assert walk.outputs == {"mp4": str(tmp_path.resolve() / "sample_person_1" / "walk.mp4")}
+    invalid = next(t for t in tasks if t.kind == "invalid")
+    assert "row 6" in invalid.error and "huge" in invalid.error
+    # Same JOBS -> same ids and keys, which is what --resume matches on.
+    again = plan_tasks(read_jobs(manifest, _tiny_defaults()), tmp_path)
+    assert [(t.id, t.key()) for t in again] == [(t.id, t.key()) for t in tasks]
+    assert not any(t.needs_gpu for t in tasks)
+
+
+def test_gpu_tasks_ask_for_a_gpu(tmp_path):
+    manifest = tmp_path / "jobs.json"
+    manifest.write_text(json.dumps([{"photo": "a.png", "motion": "m.npz", "backend": "lhm", "renderer": "gsplat"},
+                                    {"photo": "b.png", "motion": "m.npz", "outputs": ["ply"]}]))
+    tasks = {t.id: t for t in plan_tasks(read_jobs(manifest), tmp_path / "out")}
+    assert tasks["a/avatar"].needs_gpu and tasks["a/m"].needs_gpu
+    assert not tasks["b/avatar"].needs_gpu
+    assert "b/m" not in tasks  # a photo row's "ply" is its avatar: no motion task to run
+
+
+def test_folder_and_glob_sources(tmp_path):
+    for name in ("a.png", "b.jpg", "notes.txt"):
+        (tmp_path / name).write_bytes(b"x")
+    d = JobDefaults(motions=["walk.npz", "wave.npz"])
+    assert len(read_jobs(tmp_path, d)) == 4
+    assert [Path(j.photo).name for j in read_jobs(str(tmp_path / "*.png"), d)] == ["a.png", "a.png"]
+    with pytest.raises(InputError, match="No photos match"):
+        read_jobs(str(tmp_path / "*.gif"), d)
+
+
+def test_bad_manifests_give_one_clear_error(tmp_path):
+    bad_col = tmp_path / "a.csv"
+    bad_col.write_text("photo,moiton\nx.png,walk.npz\n")
+    with pytest.raises(InputError, match="unknown column 'moiton'"):
+        read_jobs(bad_col)
+    bad_json = tmp_path / "b.json"
+    bad_json.write_text("[{")
+    with pytest.raises(InputError, match="not valid JSON"):
+        read_jobs(bad_json)
+    rows = tmp_path / "c.csv"
+    rows.write_text("photo,avatar,outputs\nx.png,y.ply,\nx.png,,mp4\nx.png,,obj\n")
+    errors = [j.error for j in read_jobs(rows)]
+    assert "exactly one of photo or avatar" in errors[0]
+    assert "needs a motion" in errors[1]
+    assert "unknown output kind 'obj'" in errors[2]
+
+
+def test_sweep_removes_only_atomic_temps(tmp_path):
+    out = tmp_path / "avatar.ply"
+    out.write_text("whole")
+    (tmp_path / ".avatar.k2j3h.ply").write_text("half")
+    (tmp_path / ".walk.abc").mkdir()
+    assert sweep_temps([str(out), str(tmp_path / "walk.mp4")]) == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["avatar.ply"]
+
+
+def test_ray_missing_names_the_extra(monkeypatch):
+    from avatar_studio.core.batch.engines import import_ray
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    with pytest.raises(BackendUnavailableError, match=r"avatar-studio\[cluster\]"):
+        import_ray()
+
+
+# ------------------------------------------------------------------------------ both engines
+def _frames(path: Path) -> np.ndarray:
+    import imageio.v2 as iio
+    reader = iio.get_reader(str(path))
+    try:
+        return np.stack([f for f in reader])
+    finally:
+        reader.close()
+
+
+def _check_run(summary, out: Path) -> dict:
+    data = json.loads((out / RESULTS_NAME).read_text())
+    status = {t["id"]: t["status"] for t in data["tasks"]}
+    assert data["finished"] and not any(s in ("running", "pending") for s in status.values())
+    for subj in ("sample_person_1", "sample_person_3"):
+        assert status[f"{subj}/avatar"] == "done"
+        for motion in ("walk", "wave"):
+            assert status[f"{subj}/{motion}"] == "done"
+            frames = _frames(out / subj / f"{motion}.mp4")
+            assert frames.shape == (5, 64, 64, 3)
+            assert 0.02 < (frames.sum(-1) < 700).mean() < 0.6  # a figure on the white background
+    assert status["broken/avatar"] == "failed" and status["broken/walk"] == "skipped"
+    failed = {f[0]: f for f in summary.failures}
+    assert "not a readable image" in failed["broken/avatar"][2]
+    assert failed["broken/walk"][1].endswith("broken.png")
+    assert "size" in failed["row6/invalid"][2]
+    if _glb_available():
+        assert status["sample_person_3/glb"] == "done"
+    else:
+        assert failed["sample_person_3/glb"][2] == "GLB export not available in this build"
+    assert summary.done == 6 and summary.failed == 4
+    assert not list(out.rglob(".*"))  # no temp files left
+    return status
+
+
+@pytest.fixture(scope="module")
+def local_run(manifest, tmp_path_factory):
+    out = tmp_path_factory.mktemp("local")
+    summary = run_batch(manifest, out, defaults=_tiny_defaults(), engine="local", workers=2, quiet=True)
+    return summary, out
+
+
+def test_local_engine_runs_the_manifest(local_run):
+    _check_run(*local_run)
+
+
+def test_ray_engine_matches_local(local_run, manifest, tmp_path):
+    pytest.importorskip("ray", reason="Ray is the optional 'cluster' extra")
+    summary = run_batch(manifest, tmp_path, defaults=_tiny_defaults(), engine="ray", workers=2, quiet=True)
+    _check_run(summary, tmp_path)
+    from avatar_studio.core.io.avatar_file import read_avatar
+    local_out = local_run[1]
+    for subj in ("sample_person_1", "sample_person_3"):
+        a, b = read_avatar(local_out / subj / "avatar.ply"), read_avatar(tmp_path / subj / "avatar.ply")
+        for name in ("means", "quats", "scales", "opacities", "sh"):
+            np.testing.assert_allclose(getattr(a.gaussians, name), getattr(b.gaussians, name), atol=1e-4)
+        for motion in ("walk", "wave"):
+            fa, fb = _frames(local_out / subj / f"{motion}.mp4"), _frames(tmp_path / subj / f"{motion}.mp4")
+            assert np.abs(fa.astype(int) - fb).max() <= 2
+
+
+# ------------------------------------------------------------------------------ stop and resume
+def _start(manifest: Path, out: Path, *extra: str) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "avatar_studio.core.cli", "batch", str(manifest), "-o", str(out), "--workers", "1",
+           "--size", "64", "--frames", "5", "--gaussians", "2000", "--renderer", "cpu", *extra]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+
+
+def _wait_for_done(proc: subprocess.Popen, out: Path, count: int, timeout: float = 120.0) -> dict:
+    """Poll the results manifest until `count` tasks are done."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        assert proc.poll() is None, proc.communicate()
+        try:
+            data = json.loads((out / RESULTS_NAME).read_text())
+        except (OSError, json.JSONDecodeError):
+            data = {}
+        if data.get("counts", {}).get("done", 0) >= count:
+            return data
+        time.sleep(0.2)
+    proc.kill()
+    pytest.fail("the batch made no progress")
+
+
+@pytest.fixture
+def small_manifest(tmp_path) -> Path:
+    """1 photo x 2 motions and a broken photo: the stop/resume runs repeat less work."""
+    (tmp_path / "broken.png").write_text("not an image")
+    photo = PHOTOS / "sample_person_1.png"
+    path = tmp_path / "jobs.json"
+    path.write_text(json.dumps([{"photo": str(photo), "motion": str(MOTIONS / "walk.npz")},
+                                {"photo": str(photo), "motion": str(MOTIONS / "wave.npz")},
+                                {"photo": "broken.png", "motion": str(MOTIONS / "walk.npz")}]))
+    return path
+
+
+def _status(out: Path) -> dict[str, dict]:
+    return {t["id"]: t for t in json.loads((out / RESULTS_NAME).read_text())["tasks"]}
+
+
+def test_killed_midway_then_resumed(small_manifest, tmp_path):
+    """SIGKILL of the whole process group (a crash), then Ctrl-C (SIGINT) of a resumed run, then a
+    last resume: nothing finished is redone, nothing is lost, each stop leaves a whole manifest."""
+    out = tmp_path / "out"
+    proc = _start(small_manifest, out)
+    _wait_for_done(proc, out, 1)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    first = _status(out)  # whole JSON: it is written atomically
+    assert first["sample_person_1/avatar"]["status"] == "done"
+    avatar = Path(first["sample_person_1/avatar"]["outputs"][0])
+    avatar_mtime = avatar.stat().st_mtime_ns
+
+    proc = _start(small_manifest, out, "--resume")
+    _wait_for_done(proc, out, 2)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends: the driver and its workers
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "--resume" in err.strip().splitlines()[-1]
+    second = _status(out)
+    assert {t["status"] for t in second.values()} <= {"done", "failed", "skipped", "pending", "interrupted"}
+    assert second["sample_person_1/avatar"]["started"] == first["sample_person_1/avatar"]["started"]
+    assert not list(out.rglob(".*"))  # no partial outputs left
+    for _ in range(50):  # the process group holds no worker any more
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("worker processes outlived the stopped batch")
+    done_before = {k: t for k, t in second.items() if t["status"] == "done"}
+    mtimes = {p: os.stat(p).st_mtime_ns for t in done_before.values() for p in t["outputs"]}
+
+    summary = run_batch(small_manifest, out, defaults=_tiny_defaults(), resume=True, workers=1, quiet=True)
+    assert summary.resumed == len(done_before) >= 2
+    final = _status(out)
+    assert [final[k]["status"] for k in ("sample_person_1/walk", "sample_person_1/wave", "broken/avatar",
+                                         "broken/walk")] == ["done", "done", "failed", "skipped"]
+    assert avatar.stat().st_mtime_ns == avatar_mtime
+    assert {p: os.stat(p).st_mtime_ns for p in mtimes} == mtimes  # finished outputs not redone
+    assert _frames(out / "sample_person_1" / "wave.mp4").shape == (5, 64, 64, 3)
+    assert not list(out.rglob(".*"))
+
+
+def test_cli_batch_error_and_summary(tmp_path, capsys):
+    from avatar_studio.core.cli import main
+    assert main(["batch", str(tmp_path / "nothing-here"), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: JOBS must be") and len(err.strip().splitlines()) == 1
