@@ -31,7 +31,8 @@ class LocalEngine:
     def __init__(self, workers: int | None = None, warm: dict[str, Any] | None = None) -> None:
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.slots = self.workers
-        self._warm = warm
+        # Each worker's torch gets its share of the cores (as Ray does), not all of them.
+        self._warm = dict(warm or {}, threads=max(1, (os.cpu_count() or 1) // self.workers))
         self._pool: cf.ProcessPoolExecutor | None = None
 
     def _executor(self) -> cf.ProcessPoolExecutor:
@@ -102,19 +103,20 @@ class RayEngine:
                 kwargs["address"] = address
             else:
                 kwargs["num_cpus"] = max(1, workers or os.cpu_count() or 1)
-            # Local workers must import this very package (a checkout run with PYTHONPATH, too).
-            pythonpath = os.environ.get("PYTHONPATH")
-            if pythonpath and not address:
-                kwargs["runtime_env"] = {"env_vars": {"PYTHONPATH": pythonpath}}
             try:
                 ray.init(**kwargs)
             except ConnectionError as err:
                 raise InputError(f"Cannot reach the Ray cluster at {address}: {err}") from err
-        cpus = int(ray.cluster_resources().get("CPU", 1))
+        resources = ray.cluster_resources()
+        cpus = int(resources.get("CPU", 1))
+        self.gpus = int(resources.get("GPU", 0))
         self.slots = max(1, workers or cpus) if address else max(1, cpus)
         self._remote = ray.remote(run_task)
 
     def submit(self, task: Task) -> Any:
+        if task.needs_gpu and not self.gpus:  # Ray would keep it pending for ever
+            raise BackendUnavailableError("this task needs a GPU (LHM back-end or gsplat renderer) and the Ray "
+                                          "cluster has none")
         return self._remote.options(num_cpus=1, num_gpus=1 if task.needs_gpu else 0).remote(task.to_dict())
 
     def wait(self, handles: dict[Any, str], timeout: float) -> list[tuple[Any, dict[str, Any]]]:

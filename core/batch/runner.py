@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, TextIO
 
-from ..errors import CancelledError, InputError
+from ..errors import CancelledError, InputError, StudioError
 from .engines import create_engine
 from .jobs import VIDEO_KINDS, JobDefaults, Task, plan_tasks, read_jobs
 from .results import RESULTS_NAME, Results
@@ -148,11 +148,12 @@ def run_batch(source: str | Path, out_dir: str | Path, *, defaults: JobDefaults 
     by_id = {t.id: t for t in tasks}
     crashes: dict[str, int] = {}
 
-    # The pool warms the reconstructor and renderer the plan will use most.
-    backends = [t.backend for t in tasks if t.kind == "avatar"]
-    renderers = [t.renderer for t in tasks if t.kind == "motion" and any(k in VIDEO_KINDS for k in t.outputs)]
+    # The pool warms the reconstructor and renderer the tasks still to run use most.
+    todo = [t for t in tasks if t.id not in resumed]
+    backends = [t.backend for t in todo if t.kind == "avatar"]
+    renderers = [t.renderer for t in todo if t.kind == "motion" and any(k in VIDEO_KINDS for k in t.outputs)]
     warm = {"backend": max(set(backends), key=backends.count) if backends else None,
-            "gaussians": next((t.gaussians for t in tasks if t.kind == "avatar"), None),
+            "gaussians": next((t.gaussians for t in todo if t.kind == "avatar"), None),
             "renderer": max(set(renderers), key=renderers.count) if renderers else None}
     runner = create_engine(engine, workers=workers, address=address, warm=warm)
     progress = BatchProgress(len(tasks), len(resumed), quiet, stream)
@@ -201,8 +202,11 @@ def run_batch(source: str | Path, out_dir: str | Path, *, defaults: JobDefaults 
                     if t.id in running.values():
                         continue
                     results.mark_running(t.id)
-                    running[runner.submit(t)] = t.id
                     changed = True
+                    try:
+                        running[runner.submit(t)] = t.id
+                    except StudioError as err:  # the engine cannot run it at all (e.g. no GPU)
+                        results.finish(t.id, "failed", error=str(err))
                 if not running:
                     if any(status(t.id) == "pending" for t in tasks):
                         continue  # newly skipped tasks may have freed others; re-plan

@@ -40,12 +40,15 @@ def _renderer(name: str):
 
 def init_worker(warm: dict[str, Any] | None = None) -> None:
     """Pool initializer: leave Ctrl-C to the driver (it stops the pool), then load the models the
-    tasks will need, once. `warm` may name {"backend", "gaussians", "renderer"}; a load that fails
-    here is retried (and reported) by the first task that needs it."""
+    tasks will need, once. `warm` may name {"backend", "gaussians", "renderer", "threads"}; a load
+    that fails here is retried (and reported) by the first task that needs it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if not warm:
         return
     try:
+        if warm.get("threads"):
+            import torch
+            torch.set_num_threads(int(warm["threads"]))
         from ..body.model import default_body_model
         default_body_model()
         if warm.get("backend"):
