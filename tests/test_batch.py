@@ -126,6 +126,27 @@ def test_sweep_removes_only_atomic_temps(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["avatar.ply"]
 
 
+def test_results_journal_survives_a_crash(tmp_path):
+    """A task recorded between two manifest writes is found again by resume, via the journal."""
+    from avatar_studio.core.batch.jobs import Task
+    from avatar_studio.core.batch.results import Results
+    out = tmp_path / "a.ply"
+    out.write_text("whole")
+    tasks = [Task(id="a/avatar", kind="avatar", outputs={"ply": str(out)}, photo="a.png"),
+             Task(id="b/avatar", kind="avatar", outputs={"ply": str(tmp_path / "b.ply")}, photo="b.png")]
+    res = Results(tmp_path / RESULTS_NAME, "jobs.csv", tasks)
+    res.save(engine="local", force=True)
+    res.finish("a/avatar", "done", seconds=1.0)
+    res.save(engine="local")  # within a second of the last write: skipped
+    assert json.loads(res.path.read_text())["counts"]["done"] == 0
+    with open(res.journal, "a") as f:
+        f.write('{"id": "b/avatar", "status": "do')  # the line a crash cut short
+    again = Results(tmp_path / RESULTS_NAME, "jobs.csv", tasks)
+    assert again.adopt_finished(Results.load(res.path)) == ["a/avatar"]
+    again.save(engine="local", force=True)
+    assert not res.journal.exists() and json.loads(res.path.read_text())["counts"]["done"] == 1
+
+
 def test_ray_missing_names_the_extra(monkeypatch):
     from avatar_studio.core.batch.engines import import_ray
     monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
@@ -168,33 +189,6 @@ def _check_run(summary, out: Path) -> dict:
     return status
 
 
-@pytest.fixture(scope="module")
-def local_run(manifest, tmp_path_factory):
-    out = tmp_path_factory.mktemp("local")
-    summary = run_batch(manifest, out, defaults=_tiny_defaults(), engine="local", workers=2, quiet=True)
-    return summary, out
-
-
-def test_local_engine_runs_the_manifest(local_run):
-    _check_run(*local_run)
-
-
-def test_ray_engine_matches_local(local_run, manifest, tmp_path):
-    pytest.importorskip("ray", reason="Ray is the optional 'cluster' extra")
-    summary = run_batch(manifest, tmp_path, defaults=_tiny_defaults(), engine="ray", workers=2, quiet=True)
-    _check_run(summary, tmp_path)
-    from avatar_studio.core.io.avatar_file import read_avatar
-    local_out = local_run[1]
-    for subj in ("sample_person_1", "sample_person_3"):
-        a, b = read_avatar(local_out / subj / "avatar.ply"), read_avatar(tmp_path / subj / "avatar.ply")
-        for name in ("means", "quats", "scales", "opacities", "sh"):
-            np.testing.assert_allclose(getattr(a.gaussians, name), getattr(b.gaussians, name), atol=1e-4)
-        for motion in ("walk", "wave"):
-            fa, fb = _frames(local_out / subj / f"{motion}.mp4"), _frames(tmp_path / subj / f"{motion}.mp4")
-            assert np.abs(fa.astype(int) - fb).max() <= 2
-
-
-# ------------------------------------------------------------------------------ stop and resume
 def _start(manifest: Path, out: Path, *extra: str) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "avatar_studio.core.cli", "batch", str(manifest), "-o", str(out), "--workers", "1",
            "--size", "64", "--frames", "5", "--gaussians", "2000", "--renderer", "cpu", *extra]
@@ -202,81 +196,114 @@ def _start(manifest: Path, out: Path, *extra: str) -> subprocess.Popen:
                             env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
 
 
-def _wait_for_done(proc: subprocess.Popen, out: Path, count: int, timeout: float = 120.0) -> dict:
+def _status(out: Path) -> dict[str, dict]:
+    return {t["id"]: t for t in json.loads((out / RESULTS_NAME).read_text())["tasks"]}
+
+
+def _wait_for_done(proc: subprocess.Popen, out: Path, count: int, timeout: float = 180.0) -> None:
     """Poll the results manifest until `count` tasks are done."""
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
         assert proc.poll() is None, proc.communicate()
         try:
-            data = json.loads((out / RESULTS_NAME).read_text())
-        except (OSError, json.JSONDecodeError):
-            data = {}
-        if data.get("counts", {}).get("done", 0) >= count:
-            return data
+            if json.loads((out / RESULTS_NAME).read_text())["counts"]["done"] >= count:
+                return
+        except (OSError, KeyError, json.JSONDecodeError):
+            pass
         time.sleep(0.2)
-    proc.kill()
+    os.killpg(proc.pid, signal.SIGKILL)
     pytest.fail("the batch made no progress")
 
 
-@pytest.fixture
-def small_manifest(tmp_path) -> Path:
-    """1 photo x 2 motions and a broken photo: the stop/resume runs repeat less work."""
-    (tmp_path / "broken.png").write_text("not an image")
-    photo = PHOTOS / "sample_person_1.png"
-    path = tmp_path / "jobs.json"
-    path.write_text(json.dumps([{"photo": str(photo), "motion": str(MOTIONS / "walk.npz")},
-                                {"photo": str(photo), "motion": str(MOTIONS / "wave.npz")},
-                                {"photo": "broken.png", "motion": str(MOTIONS / "walk.npz")}]))
-    return path
+def _group_gone(pgid: int) -> bool:
+    for _ in range(50):
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
 
 
-def _status(out: Path) -> dict[str, dict]:
-    return {t["id"]: t for t in json.loads((out / RESULTS_NAME).read_text())["tasks"]}
-
-
-def test_killed_midway_then_resumed(small_manifest, tmp_path):
-    """SIGKILL of the whole process group (a crash), then Ctrl-C (SIGINT) of a resumed run, then a
-    last resume: nothing finished is redone, nothing is lost, each stop leaves a whole manifest."""
-    out = tmp_path / "out"
-    proc = _start(small_manifest, out)
+@pytest.fixture(scope="module")
+def local_run(manifest, tmp_path_factory) -> dict:
+    """The local engine's run of the manifest, killed twice on the way (real subprocesses):
+    1. `batch` with one worker, the whole process group SIGKILLed (a crash) once a task is done;
+    2. `batch --resume`, stopped by SIGINT to the process group (Ctrl-C) once 3 tasks are done;
+    3. run_batch(resume=True) with two workers finishes it.
+    Returns what each stop left, for the tests below."""
+    out = tmp_path_factory.mktemp("local")
+    seen: dict = {"out": out}
+    proc = _start(manifest, out)
     _wait_for_done(proc, out, 1)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
-    first = _status(out)  # whole JSON: it is written atomically
+    seen["after_kill"] = _status(out)  # parses: the manifest is written atomically
+    seen["done_outputs_whole"] = all(Path(p).is_file() and Path(p).stat().st_size > 0
+                                     for t in seen["after_kill"].values() if t["status"] == "done"
+                                     for p in t["outputs"])
+    seen["avatar_mtime"] = (out / "sample_person_1" / "avatar.ply").stat().st_mtime_ns
+
+    proc = _start(manifest, out, "--resume")
+    _wait_for_done(proc, out, 3)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, seen["stderr"] = proc.communicate(timeout=60)
+    seen["returncode"] = proc.returncode
+    seen["group_gone"] = _group_gone(proc.pid)
+    seen["temps_after_stop"] = [p.name for p in out.rglob(".*")]
+    seen["after_stop"] = _status(out)
+    seen["mtimes"] = {p: os.stat(p).st_mtime_ns for t in seen["after_stop"].values() if t["status"] == "done"
+                      for p in t["outputs"]}
+
+    seen["summary"] = run_batch(manifest, out, defaults=_tiny_defaults(), engine="local", workers=2, resume=True,
+                                quiet=True)
+    return seen
+
+
+def test_local_engine_runs_the_manifest(local_run):
+    _check_run(local_run["summary"], local_run["out"])
+
+
+def test_crash_loses_nothing_finished(local_run):
+    """After SIGKILL of driver and workers, the manifest is whole and holds the finished avatar."""
+    first = local_run["after_kill"]
     assert first["sample_person_1/avatar"]["status"] == "done"
-    avatar = Path(first["sample_person_1/avatar"]["outputs"][0])
-    avatar_mtime = avatar.stat().st_mtime_ns
+    assert local_run["done_outputs_whole"]
 
-    proc = _start(small_manifest, out, "--resume")
-    _wait_for_done(proc, out, 2)
-    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends: the driver and its workers
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert "--resume" in err.strip().splitlines()[-1]
-    second = _status(out)
+
+def test_ctrl_c_stops_cleanly(local_run):
+    """Ctrl-C: exit 130 with a one-line hint, no worker left, no partial file, a consistent manifest."""
+    assert local_run["returncode"] == 130, local_run["stderr"]
+    assert "--resume" in local_run["stderr"].strip().splitlines()[-1]
+    assert local_run["group_gone"], "worker processes outlived the stopped batch"
+    assert local_run["temps_after_stop"] == []
+    second = local_run["after_stop"]
     assert {t["status"] for t in second.values()} <= {"done", "failed", "skipped", "pending", "interrupted"}
-    assert second["sample_person_1/avatar"]["started"] == first["sample_person_1/avatar"]["started"]
-    assert not list(out.rglob(".*"))  # no partial outputs left
-    for _ in range(50):  # the process group holds no worker any more
-        try:
-            os.killpg(proc.pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.1)
-    else:
-        pytest.fail("worker processes outlived the stopped batch")
-    done_before = {k: t for k, t in second.items() if t["status"] == "done"}
-    mtimes = {p: os.stat(p).st_mtime_ns for t in done_before.values() for p in t["outputs"]}
+    # The resumed run kept the crash-surviving avatar rather than reconstructing it again.
+    assert second["sample_person_1/avatar"]["started"] == local_run["after_kill"]["sample_person_1/avatar"]["started"]
+    assert sum(t["status"] == "done" for t in second.values()) >= 3
 
-    summary = run_batch(small_manifest, out, defaults=_tiny_defaults(), resume=True, workers=1, quiet=True)
-    assert summary.resumed == len(done_before) >= 2
-    final = _status(out)
-    assert [final[k]["status"] for k in ("sample_person_1/walk", "sample_person_1/wave", "broken/avatar",
-                                         "broken/walk")] == ["done", "done", "failed", "skipped"]
-    assert avatar.stat().st_mtime_ns == avatar_mtime
-    assert {p: os.stat(p).st_mtime_ns for p in mtimes} == mtimes  # finished outputs not redone
-    assert _frames(out / "sample_person_1" / "wave.mp4").shape == (5, 64, 64, 3)
-    assert not list(out.rglob(".*"))
+
+def test_resume_redoes_nothing_finished(local_run):
+    summary = local_run["summary"]
+    assert summary.resumed == len({t for t, r in local_run["after_stop"].items() if r["status"] == "done"}) >= 3
+    assert (local_run["out"] / "sample_person_1" / "avatar.ply").stat().st_mtime_ns == local_run["avatar_mtime"]
+    assert {p: os.stat(p).st_mtime_ns for p in local_run["mtimes"]} == local_run["mtimes"]
+
+
+def test_ray_engine_matches_local(local_run, manifest, tmp_path):
+    pytest.importorskip("ray", reason="Ray is the optional 'cluster' extra")
+    summary = run_batch(manifest, tmp_path, defaults=_tiny_defaults(), engine="ray", workers=2, quiet=True)
+    _check_run(summary, tmp_path)
+    from avatar_studio.core.io.avatar_file import read_avatar
+    local_out = local_run["out"]
+    for subj in ("sample_person_1", "sample_person_3"):
+        a, b = read_avatar(local_out / subj / "avatar.ply"), read_avatar(tmp_path / subj / "avatar.ply")
+        for name in ("means", "quats", "scales", "opacities", "sh"):
+            np.testing.assert_allclose(getattr(a.gaussians, name), getattr(b.gaussians, name), atol=1e-4)
+        for motion in ("walk", "wave"):
+            fa, fb = _frames(local_out / subj / f"{motion}.mp4"), _frames(tmp_path / subj / f"{motion}.mp4")
+            assert np.abs(fa.astype(int) - fb).max() <= 2
 
 
 def test_cli_batch_error_and_summary(tmp_path, capsys):

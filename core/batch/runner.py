@@ -1,9 +1,10 @@
 """The batch scheduler: plan the tasks, hand ready ones to an engine, record each result as it
 comes back, show progress, stop cleanly on Ctrl-C, and sum up.
 
-Nothing lost, nothing repeated: every output is written atomically by the core writers; the
-results manifest is rewritten (atomically) after every finished task; a stop or crash leaves at
-worst temp files, which the next run removes; `resume=True` skips tasks already done.
+Nothing lost, nothing repeated: every output is written atomically by the core writers; each
+finished task is journalled at once and the results manifest rewritten atomically (results.py);
+a stop or crash leaves at worst temp files, which the next run removes; `resume=True` skips tasks
+already done.
 """
 from __future__ import annotations
 
@@ -161,8 +162,8 @@ def run_batch(source: str | Path, out_dir: str | Path, *, defaults: JobDefaults 
     running: dict[Any, str] = {}
     status = lambda tid: results.records[tid]["status"]  # noqa: E731
 
-    def save(finished: bool = False) -> None:
-        results.save(engine=engine, finished=finished)
+    def save(finished: bool = False, force: bool = False) -> None:
+        results.save(engine=engine, finished=finished, force=force)
 
     def record(task_id: str, result: dict[str, Any]) -> None:
         if result["status"] == "crashed":
@@ -193,16 +194,15 @@ def run_batch(source: str | Path, out_dir: str | Path, *, defaults: JobDefaults 
 
     try:
         with _sigterm_as_interrupt():
-            save()
+            save(force=True)
             while True:
-                changed = finished = False
+                finished = False
                 for t in ready():
                     if len(running) >= runner.slots:
                         break
                     if t.id in running.values():
                         continue
                     results.mark_running(t.id)
-                    changed = True
                     try:
                         running[runner.submit(t)] = t.id
                     except StudioError as err:  # the engine cannot run it at all (e.g. no GPU)
@@ -213,24 +213,24 @@ def run_batch(source: str | Path, out_dir: str | Path, *, defaults: JobDefaults 
                     break
                 for handle, result in runner.wait(running, timeout=0.25):
                     record(running.pop(handle), result)
-                    changed = finished = True
-                if changed:
-                    save()
+                    finished = True
+                save()  # throttled: at most once a second, and only after a change
                 progress.update(results.count("done"), results.count("failed", "skipped"), len(running),
                                 finished_one=finished)
-            save(finished=True)
+            save(finished=True, force=True)
     except KeyboardInterrupt:
         runner.stop(list(running))
         sweep_temps([p for tid in running.values() for p in by_id[tid].outputs.values()])
         results.interrupt_running()
-        save()
+        save(force=True)
         left = sum(1 for r in results.records.values() if r["status"] not in ("done", "failed", "skipped"))
         raise CancelledError(f"batch stopped: {results.count('done')} done, {results.count('failed', 'skipped')} "
                              f"failed, {left} not run; run again with --resume to finish "
                              f"(results in {results.path})") from None
     finally:
         progress.close()
-    runner.close()
+        runner.close()
+
     def source_of(task: Task) -> str:  # the photo a person knows, not the avatar file it was to become
         dep = by_id.get(task.depends_on or "")
         return (dep.photo if dep else None) or task.photo or task.avatar or ""

@@ -10,6 +10,7 @@ time includes starting the workers and loading their models. Prints figures; ass
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import tempfile
@@ -84,10 +85,13 @@ def main() -> None:
         try:
             s = run_batch(str(args.cache / "*.png"), out, defaults=defaults, engine=engine, workers=workers,
                           quiet=True)
+            tasks = json.loads(s.results_path.read_text())["tasks"]
         finally:
             shutil.rmtree(out, ignore_errors=True)
+        per_kind = {k: [t["seconds"] for t in tasks if t["kind"] == k and t["seconds"]] for k in ("avatar", "motion")}
+        mean = ", ".join(f"{k} {sum(v) / len(v):.1f} s" for k, v in per_kind.items() if v)
         print(f"{run:>6}: {s.jobs} jobs ({s.tasks} tasks, {s.failed} failed) in {s.seconds:6.1f} s = "
-              f"{s.jobs_per_minute:5.1f} jobs/min; load after {os.getloadavg()[0]:.2f}")
+              f"{s.jobs_per_minute:5.1f} jobs/min (mean task: {mean}); load after {os.getloadavg()[0]:.2f}")
     if "ray" in args.runs:
         start, per_task, latency = ray_overhead()
         print(f"ray overhead (no-op task, local instance, 2 CPUs): ray.init {start:.1f} s, "
