@@ -225,15 +225,13 @@ def _group_gone(pgid: int) -> bool:
     return False
 
 
-@pytest.fixture(scope="module")
-def local_run(manifest, tmp_path_factory) -> dict:
+def _run_local_killed_twice(manifest: Path, out: Path) -> dict:
     """The local engine's run of the manifest, killed twice on the way (real subprocesses):
     1. `batch` with one worker, the whole process group SIGKILLed (a crash) once a task is done;
     2. `batch --resume`, stopped by SIGINT to the process group (Ctrl-C) once 3 tasks are done;
     3. run_batch(resume=True) with two workers finishes it.
-    Returns what each stop left, for the tests below."""
-    out = tmp_path_factory.mktemp("local")
-    seen: dict = {"out": out}
+    Returns what each stop left."""
+    seen: dict = {}
     proc = _start(manifest, out)
     _wait_for_done(proc, out, 1)
     os.killpg(proc.pid, signal.SIGKILL)
@@ -260,49 +258,47 @@ def local_run(manifest, tmp_path_factory) -> dict:
     return seen
 
 
-def test_local_engine_runs_the_manifest(local_run):
-    _check_run(local_run["summary"], local_run["out"])
+def test_engines_stop_resume_and_agree(manifest, tmp_path):
+    """One test, so that pytest-xdist never runs the expensive local run twice: the local engine
+    (killed and resumed on the way) and a real local Ray instance run the same manifest; both
+    finish every good job, fail each bad one, and write the same outputs."""
+    local_out = tmp_path / "local"
+    seen = _run_local_killed_twice(manifest, local_out)
 
+    # The crash (SIGKILL of driver and workers) lost nothing finished.
+    assert seen["after_kill"]["sample_person_1/avatar"]["status"] == "done"
+    assert seen["done_outputs_whole"]
 
-def test_crash_loses_nothing_finished(local_run):
-    """After SIGKILL of driver and workers, the manifest is whole and holds the finished avatar."""
-    first = local_run["after_kill"]
-    assert first["sample_person_1/avatar"]["status"] == "done"
-    assert local_run["done_outputs_whole"]
-
-
-def test_ctrl_c_stops_cleanly(local_run):
-    """Ctrl-C: exit 130 with a one-line hint, no worker left, no partial file, a consistent manifest."""
-    assert local_run["returncode"] == 130, local_run["stderr"]
-    assert "--resume" in local_run["stderr"].strip().splitlines()[-1]
-    assert local_run["group_gone"], "worker processes outlived the stopped batch"
-    assert local_run["temps_after_stop"] == []
-    second = local_run["after_stop"]
+    # Ctrl-C: exit 130 with a one-line hint, no worker left, no partial file, a consistent manifest.
+    assert seen["returncode"] == 130, seen["stderr"]
+    assert "--resume" in seen["stderr"].strip().splitlines()[-1]
+    assert seen["group_gone"], "worker processes outlived the stopped batch"
+    assert seen["temps_after_stop"] == []
+    second = seen["after_stop"]
     assert {t["status"] for t in second.values()} <= {"done", "failed", "skipped", "pending", "interrupted"}
-    # The resumed run kept the crash-surviving avatar rather than reconstructing it again.
-    assert second["sample_person_1/avatar"]["started"] == local_run["after_kill"]["sample_person_1/avatar"]["started"]
     assert sum(t["status"] == "done" for t in second.values()) >= 3
+    # The resumed run kept the crash-surviving avatar rather than reconstructing it again.
+    assert second["sample_person_1/avatar"]["started"] == seen["after_kill"]["sample_person_1/avatar"]["started"]
 
+    # The last resume redid nothing finished and completed the rest.
+    summary = seen["summary"]
+    assert summary.resumed == sum(t["status"] == "done" for t in second.values())
+    assert (local_out / "sample_person_1" / "avatar.ply").stat().st_mtime_ns == seen["avatar_mtime"]
+    assert {p: os.stat(p).st_mtime_ns for p in seen["mtimes"]} == seen["mtimes"]
+    _check_run(summary, local_out)
 
-def test_resume_redoes_nothing_finished(local_run):
-    summary = local_run["summary"]
-    assert summary.resumed == len({t for t, r in local_run["after_stop"].items() if r["status"] == "done"}) >= 3
-    assert (local_run["out"] / "sample_person_1" / "avatar.ply").stat().st_mtime_ns == local_run["avatar_mtime"]
-    assert {p: os.stat(p).st_mtime_ns for p in local_run["mtimes"]} == local_run["mtimes"]
-
-
-def test_ray_engine_matches_local(local_run, manifest, tmp_path):
+    # A real local Ray instance, same manifest, same outputs.
     pytest.importorskip("ray", reason="Ray is the optional 'cluster' extra")
-    summary = run_batch(manifest, tmp_path, defaults=_tiny_defaults(), engine="ray", workers=2, quiet=True)
-    _check_run(summary, tmp_path)
+    ray_out = tmp_path / "ray"
+    _check_run(run_batch(manifest, ray_out, defaults=_tiny_defaults(), engine="ray", workers=2, quiet=True),
+               ray_out)
     from avatar_studio.core.io.avatar_file import read_avatar
-    local_out = local_run["out"]
     for subj in ("sample_person_1", "sample_person_3"):
-        a, b = read_avatar(local_out / subj / "avatar.ply"), read_avatar(tmp_path / subj / "avatar.ply")
+        a, b = read_avatar(local_out / subj / "avatar.ply"), read_avatar(ray_out / subj / "avatar.ply")
         for name in ("means", "quats", "scales", "opacities", "sh"):
             np.testing.assert_allclose(getattr(a.gaussians, name), getattr(b.gaussians, name), atol=1e-4)
         for motion in ("walk", "wave"):
-            fa, fb = _frames(local_out / subj / f"{motion}.mp4"), _frames(tmp_path / subj / f"{motion}.mp4")
+            fa, fb = _frames(local_out / subj / f"{motion}.mp4"), _frames(ray_out / subj / f"{motion}.mp4")
             assert np.abs(fa.astype(int) - fb).max() <= 2
 
 
