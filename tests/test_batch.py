@@ -38,17 +38,21 @@ def _glb_available() -> bool:
 
 @pytest.fixture(scope="module")
 def manifest(tmp_path_factory) -> Path:
-    """2 photos x 2 motions, a photo that is not an image (x 1 motion), a row with a bad size, and
-    a GLB row."""
+    """2 photos x 2 motions, a photo that is not an image (x 1 motion), a row with a bad size, a
+    GLB row, and an avatar file (a synthetic subject) posed to PLY and animated."""
+    from avatar_studio.core.io.avatar_file import write_avatar
+    from avatar_studio.core.reconstruct.synthetic import make_avatar, random_spec
     folder = tmp_path_factory.mktemp("jobs")
     (folder / "broken.png").write_text("not an image")
-    rows = ["photo,motion,outputs,size"]
+    write_avatar(folder / "synthetic.ply", make_avatar(random_spec(3), num_gaussians=2000))
+    rows = ["photo,avatar,motion,outputs,size,time"]
     for photo in (PHOTOS / "sample_person_1.png", PHOTOS / "sample_person_3.png"):
         for motion in ("walk", "wave"):
-            rows.append(f"{photo},{MOTIONS / motion}.npz,mp4,")
-    rows.append(f"broken.png,{MOTIONS / 'walk.npz'},mp4,")
-    rows.append(f"{PHOTOS / 'sample_person_1.png'},{MOTIONS / 'walk.npz'},mp4,huge")
-    rows.append(f"{PHOTOS / 'sample_person_3.png'},,glb,")
+            rows.append(f"{photo},,{MOTIONS / motion}.npz,mp4,,")
+    rows.append(f"broken.png,,{MOTIONS / 'walk.npz'},mp4,,")
+    rows.append(f"{PHOTOS / 'sample_person_1.png'},,{MOTIONS / 'walk.npz'},mp4,huge,")
+    rows.append(f"{PHOTOS / 'sample_person_3.png'},,,glb,,")
+    rows.append(f",synthetic.ply,{MOTIONS / 'wave.npz'},ply mp4,,0.5")
     path = folder / "jobs.csv"
     path.write_text("\n".join(rows) + "\n")
     return path
@@ -62,16 +66,19 @@ def _tiny_defaults() -> JobDefaults:
 # ------------------------------------------------------------------------------ reading and planning
 def test_manifest_plan_reconstructs_each_photo_once(manifest, tmp_path):
     jobs = read_jobs(manifest, _tiny_defaults())
-    assert len(jobs) == 7
+    assert len(jobs) == 8
     tasks = plan_tasks(jobs, tmp_path)
     kinds = [t.kind for t in tasks]
-    assert kinds.count("avatar") == 3 and kinds.count("invalid") == 1 and kinds.count("motion") == 6
+    assert kinds.count("avatar") == 3 and kinds.count("invalid") == 1 and kinds.count("motion") == 7
     by_id = {t.id: t for t in tasks}
     assert len(by_id) == len(tasks)  # ids are unique
     walk = by_id["sample_person_1/walk"]
     assert walk.depends_on == "sample_person_1/avatar"
     assert walk.avatar == str(tmp_path.resolve() / "sample_person_1" / "avatar.ply")
     assert walk.outputs == {"mp4": str(tmp_path.resolve() / "sample_person_1" / "walk.mp4")}
+    posed = by_id["synthetic/wave"]
+    assert posed.depends_on is None and posed.avatar.endswith("synthetic.ply") and posed.time == 0.5
+    assert sorted(posed.outputs) == ["mp4", "ply"]
     invalid = next(t for t in tasks if t.kind == "invalid")
     assert "row 6" in invalid.error and "huge" in invalid.error
     # Same JOBS -> same ids and keys, which is what --resume matches on.
@@ -184,7 +191,11 @@ def _check_run(summary, out: Path) -> dict:
         assert status["sample_person_3/glb"] == "done"
     else:
         assert failed["sample_person_3/glb"][2] == "GLB export not available in this build"
-    assert summary.done == 6 and summary.failed == 4
+    posed = status["synthetic/wave"]
+    assert posed == "done" and _frames(out / "synthetic" / "wave.mp4").shape == (5, 64, 64, 3)
+    from avatar_studio.core.io.ply import read_ply
+    assert len(read_ply(out / "synthetic" / "wave.ply")) == 2000  # posed at t = 0.5 s as plain 3DGS
+    assert summary.done == 7 and summary.failed == 4
     assert not list(out.rglob(".*"))  # no temp files left
     return status
 
