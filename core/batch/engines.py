@@ -105,8 +105,9 @@ class RayEngine:
                 kwargs["num_cpus"] = max(1, workers or os.cpu_count() or 1)
             try:
                 ray.init(**kwargs)
-            except ConnectionError as err:
-                raise InputError(f"Cannot reach the Ray cluster at {address}: {err}") from err
+            except Exception as err:  # noqa: BLE001 - Ray raises several types for a bad address or start
+                where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+                raise InputError(f"Cannot start or reach {where}: {str(err).strip()[:200]}") from err
         resources = ray.cluster_resources()
         cpus = int(resources.get("CPU", 1))
         self.gpus = int(resources.get("GPU", 0))

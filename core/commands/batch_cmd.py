@@ -37,6 +37,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
                            model=args.model, prior=args.prior, body=args.body)
     if args.workers is not None and args.workers < 1:
         raise InputError("--workers must be at least 1.")
+    if args.frames is not None and args.frames < 1:
+        raise InputError("--frames must be at least 1.")
     summary = run_batch(args.jobs, args.output, defaults=defaults, engine=args.engine, workers=args.workers,
                         address=args.address, resume=args.resume, quiet=args.quiet)
     resumed = f", {summary.resumed} already done" if summary.resumed else ""
