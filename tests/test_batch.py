@@ -97,6 +97,19 @@ def test_gpu_tasks_ask_for_a_gpu(tmp_path):
     assert "b/m" not in tasks  # a photo row's "ply" is its avatar: no motion task to run
 
 
+def test_plan_names_never_collide(tmp_path):
+    """Repeated rows, a motion called "glb", a second reconstruction setting: distinct ids and files."""
+    manifest = tmp_path / "jobs.json"
+    manifest.write_text(json.dumps([{"photo": "a.png", "outputs": "glb"}, {"photo": "a.png", "outputs": "glb ply"},
+                                    {"photo": "a.png", "motion": "x/glb.npz"}, {"photo": "a.png", "motion": "y/glb.npz"},
+                                    {"photo": "a.png", "motion": "walk.npz", "gaussians": 100}]))
+    tasks = plan_tasks(read_jobs(manifest), tmp_path / "out")
+    outputs = [p for t in tasks for p in t.outputs.values()]
+    assert len({t.id for t in tasks}) == len(tasks) == 6
+    assert len(set(outputs)) == len(outputs)
+    assert sum(t.kind == "avatar" for t in tasks) == 2  # the same photo, two Gaussian counts
+
+
 def test_folder_and_glob_sources(tmp_path):
     for name in ("a.png", "b.jpg", "notes.txt"):
         (tmp_path / name).write_bytes(b"x")

@@ -333,7 +333,7 @@ def plan_tasks(jobs: list[Job], out_dir: str | Path) -> list[Task]:
             folder = Path(at.outputs["ply"]).parent
             subj = folder.name
             dep, avatar_file = at.id, at.outputs["ply"]
-            if job.motion is None and "glb" in job.outputs:
+            if job.motion is None and "glb" in job.outputs and not any(t.id == f"{subj}/glb" for t in tasks):
                 tasks.append(Task(id=f"{subj}/glb", kind="motion", outputs={"glb": str(folder / "avatar.glb")},
                                   avatar=avatar_file, depends_on=dep, body=job.body, rows=[job.row]))
         if job.motion is None:
@@ -342,7 +342,7 @@ def plan_tasks(jobs: list[Job], out_dir: str | Path) -> list[Task]:
         kinds = [k for k in job.outputs if k != "ply" or job.photo is None]
         if not kinds:
             continue
-        name = _unique(_slug(Path(job.motion).stem), motion_names.setdefault(subj, {"avatar"}))
+        name = _unique(_slug(Path(job.motion).stem), motion_names.setdefault(subj, {"avatar", "glb"}))
         outputs = {k: str(folder / f"{name}.{k}") for k in kinds}
         tasks.append(Task(id=f"{subj}/{name}", kind="motion", outputs=outputs, avatar=avatar_file,
                           motion=job.motion, depends_on=dep, size=job.size, camera=job.camera, frames=job.frames,
