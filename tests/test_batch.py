@@ -100,9 +100,10 @@ def test_gpu_tasks_ask_for_a_gpu(tmp_path):
 def test_plan_names_never_collide(tmp_path):
     """Repeated rows, a motion called "glb", a second reconstruction setting: distinct ids and files."""
     manifest = tmp_path / "jobs.json"
-    manifest.write_text(json.dumps([{"photo": "a.png", "outputs": "glb"}, {"photo": "a.png", "outputs": "glb ply"},
-                                    {"photo": "a.png", "motion": "x/glb.npz"}, {"photo": "a.png", "motion": "y/glb.npz"},
-                                    {"photo": "a.png", "motion": "walk.npz", "gaussians": 100}]))
+    rows = [{"photo": "a.png", "outputs": "glb"}, {"photo": "a.png", "outputs": "glb ply"},
+            {"photo": "a.png", "motion": "x/glb.npz"}, {"photo": "a.png", "motion": "y/glb.npz"},
+            {"photo": "a.png", "motion": "walk.npz", "gaussians": 100}]
+    manifest.write_text(json.dumps(rows))
     tasks = plan_tasks(read_jobs(manifest), tmp_path / "out")
     outputs = [p for t in tasks for p in t.outputs.values()]
     assert len({t.id for t in tasks}) == len(tasks) == 6
