@@ -67,63 +67,37 @@ def _size(text: str) -> tuple[int, int]:
 
 # ---------------------------------------------------------------------- commands
 def cmd_reconstruct(args: argparse.Namespace) -> int:
-    from .io.avatar_file import write_avatar
-    from .reconstruct.base import load_image
-    from .reconstruct.factory import create_reconstructor
-    image = load_image(args.photo)
-    rec = create_reconstructor(args.backend, model_dir=args.model, prior_dir=args.prior, device=args.device,
-                               num_gaussians=args.gaussians)
+    from .operations import reconstruct_photo
     prog = ConsoleProgress("reconstruct", args.quiet)
-    result = rec.run(image, progress=prog.stage)
-    result.avatar.name = Path(args.photo).stem
-    write_avatar(args.output, result.avatar)
-    prog.done(f"{len(result.avatar.gaussians):,} Gaussians -> {args.output}")
+    path, count = reconstruct_photo(args.photo, args.output, backend=args.backend, model_dir=args.model,
+                                     prior_dir=args.prior, device=args.device, gaussians=args.gaussians,
+                                     progress=prog.stage)
+    prog.done(f"{count:,} Gaussians -> {path}")
     return 0
 
 
-def _renderer(name: str, quiet: bool):
-    """A renderer for frames that go to video or images (8-bit read-back)."""
-    from .render.rendering import create_renderer
-    return create_renderer(name, notice=lambda msg: None if quiet else print(f"notice: {msg}", file=sys.stderr),
-                           video=True)
+def _notice(quiet: bool) -> Callable[[str], None]:
+    return lambda msg: None if quiet else print(f"notice: {msg}", file=sys.stderr)
 
 
 def cmd_animate(args: argparse.Namespace) -> int:
-    from .body.model import body_for_rig
-    from .export.animation import AnimationSettings, AvatarAnimation
-    from .export.video import VideoOptions, write_video
-    from .io.avatar_file import read_avatar
-    from .pipeline import load_motion_for_playback
-    avatar = read_avatar(args.avatar, up=None if args.up == "auto" else args.up)
-    body = body_for_rig(avatar.rig.body_model, avatar.rig.gender, args.body)
-    motion = load_motion_for_playback(args.motion, body)
+    from .operations import VideoSettings, animate_avatar
     w, h = args.size
-    settings = AnimationSettings(width=w, height=h, fps=args.fps or motion.fps, start=args.start, end=args.end,
-                                 camera_mode=args.camera, azimuth_deg=args.azimuth, elevation_deg=args.elevation,
-                                 background=None if args.transparent else (1.0, 1.0, 1.0))
-    renderer = _renderer(args.renderer, args.quiet)
-    try:
-        anim = AvatarAnimation(avatar, motion, body, renderer, settings)
-        prog = ConsoleProgress("animate", args.quiet)
-        write_video(args.output, anim, anim.num_frames, VideoOptions(settings.fps, args.quality), progress=prog.frames)
-        prog.done(f"{anim.num_frames} frames -> {args.output}")
-    finally:
-        renderer.close()
+    settings = VideoSettings(width=w, height=h, fps=args.fps, start=args.start, end=args.end, camera=args.camera,
+                             azimuth=args.azimuth, elevation=args.elevation, quality=args.quality,
+                             transparent=args.transparent)
+    prog = ConsoleProgress("animate", args.quiet)
+    path, frames = animate_avatar(args.avatar, args.motion, args.output, settings, renderer=args.renderer,
+                                  body_dir=args.body, progress=prog.frames, notice=_notice(args.quiet),
+                                  up=None if args.up == "auto" else args.up)
+    prog.done(f"{frames} frames -> {path}")
     return 0
 
 
 def cmd_pose(args: argparse.Namespace) -> int:
     """Write the avatar posed at one time as a standard 3DGS PLY (`sequence bake` writes every frame)."""
-    import numpy as np
-    from .body.model import body_for_rig
-    from .io.avatar_file import read_avatar
-    from .io.ply import write_ply
-    from .pipeline import load_motion_for_playback
-    avatar = read_avatar(args.avatar)
-    body = body_for_rig(avatar.rig.body_model, avatar.rig.gender, args.body)
-    motion = load_motion_for_playback(args.motion, body)
-    full_pose, transl = motion.pose_at(args.time)
-    write_ply(args.output, avatar.posed(body, full_pose, np.asarray(transl)))
+    from .operations import pose_avatar
+    pose_avatar(args.avatar, args.motion, args.output, time=args.time, body_dir=args.body)
     print(f"wrote {args.output} (t = {args.time:.2f} s)")
     return 0
 
