@@ -15,7 +15,7 @@ import glob as globlib
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +32,10 @@ GPU_BACKENDS = ("lhm",)
 GPU_RENDERERS = ("gsplat",)
 
 
-@dataclass
-class JobDefaults:
-    """Values for the columns a row leaves empty (from the command line)."""
+@dataclass(kw_only=True)
+class JobSettings:
+    """The per-job values a manifest row may set, one column each; the command line gives the defaults."""
 
-    motions: list[str] = field(default_factory=list)   # folder/glob sources: every photo x every motion
-    outputs: list[str] | None = None                    # None: ply without a motion, mp4 with one
     size: tuple[int, int] = (512, 512)
     camera: str = "fixed"
     frames: int | None = None
@@ -51,8 +49,21 @@ class JobDefaults:
     body: str | None = None
 
 
-@dataclass
-class Job:
+def settings_of(s: JobSettings) -> dict[str, Any]:
+    """The JobSettings fields of `s` (defaults, a job or a task) as keyword arguments."""
+    return {f.name: getattr(s, f.name) for f in fields(JobSettings)}
+
+
+@dataclass(kw_only=True)
+class JobDefaults(JobSettings):
+    """Values for the columns a row leaves empty (from the command line)."""
+
+    motions: list[str] = field(default_factory=list)   # folder/glob sources: every photo x every motion
+    outputs: list[str] | None = None                    # None: ply without a motion, mp4 with one
+
+
+@dataclass(kw_only=True)
+class Job(JobSettings):
     """One row, resolved: absolute paths, parsed values. `error` marks a row that cannot run."""
 
     row: int
@@ -60,22 +71,11 @@ class Job:
     avatar: str | None
     motion: str | None
     outputs: list[str]
-    size: tuple[int, int]
-    camera: str
-    frames: int | None
-    fps: float | None
-    time: float
-    backend: str
-    gaussians: int | None
-    renderer: str
-    model: str | None
-    prior: str | None
-    body: str | None
     error: str | None = None
 
 
-@dataclass
-class Task:
+@dataclass(kw_only=True)
+class Task(JobSettings):
     """One unit of work for a worker; plain data, so it pickles to a process or a Ray node.
 
     kind "avatar": reconstruct `photo` into outputs["ply"].
@@ -90,17 +90,6 @@ class Task:
     avatar: str | None = None
     motion: str | None = None
     depends_on: str | None = None
-    size: tuple[int, int] = (512, 512)
-    camera: str = "fixed"
-    frames: int | None = None
-    fps: float | None = None
-    time: float = 0.0
-    backend: str = "template"
-    gaussians: int | None = None
-    renderer: str = "auto"
-    model: str | None = None
-    prior: str | None = None
-    body: str | None = None
     error: str | None = None
     rows: list[int] = field(default_factory=list)
 
@@ -177,9 +166,9 @@ def _job(row: int, rec: dict[str, Any], base: Path, d: JobDefaults) -> Job:
         return default if _blank(v) else v
 
     photo, avatar, motion = get("photo", None), get("avatar", None), get("motion", None)
-    job = Job(row, _resolve(photo, base) if photo else None, _resolve(avatar, base) if avatar else None,
-              _resolve(motion, base) if motion else None, [], d.size, d.camera, d.frames, d.fps, d.time,
-              d.backend, d.gaussians, d.renderer, d.model, d.prior, d.body)
+    job = Job(row=row, photo=_resolve(photo, base) if photo else None,
+              avatar=_resolve(avatar, base) if avatar else None, motion=_resolve(motion, base) if motion else None,
+              outputs=[], **settings_of(d))
     try:
         if (photo is None) == (avatar is None):
             raise InputError("give exactly one of photo or avatar")
