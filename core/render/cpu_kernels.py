@@ -290,20 +290,24 @@ def bin_tiles(order, rec, tiles_x, tiles_y):  # pragma: no cover - compiled
         starts [T+1] int64 (tile t's splats are ids[starts[t]:starts[t+1]]), ids [M] int32.
     """
     n_tiles = tiles_x * tiles_y
+    m = order.shape[0]
     starts = np.zeros(n_tiles + 1, np.int64)
-    for k in range(order.shape[0]):
+    ranges = np.empty((m, 4), np.int32)   # tile ranges in depth order: the second pass reads them in sequence
+    for k in range(m):
         i = order[k]
-        for ty in range(int(rec[i, 14]), int(rec[i, 15]) + 1):
-            for tx in range(int(rec[i, 12]), int(rec[i, 13]) + 1):
+        tx0, tx1, ty0, ty1 = int(rec[i, 12]), int(rec[i, 13]), int(rec[i, 14]), int(rec[i, 15])
+        ranges[k, 0], ranges[k, 1], ranges[k, 2], ranges[k, 3] = tx0, tx1, ty0, ty1
+        for ty in range(ty0, ty1 + 1):
+            for tx in range(tx0, tx1 + 1):
                 starts[ty * tiles_x + tx + 1] += 1
     for t in range(n_tiles):
         starts[t + 1] += starts[t]
     fill = starts[:-1].copy()
     ids = np.empty(starts[-1], np.int32)
-    for k in range(order.shape[0]):
+    for k in range(m):
         i = order[k]
-        for ty in range(int(rec[i, 14]), int(rec[i, 15]) + 1):
-            for tx in range(int(rec[i, 12]), int(rec[i, 13]) + 1):
+        for ty in range(ranges[k, 2], ranges[k, 3] + 1):
+            for tx in range(ranges[k, 0], ranges[k, 1] + 1):
                 t = ty * tiles_x + tx
                 ids[fill[t]] = i
                 fill[t] += 1
