@@ -186,6 +186,40 @@ def poses(frames: int, joints: np.ndarray) -> tuple[list[torch.Tensor], float]:
     return out, (time.perf_counter() - t0) * 1000 / frames
 
 
+# --------------------------------------------------------------------------- the machine
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo; platform.processor() elsewhere)."""
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+    return platform.processor() or "unknown CPU"
+
+
+def vector_isa() -> str:
+    """The widest x86 vector extensions numba compiles for here (its view of the host), e.g. "AVX2+FMA"."""
+    try:
+        import llvmlite.binding as ll
+        f = {k for k, v in ll.get_host_cpu_features().items() if v}
+    except Exception:  # noqa: BLE001
+        return "unknown ISA"
+    if "avx512f" in f:
+        return "AVX-512 (" + "+".join(x[6:].upper() for x in sorted(f) if x.startswith("avx512")) + ")"
+    for name in ("avx2", "avx", "sse4.2", "neon"):
+        if name in f:
+            return name.upper() + ("+FMA" if "fma" in f else "") + (", no AVX-512" if name == "avx2" else "")
+    return "scalar"
+
+
+def machine_tag() -> str:
+    """CPU model, vector ISA, the CPU rasterizer's lane width and the load now: printed with each figure."""
+    from avatar_studio.core.render.cpu_kernels import LANES
+    return f"[{cpu_model()}, {vector_isa()}, {LANES}-lane tile segments, load {os.getloadavg()[0]:.1f}]"
+
+
 # --------------------------------------------------------------------------- runs
 def _fps(times: list[float], cpu: list[float] | None = None) -> str:
     med = statistics.median(times)
@@ -315,6 +349,7 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[40_000, 200_000])
     ap.add_argument("--scenes", nargs="+", default=["demo", "body", "box"])
     ap.add_argument("--naive", action="store_true", help="also time CPU skinning + full upload per frame")
+    ap.add_argument("--no-gl", action="store_true", help="skip the GLSL renderer's rows")
     ap.add_argument("--gsplat-only", action="store_true", help="only the gsplat section")
     ap.add_argument("--gsplat-sizes", type=int, nargs="+", default=[40_000, 1_000_000])
     ap.add_argument("--gsplat-resolution", default="1920x1080", help="WxH (default 1920x1080)")
@@ -326,6 +361,7 @@ def main() -> None:
     width, height = (int(v) for v in args.gsplat_resolution.lower().split("x"))
     print(f"LP_NUM_THREADS={os.environ.get('LP_NUM_THREADS', '(default)')}, cores={os.cpu_count()}, "
           f"load average before start {os.getloadavg()[0]:.2f} (other processes slow the figures down)")
+    print(f"CPU: {cpu_model()}, vector extensions {vector_isa()} (each figure below repeats this and the load)")
     if not args.gsplat_only:
         _, fk_ms = poses(30, _rest_joints())
         print(f"forward kinematics (55 joints, torch): {fk_ms:.2f} ms/frame (not in the loop below)")
@@ -335,13 +371,16 @@ def main() -> None:
             for n in args.sizes:
                 frames = args.frames if n <= 50_000 else max(args.frames // 4, 5)
                 print(f"  N={n:>7,}  CPU tile rasterizer (numba, {os.cpu_count()} threads): "
-                      f"{bench_cpu(scenes[name], n, frames, args.size)}")
+                      f"{bench_cpu(scenes[name], n, frames, args.size)} {machine_tag()}")
+                if args.no_gl:
+                    continue
                 for precision in ("uint8", "float"):
                     print(f"  N={n:>7,}  {precision:5s}  GPU skinning: "
-                          f"{bench_gl(scenes[name], n, frames, args.size, precision)}")
+                          f"{bench_gl(scenes[name], n, frames, args.size, precision)} {machine_tag()}")
                 if args.naive:
                     print(f"  N={n:>7,}  float  naive (CPU skin + upload): "
-                          f"{bench_gl(scenes[name], n, max(frames // 2, 5), args.size, 'float', naive=True)}")
+                          f"{bench_gl(scenes[name], n, max(frames // 2, 5), args.size, 'float', naive=True)} "
+                          f"{machine_tag()}")
     report = gsplat_section(args.gsplat_sizes, width, height, args.gsplat_frames, args.stand_in)
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
