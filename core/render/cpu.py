@@ -182,7 +182,8 @@ class CpuRenderer:
         visible = np.flatnonzero(rec[:, 3] > 0)
         order = visible[sort_near_to_far(rec[visible, 2])].astype(np.int32)
         tiles_x, tiles_y = -(-w // k.TILE), -(-h // k.TILE)
-        starts, ids = k.bin_tiles(order, rec, tiles_x, tiles_y)
+        starts, ids = k.bin_tiles(order, rec, tiles_x, tiles_y, self.threads,
+                                  lambda fn, shares: _parallel(fn, shares, self.threads))
         if eight_bit:   # the kernel writes bytes only: 1x1 stand-ins for the float targets
             rgba, depth = np.empty((1, 1, 4), np.float32), np.empty((1, 1), np.float32)
             out8 = np.empty((h, w, 4), np.uint8)

@@ -283,34 +283,68 @@ def project_range(lo, hi, canon, sh, skinned, skin_idx, skin_w, locked, bones, t
 
 
 @njit(cache=CACHE, nogil=True)
-def bin_tiles(order, rec, tiles_x, tiles_y):  # pragma: no cover - compiled
-    """Per-tile lists of splats, each near to far (the order of `order`).
-
-    Returns:
-        starts [T+1] int64 (tile t's splats are ids[starts[t]:starts[t+1]]), ids [M] int32.
-    """
-    n_tiles = tiles_x * tiles_y
-    m = order.shape[0]
-    starts = np.zeros(n_tiles + 1, np.int64)
-    ranges = np.empty((m, 4), np.int32)   # tile ranges in depth order: the second pass reads them in sequence
-    for k in range(m):
+def bin_count(order, rec, lo, hi, tiles_x, counts, ranges):  # pragma: no cover - compiled
+    """First binning pass over order[lo:hi] (one thread's share): `counts` [T] += splats per tile, and
+    `ranges` [M,4] int32 rows k = the tile range (tx0, tx1, ty0, ty1) of splat order[k]."""
+    for k in range(lo, hi):
         i = order[k]
         tx0, tx1, ty0, ty1 = int(rec[i, 12]), int(rec[i, 13]), int(rec[i, 14]), int(rec[i, 15])
         ranges[k, 0], ranges[k, 1], ranges[k, 2], ranges[k, 3] = tx0, tx1, ty0, ty1
         for ty in range(ty0, ty1 + 1):
             for tx in range(tx0, tx1 + 1):
-                starts[ty * tiles_x + tx + 1] += 1
+                counts[ty * tiles_x + tx] += 1
+
+
+@njit(cache=CACHE, nogil=True)
+def bin_offsets(counts):  # pragma: no cover - compiled
+    """[S,T] per-share tile counts -> (starts [T+1], where tile t's list begins and ends; offsets [S,T],
+    where share s writes its first splat of tile t). Share s's splats follow share s-1's in each tile,
+    so the shares (consecutive ranges of the depth order) keep each tile's list near to far."""
+    n_shares, n_tiles = counts.shape
+    starts = np.zeros(n_tiles + 1, np.int64)
+    offsets = np.empty((n_shares, n_tiles), np.int64)
+    run = 0
     for t in range(n_tiles):
-        starts[t + 1] += starts[t]
-    fill = starts[:-1].copy()
-    ids = np.empty(starts[-1], np.int32)
-    for k in range(m):
+        for s in range(n_shares):
+            offsets[s, t] = run
+            run += counts[s, t]
+        starts[t + 1] = run
+    return starts, offsets
+
+
+@njit(cache=CACHE, nogil=True)
+def bin_fill(order, lo, hi, ranges, tiles_x, offsets, ids):  # pragma: no cover - compiled
+    """Second binning pass over order[lo:hi]: write each splat id into its tiles' lists at `offsets`
+    [T] (this share's, advanced as it goes), reading the tile ranges in sequence."""
+    for k in range(lo, hi):
         i = order[k]
         for ty in range(ranges[k, 2], ranges[k, 3] + 1):
             for tx in range(ranges[k, 0], ranges[k, 1] + 1):
                 t = ty * tiles_x + tx
-                ids[fill[t]] = i
-                fill[t] += 1
+                ids[offsets[t]] = i
+                offsets[t] += 1
+
+
+def bin_tiles(order, rec, tiles_x, tiles_y, threads=1, parallel=None):
+    """Per-tile lists of splats, each near to far (the order of `order`), built by `threads` shares.
+
+    Args:
+        parallel: parallel(fn, shares) runs fn(*share) for each share (None: one after the other).
+    Returns:
+        starts [T+1] int64 (tile t's splats are ids[starts[t]:starts[t+1]]), ids [M] int32.
+    """
+    m, n_tiles = order.shape[0], tiles_x * tiles_y
+    n_shares = max(min(threads, m // 4096), 1)   # small sets: one share (threads cost more than they save)
+    bounds = [(m * s // n_shares, m * (s + 1) // n_shares) for s in range(n_shares)]
+    counts = np.zeros((n_shares, n_tiles), np.int64)
+    ranges = np.empty((m, 4), np.int32)
+    run = parallel or (lambda fn, shares: [fn(*sh) for sh in shares])
+    run(lambda s: bin_count(order, rec, bounds[s][0], bounds[s][1], tiles_x, counts[s], ranges),
+        [(s,) for s in range(n_shares)])
+    starts, offsets = bin_offsets(counts)
+    ids = np.empty(starts[-1], np.int32)
+    run(lambda s: bin_fill(order, bounds[s][0], bounds[s][1], ranges, tiles_x, offsets[s], ids),
+        [(s,) for s in range(n_shares)])
     return starts, ids
 
 
