@@ -184,3 +184,19 @@ def test_binning_in_shares_keeps_each_tile_near_to_far():
         np.testing.assert_array_equal(ids, ids1)
     with CpuRenderer(threads=3) as three:
         np.testing.assert_array_equal(three.render(g, cam).color, CpuRenderer(threads=1).render(g, cam).color)
+
+
+def test_depth_order_is_the_host_sort():
+    """The rasterizer's one-kernel counting sort gives `sort_near_to_far`'s order exactly (ties too)."""
+    from avatar_studio.core.render.cpu_kernels import REC, depth_order
+    from avatar_studio.core.render.host import sort_near_to_far
+    rng = np.random.default_rng(3)
+    rec = np.zeros((50_000, REC), np.float32)
+    rec[:, 2] = rng.uniform(0.5, 4.0, len(rec)).astype(np.float32)
+    rec[::7, 2] = rec[3, 2]   # many ties
+    rec[:, 3] = (rng.random(len(rec)) > 0.2).astype(np.float32)
+    visible = np.flatnonzero(rec[:, 3] > 0)
+    np.testing.assert_array_equal(depth_order(rec), visible[sort_near_to_far(rec[visible, 2])])
+    assert depth_order(rec[:0]).shape == (0,)
+    rec[:, 2] = 2.0   # one depth: every key 0, index order
+    np.testing.assert_array_equal(depth_order(rec), visible)

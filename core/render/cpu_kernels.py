@@ -283,6 +283,41 @@ def project_range(lo, hi, canon, sh, skinned, skin_idx, skin_w, locked, bones, t
 
 
 @njit(cache=CACHE, nogil=True)
+def depth_order(rec):  # pragma: no cover - compiled
+    """The visible splats (rec[:, 3] > 0), near to far: a counting sort of the same 16-bit keys as
+    `host.sort_near_to_far` (z over its own range, float32 maths as numpy's), stable, so the order is
+    that function's exactly, in three passes over the records instead of numpy's seven.
+
+    Returns: [M] int32 record indices."""
+    n = rec.shape[0]
+    lo, hi, m = np.inf, -np.inf, 0
+    for i in range(n):
+        if rec[i, 3] > f32(0.0):
+            z = rec[i, 2]
+            lo, hi, m = min(lo, z), max(hi, z), m + 1
+    order = np.empty(m, np.int32)
+    if m == 0:
+        return order
+    scale = f32(65535.0 / (np.float64(hi) - np.float64(lo))) if hi > lo else f32(0.0)
+    lo32 = f32(lo)
+    counts = np.zeros(65537, np.int64)
+    keys = np.empty(n, np.uint16)
+    for i in range(n):
+        if rec[i, 3] > f32(0.0):
+            key = np.uint16(f32(rec[i, 2] - lo32) * scale)
+            keys[i] = key
+            counts[np.int64(key) + 1] += 1
+    for k in range(65536):
+        counts[k + 1] += counts[k]
+    for i in range(n):
+        if rec[i, 3] > f32(0.0):
+            key = np.int64(keys[i])
+            order[counts[key]] = i
+            counts[key] += 1
+    return order
+
+
+@njit(cache=CACHE, nogil=True)
 def bin_count(order, rec, lo, hi, tiles_x, counts, ranges):  # pragma: no cover - compiled
     """First binning pass over order[lo:hi] (one thread's share): `counts` [T] += splats per tile, and
     `ranges` [M,4] int32 rows k = the tile range (tx0, tx1, ty0, ty1) of splat order[k]."""
