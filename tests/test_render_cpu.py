@@ -161,3 +161,42 @@ def test_a_missing_numba_falls_back_to_gl_with_a_notice(monkeypatch):
         r.close()
     finally:
         rendering.probe_cpu.cache_clear()
+
+
+def test_binning_in_shares_keeps_each_tile_near_to_far():
+    """Big sets are binned by several threads: the tile lists must be those of one thread."""
+    from avatar_studio.core.render.cpu import _parallel
+    g = random_gaussians(20_000, 5, 0, extent=(0.5, 0.5, 0.5), scale_range=(0.005, 0.03))
+    cam = Camera.look_at((0.3, -0.2, 2.5), (0, 0, 0), (0, -1, 0), width=200, height=150)
+    h = CpuRenderer(threads=1)   # its records: the projected splats binned below
+    handle = h.set_avatar(g)
+    h._rasterize(handle, cam, None, None)
+    rec = handle.records
+    k = h.k
+    order = np.argsort(rec[:, 2], kind="stable").astype(np.int32)
+    order = order[rec[order, 3] > 0]
+    assert len(order) > 3 * 4096
+    tx, ty = -(-cam.width // k.TILE), -(-cam.height // k.TILE)
+    starts1, ids1 = k.bin_tiles(order, rec, tx, ty, 1)
+    for threads in (2, 3):
+        starts, ids = k.bin_tiles(order, rec, tx, ty, threads, lambda fn, shares: _parallel(fn, shares, threads))
+        np.testing.assert_array_equal(starts, starts1)
+        np.testing.assert_array_equal(ids, ids1)
+    with CpuRenderer(threads=3) as three:
+        np.testing.assert_array_equal(three.render(g, cam).color, CpuRenderer(threads=1).render(g, cam).color)
+
+
+def test_depth_order_is_the_host_sort():
+    """The rasterizer's one-kernel counting sort gives `sort_near_to_far`'s order exactly (ties too)."""
+    from avatar_studio.core.render.cpu_kernels import REC, depth_order
+    from avatar_studio.core.render.host import sort_near_to_far
+    rng = np.random.default_rng(3)
+    rec = np.zeros((50_000, REC), np.float32)
+    rec[:, 2] = rng.uniform(0.5, 4.0, len(rec)).astype(np.float32)
+    rec[::7, 2] = rec[3, 2]   # many ties
+    rec[:, 3] = (rng.random(len(rec)) > 0.2).astype(np.float32)
+    visible = np.flatnonzero(rec[:, 3] > 0)
+    np.testing.assert_array_equal(depth_order(rec), visible[sort_near_to_far(rec[visible, 2])])
+    assert depth_order(rec[:0]).shape == (0,)
+    rec[:, 2] = 2.0   # one depth: every key 0, index order
+    np.testing.assert_array_equal(depth_order(rec), visible)

@@ -1,13 +1,15 @@
 """`CpuRenderer`: EWA splatting on the CPU, for machines whose OpenGL is a software rasterizer.
 
 On llvmpipe every point sprite costs ~0.4 us of set-up before a pixel is shaded; a splat-specific
-tile rasterizer (`cpu_kernels`, compiled by numba) skips that and shades a 16-pixel tile row as one
-vector. On the 2-core CI machine the 40k demo avatar at 512x512 costs ~19 ms of CPU a frame here
-against ~45 ms through llvmpipe. With a real GPU, the GLSL renderer stays the better choice.
+tile rasterizer (`cpu_kernels`, compiled by numba) skips that and shades a tile row in vectors
+(one 16-lane segment on AVX-512, two 8-lane segments on AVX2, of which a splat visits only those
+its box touches). On the 2-core AVX2 CI machine the 40k demo avatar at 512x512 costs ~20 ms of CPU
+a frame here against ~45 ms through llvmpipe. With a real GPU, the GLSL renderer stays the better choice.
 
-Per frame: skin + project every Gaussian (threads over index ranges), sort near to far (16-bit
-radix, as GL), bin into 16x16 tiles, composite the tiles (threads over interleaved tiles).
-The maths is the reference renderer's (see `reference.py`); exp() is a polynomial good to 1e-4.
+Per frame: skin + project every Gaussian (threads over whole batches), sort near to far (16-bit
+radix, as GL), bin into 16x16 tiles (threads over ranges of the depth order), composite the tiles
+(threads over interleaved tiles). The maths is the reference renderer's (see `reference.py`); exp()
+is a polynomial good to 1e-4.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ import numpy as np
 from ..errors import InputError
 from ..gaussians import GaussianSet
 from .base import Camera, RenderMode, RenderResult, Rgba8RenderResult
-from .host import as_numpy_transforms, as_numpy_vec3, sort_near_to_far, top4_skin
+from .host import as_numpy_transforms, as_numpy_vec3, top4_skin
 
 _POOL: ThreadPoolExecutor | None = None
 
@@ -65,24 +67,20 @@ def kernels() -> Any:
 class CpuAvatar:
     """Canonical Gaussians (and top-4 skinning) in the layout the kernels read; `CpuRenderer.set_avatar`."""
 
-    means: np.ndarray                 # [N,3] float32
-    quats: np.ndarray                 # [N,4]
-    scales: np.ndarray                # [N,3]
-    opacities: np.ndarray             # [N]
+    canon: np.ndarray                 # [CANON,N] float32: one row per quantity (see cpu_kernels.CANON)
     sh: np.ndarray                    # [N,K,3]
-    skin_idx: np.ndarray              # [N,4] int32 ([0,4] when static)
-    skin_w: np.ndarray                # [N,4] float32
+    skin_idx: np.ndarray              # [4,N] int32 ([4,0] when static)
+    skin_w: np.ndarray                # [4,N] float32
     locked: np.ndarray                # [N] uint8
-    log_limits: np.ndarray            # [N] -log(max(255 opacity, 1)): alpha >= 1/255 <=> power >= it
     records: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 16), np.float32))
     released: bool = False
 
     @property
     def skinned(self) -> bool:
-        return self.skin_idx.shape[0] > 0
+        return self.skin_idx.shape[1] > 0
 
     def __len__(self) -> int:
-        return self.means.shape[0]
+        return self.canon.shape[1]
 
 
 class CpuRenderer:
@@ -122,12 +120,16 @@ class CpuRenderer:
             idx, w = np.zeros((0, 4), np.int64), np.zeros((0, 4), np.float32)
         locked = (np.zeros(n, np.uint8) if rotation_locked is None
                   else np.asarray(rotation_locked, bool).reshape(n).astype(np.uint8))
-        c = np.ascontiguousarray
-        opacities = c(gaussians.opacities, np.float32)
+        opacities = np.asarray(gaussians.opacities, np.float32).reshape(n)
         log_limits = (-np.log(np.maximum(opacities.astype(np.float64) * 255.0, 1.0))).astype(np.float32)
-        return CpuAvatar(c(gaussians.means, np.float32), c(gaussians.quats, np.float32),
-                         c(gaussians.scales, np.float32), opacities, c(gaussians.sh, np.float32),
-                         c(idx, np.int32), w, locked, log_limits, np.zeros((n, self.k.REC), np.float32))
+        sh = np.ascontiguousarray(gaussians.sh, np.float32)
+        rgb0 = np.maximum(np.float32(0.28209479177387814) * sh[:, 0, :] + np.float32(0.5), 0.0)  # degree-0 colour
+        canon = np.concatenate([np.asarray(gaussians.means, np.float32).T, np.asarray(gaussians.quats, np.float32).T,
+                                np.asarray(gaussians.scales, np.float32).T, opacities[None], log_limits[None],
+                                rgb0.T]).astype(np.float32)
+        assert canon.shape[0] == self.k.CANON
+        return CpuAvatar(np.ascontiguousarray(canon), sh, np.ascontiguousarray(idx.T, np.int32),
+                         np.ascontiguousarray(w.T, np.float32), locked, np.zeros((n, self.k.REC), np.float32))
 
     def release_avatar(self, handle: CpuAvatar) -> None:
         handle.released = True
@@ -159,9 +161,9 @@ class CpuRenderer:
                                  f"but {bones.shape[0]} transforms were given.")
             if not np.isfinite(bones).all():
                 raise InputError("The bone transforms contain NaN or infinite values.")
-            bones = np.ascontiguousarray(bones[:, :3, :].reshape(-1, 12))
+            bones = np.ascontiguousarray(bones[:, :3, :].reshape(-1, 12).T)   # [12,J]
         else:
-            bones = np.zeros((1, 12), np.float32)
+            bones = np.zeros((12, 1), np.float32)
         tr = as_numpy_vec3(transl)
         if not np.isfinite(tr).all():
             raise InputError("The translation contains NaN or infinite values.")
@@ -173,16 +175,16 @@ class CpuRenderer:
         cam = np.array([camera.fx, camera.fy, camera.cx, camera.cy, w, h, camera.near, camera.far], np.float32)
         rec = handle.records
         skinned = transforms is not None
-        chunk = max(-(-n // self.threads), 1)
-        _parallel(lambda lo, hi: k.project_range(lo, hi, handle.means, handle.quats, handle.scales,
-                                                 handle.opacities, handle.log_limits, handle.sh, skinned,
-                                                 handle.skin_idx, handle.skin_w, handle.locked, bones, tr, view,
-                                                 campos, cam, rec),
+        # whole batches per thread: a Gaussian then takes the same (vector or scalar) path whatever the
+        # thread count, so images do not depend on it to the last bit
+        chunk = max(-(-n // (self.threads * k.BLOCK)), 1) * k.BLOCK
+        _parallel(lambda lo, hi: k.project_range(lo, hi, handle.canon, handle.sh, skinned, handle.skin_idx,
+                                                 handle.skin_w, handle.locked, bones, tr, view, campos, cam, rec),
                   [(lo, min(lo + chunk, n)) for lo in range(0, n, chunk)] or [(0, 0)], self.threads)
-        visible = np.flatnonzero(rec[:, 3] > 0)
-        order = visible[sort_near_to_far(rec[visible, 2])].astype(np.int32)
+        order = k.depth_order(rec)   # = visible[sort_near_to_far(z)], one kernel
         tiles_x, tiles_y = -(-w // k.TILE), -(-h // k.TILE)
-        starts, ids = k.bin_tiles(order, rec, tiles_x, tiles_y)
+        starts, ids = k.bin_tiles(order, rec, tiles_x, tiles_y, self.threads,
+                                  lambda fn, shares: _parallel(fn, shares, self.threads))
         if eight_bit:   # the kernel writes bytes only: 1x1 stand-ins for the float targets
             rgba, depth = np.empty((1, 1, 4), np.float32), np.empty((1, 1), np.float32)
             out8 = np.empty((h, w, 4), np.uint8)

@@ -3,6 +3,7 @@
     python tests/bench/bench_lhm.py                   # LHM-500M, full size, random weights, CUDA
     python tests/bench/bench_lhm.py --model 1B --runs 5
     python tests/bench/bench_lhm.py --cpu-mini        # no CUDA: time LHM-MINI on the CPU (slow: minutes)
+    python tests/bench/bench_lhm.py --tiny --json f   # seconds on any machine: the test config, figures to JSON
 
 Times photo -> Gaussians with random weights at full size: preprocessing (crop to 5:3, head crop),
 the Sapiens-1B body encoder (a random-weight ViT of Sapiens-1B's size: 1536 wide, 40 blocks, patch
@@ -10,10 +11,13 @@ the Sapiens-1B body encoder (a random-weight ViT of Sapiens-1B's size: 1536 wide
 transformer, Gaussian heads) in both precisions: "reference" (fp32 network, as LHM) and "bf16".
 Prints the median of --runs after one warm-up, per stage, and the peak GPU memory.
 Targets on an H100 for LHM-500M: <= 2.0 s and <= 12 GB.
+`--tiny` runs the same code on the tests' tiny LHM config with a one-block encoder (it checks the
+script, not the speed; tests/gpu/check.sh uses it in its dry run). `--json PATH` also writes the figures.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
 
@@ -21,20 +25,24 @@ import numpy as np
 import torch
 from torch import nn
 
+from pathlib import Path
+
 from avatar_studio.core.lhm import LHMConfig, LHMNetwork
 from avatar_studio.core.lhm.dinov2 import ViTBlock
 from avatar_studio.core.lhm.preprocess import body_image, head_image, sapiens_input
 
 TARGET_S, TARGET_GB = 2.0, 12.0
+TINY_CONFIG = Path(__file__).resolve().parents[1] / "fixtures" / "lhm" / "tiny_config.json"
 
 
 class SapiensSized(nn.Module):
-    """Random ViT the size of Sapiens-1B: [B,3,1024,1024] -> ([B,1536,64,64],)."""
+    """Random ViT the size of Sapiens-1B: [B,3,1024,1024] -> ([B,1536,64,64],) (smaller with other args)."""
 
-    def __init__(self, dim: int = 1536, depth: int = 40, heads: int = 24) -> None:
+    def __init__(self, dim: int = 1536, depth: int = 40, heads: int = 24, grid: int = 64) -> None:
         super().__init__()
+        self.grid = grid
         self.patch = nn.Conv2d(3, dim, 16, 16)
-        self.pos = nn.Parameter(torch.randn(1, 4096, dim) * 0.02)
+        self.pos = nn.Parameter(torch.randn(1, grid * grid, dim) * 0.02)
         self.blocks = nn.ModuleList([ViTBlock(dim, heads, 4.0) for _ in range(depth)])
         self.norm = nn.LayerNorm(dim, eps=1e-6)
 
@@ -43,7 +51,7 @@ class SapiensSized(nn.Module):
         for blk in self.blocks:
             t = blk(t)
         t = self.norm(t)
-        return (t.transpose(1, 2).reshape(t.shape[0], -1, 64, 64),)
+        return (t.transpose(1, 2).reshape(t.shape[0], -1, self.grid, self.grid),)
 
 
 def synthetic_photo(h: int = 1536, w: int = 1024) -> np.ndarray:
@@ -89,17 +97,22 @@ def photo_to_gaussians(cfg: LHMConfig, net: LHMNetwork, sapiens: nn.Module, img:
     return t
 
 
-def bench(model: str, device: torch.device, runs: int, precisions: list[str]) -> None:
-    cfg = LHMConfig.preset(model)
+def bench(model: str, device: torch.device, runs: int, precisions: list[str]) -> dict:
+    """Time photo -> Gaussians; prints figures and returns them (model, device, per precision: stages, peak)."""
+    tiny = model.upper() == "TINY"
+    cfg = LHMConfig.from_json(TINY_CONFIG) if tiny else LHMConfig.preset(model)
     torch.manual_seed(0)
     with torch.device(device):
         net = LHMNetwork(cfg).eval()
-        sapiens = SapiensSized().eval()
+        sapiens = (SapiensSized(cfg.body_feat_dim, 1, 2) if tiny else SapiensSized()).eval()
     qp = (torch.rand(1, cfg.num_points, 3, device=device) - 0.5) * torch.tensor([1.0, 1.8, 0.4], device=device)
     img = synthetic_photo()
-    print(f"{cfg.name}: {sum(p.numel() for p in net.parameters()) / 1e6:.0f}M network parameters, "
-          f"{cfg.num_points} points, image {cfg.image_hw}, on {device}"
-          + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""))
+    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
+    params_m = sum(p.numel() for p in net.parameters()) / 1e6
+    print(f"{cfg.name}: {params_m:.0f}M network parameters, "
+          f"{cfg.num_points} points, image {cfg.image_hw}, on {device}" + (f" ({gpu})" if gpu else ""))
+    report: dict = {"model": "tiny test config" if tiny else cfg.name, "device": str(device), "gpu": gpu,
+                    "network_parameters_m": round(params_m, 1), "runs": runs, "precisions": {}}
     for precision in precisions:
         bf16 = precision == "bf16"
         photo_to_gaussians(cfg, net, sapiens, img, qp, device, bf16)  # warm-up
@@ -109,11 +122,15 @@ def bench(model: str, device: torch.device, runs: int, precisions: list[str]) ->
         med = {k: statistics.median(t[k] for t in times) for k in times[0]}
         line = ", ".join(f"{k} {v:.3f} s" for k, v in med.items())
         print(f"  [{precision}] {line}")
+        entry: dict = {"seconds": {k: round(v, 4) for k, v in med.items()}}
         if device.type == "cuda":
             peak = torch.cuda.max_memory_allocated(device) / 2**30
             ok = med["total"] <= TARGET_S and peak <= TARGET_GB
+            entry.update(peak_gpu_gib=round(peak, 3), target_met=ok)
             print(f"  [{precision}] peak GPU memory {peak:.2f} GiB; target <= {TARGET_S} s and <= {TARGET_GB} GB: "
                   f"{'met' if ok else 'NOT met'}")
+        report["precisions"][precision] = entry
+    return report
 
 
 def main() -> int:
@@ -122,16 +139,24 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--precision", choices=["reference", "bf16", "both"], default="both")
     parser.add_argument("--cpu-mini", action="store_true", help="without CUDA, time LHM-MINI on the CPU")
+    parser.add_argument("--tiny", action="store_true", help="the tests' tiny config (checks the script in seconds)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
     precisions = ["reference", "bf16"] if args.precision == "both" else [args.precision]
+    report: dict = {"skipped": None}
     if torch.cuda.is_available():
         torch.backends.cuda.matmul.allow_tf32 = False  # LHM's default numerics for the fp32 path
-        bench(args.model, torch.device("cuda"), args.runs, precisions)
-        return 0
-    print("bench_lhm: the LHM-500M benchmark needs a CUDA GPU (targets: <= 2.0 s, <= 12 GB on an H100). "
-          "Run with --cpu-mini for a CPU timing of LHM-MINI.")
-    if args.cpu_mini:
-        bench("MINI", torch.device("cpu"), 1, ["reference"])
+        report = bench("TINY" if args.tiny else args.model, torch.device("cuda"), args.runs, precisions)
+    elif args.tiny:
+        report = bench("TINY", torch.device("cpu"), args.runs, precisions)
+    else:
+        report["skipped"] = "no CUDA GPU"
+        print("bench_lhm: the LHM-500M benchmark needs a CUDA GPU (targets: <= 2.0 s, <= 12 GB on an H100). "
+              "Run with --cpu-mini for a CPU timing of LHM-MINI.")
+        if args.cpu_mini:
+            report = bench("MINI", torch.device("cpu"), 1, ["reference"])
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
     return 0
 
 

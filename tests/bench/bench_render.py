@@ -6,7 +6,9 @@
 The frame loop is what the viewport and the video export do per frame: a new pose (bone transforms),
 skin N Gaussians, sort, render 512x512 and read the image back to numpy. Bone transforms are
 computed up front (forward kinematics belongs to the motion side; its cost is printed separately).
-The gsplat section (1920x1080 at 40k, and 1M Gaussians) runs only where CUDA is available.
+The gsplat section (1920x1080 at 40k, and 1M Gaussians) runs only where CUDA is available; it times
+rasterization alone and with the 8-bit image read back to the host (`--gsplat-only --json f` for the
+GPU check, tests/gpu/check.sh).
 
 Scenes:
   * "demo": the demo avatar -- the sample photo reconstructed by the template back-end (flat
@@ -20,9 +22,11 @@ Scenes:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -182,6 +186,40 @@ def poses(frames: int, joints: np.ndarray) -> tuple[list[torch.Tensor], float]:
     return out, (time.perf_counter() - t0) * 1000 / frames
 
 
+# --------------------------------------------------------------------------- the machine
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo; platform.processor() elsewhere)."""
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+    return platform.processor() or "unknown CPU"
+
+
+def vector_isa() -> str:
+    """The widest x86 vector extensions numba compiles for here (its view of the host), e.g. "AVX2+FMA"."""
+    try:
+        import llvmlite.binding as ll
+        f = {k for k, v in ll.get_host_cpu_features().items() if v}
+    except Exception:  # noqa: BLE001
+        return "unknown ISA"
+    if "avx512f" in f:
+        return "AVX-512 (" + "+".join(x[6:].upper() for x in sorted(f) if x.startswith("avx512")) + ")"
+    for name in ("avx2", "avx", "sse4.2", "neon"):
+        if name in f:
+            return name.upper() + ("+FMA" if "fma" in f else "") + (", no AVX-512" if name == "avx2" else "")
+    return "scalar"
+
+
+def machine_tag() -> str:
+    """CPU model, vector ISA, the CPU rasterizer's lane width and the load now: printed with each figure."""
+    from avatar_studio.core.render.cpu_kernels import LANES
+    return f"[{cpu_model()}, {vector_isa()}, {LANES}-lane tile segments, load {os.getloadavg()[0]:.1f}]"
+
+
 # --------------------------------------------------------------------------- runs
 def _fps(times: list[float], cpu: list[float] | None = None) -> str:
     med = statistics.median(times)
@@ -239,23 +277,69 @@ def bench_cpu(scene_fn, n: int, frames: int, size: int, threads: int | None = No
     return _fps(times, cpu_times)
 
 
-def bench_gsplat(n: int, width: int, height: int, frames: int) -> str:
-    from avatar_studio.core.render.cuda import GsplatRenderer
+def _reference_rasterize(means, quats, scales, opacities, sh, cam, background=(1.0, 1.0, 1.0)):
+    """The torch reference renderer behind gsplat's `rasterize` signature (a CPU stand-in for dry runs)."""
+    from avatar_studio.core.render.reference import finish, project, rasterize
+    p = project(means, quats, scales, opacities, sh, cam)
+    color, alpha, _ = rasterize(p, cam.width, cam.height)
+    out = finish(color, alpha, None, background, "color")
+    return torch.from_numpy(out.color), torch.from_numpy(out.alpha), None
+
+
+def bench_gsplat(n: int, width: int, height: int, frames: int, stand_in: bool = False) -> dict:
+    """gsplat at n Gaussians and width x height: frames/s of rasterize alone and with the image read back.
+
+    With `stand_in` the reference renderer on the CPU takes gsplat's place (checks this code, not speed)."""
     from avatar_studio.core.render.reference import random_gaussians
-    r = GsplatRenderer()
+    if stand_in:
+        device, rasterize, sync = torch.device("cpu"), _reference_rasterize, (lambda: None)
+    else:
+        from avatar_studio.core.render.cuda import GsplatRenderer
+        r = GsplatRenderer()
+        device, rasterize, sync = r.device, r.rasterize, torch.cuda.synchronize
     g = random_gaussians(n, 0, 3, center=(0, 0.9, 0), extent=(0.25, 0.5, 0.15), scale_range=(0.003, 0.02),
                          opacity_range=(0.5, 1.0))
-    t = g.to_torch(r.device)
+    t = g.to_torch(device)
     cam = Camera.framing(*g.bounds(), width=width, height=height)
-    times = []
+    raster, readback = [], []
     for i in range(frames + 3):
-        torch.cuda.synchronize()
+        sync()
         t0 = time.perf_counter()
-        color, alpha, _ = r.rasterize(t["means"], t["quats"], t["scales"], t["opacities"], t["sh"], cam)
-        _ = color.cpu()
+        color, alpha, _ = rasterize(t["means"], t["quats"], t["scales"], t["opacities"], t["sh"], cam)
+        sync()
+        t1 = time.perf_counter()
+        _ = (color.clamp(0, 1) * 255).to(torch.uint8).cpu()
         if i >= 3:
-            times.append(time.perf_counter() - t0)
-    return _fps(times)
+            raster.append(t1 - t0)
+            readback.append(time.perf_counter() - t0)
+    coverage = float((alpha > 0.5).float().mean())
+    return {"n": n, "width": width, "height": height, "frames": frames,
+            "fps_rasterize": 1.0 / statistics.median(raster), "fps_with_readback": 1.0 / statistics.median(readback),
+            "median_ms_rasterize": statistics.median(raster) * 1000, "best_ms_rasterize": min(raster) * 1000,
+            "median_ms_with_readback": statistics.median(readback) * 1000, "coverage_alpha_gt_half": coverage,
+            "line": f"{_fps(raster)}; with 8-bit read-back {_fps(readback)}"}
+
+
+def gsplat_section(sizes: list[int], width: int, height: int, frames: int, stand_in: bool) -> dict:
+    """Print and return the gsplat figures ({"skipped": reason} where gsplat cannot run)."""
+    label = "reference renderer on the CPU standing in for gsplat (dry run)" if stand_in else "gsplat (CUDA)"
+    if not stand_in:
+        if not torch.cuda.is_available():
+            print(f"\n== {label}: skipped, no CUDA device")
+            return {"skipped": "no CUDA device"}
+        from avatar_studio.core.render.rendering import probe_gsplat
+        ok, reason = probe_gsplat()
+        if not ok:
+            print(f"\n== {label}: unavailable ({reason})")
+            return {"skipped": f"gsplat unavailable: {reason}"}
+        label += f" on {torch.cuda.get_device_name()}"
+    print(f"\n== {label}")
+    runs = []
+    for n in sizes:
+        fig = bench_gsplat(n, width, height, frames if n <= 100_000 else max(frames // 2, 2), stand_in)
+        print(f"  N={n:>9,}  {width}x{height}: {fig['line']}")
+        runs.append(fig)
+    return {"label": label, "runs": runs}
 
 
 def main() -> None:
@@ -265,33 +349,41 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[40_000, 200_000])
     ap.add_argument("--scenes", nargs="+", default=["demo", "body", "box"])
     ap.add_argument("--naive", action="store_true", help="also time CPU skinning + full upload per frame")
+    ap.add_argument("--no-gl", action="store_true", help="skip the GLSL renderer's rows")
+    ap.add_argument("--gsplat-only", action="store_true", help="only the gsplat section")
+    ap.add_argument("--gsplat-sizes", type=int, nargs="+", default=[40_000, 1_000_000])
+    ap.add_argument("--gsplat-resolution", default="1920x1080", help="WxH (default 1920x1080)")
+    ap.add_argument("--gsplat-frames", type=int, default=50)
+    ap.add_argument("--stand-in", action="store_true",
+                    help="time the torch reference renderer on the CPU in gsplat's place (a dry run of the script)")
+    ap.add_argument("--json", type=Path, help="write the gsplat figures to this JSON file")
     args = ap.parse_args()
+    width, height = (int(v) for v in args.gsplat_resolution.lower().split("x"))
     print(f"LP_NUM_THREADS={os.environ.get('LP_NUM_THREADS', '(default)')}, cores={os.cpu_count()}, "
           f"load average before start {os.getloadavg()[0]:.2f} (other processes slow the figures down)")
-    _, fk_ms = poses(30, _rest_joints())
-    print(f"forward kinematics (55 joints, torch): {fk_ms:.2f} ms/frame (not in the loop below)")
-    scenes = {"demo": demo_scene, "body": body_scene, "box": box_scene}
-    for name in args.scenes:
-        print(f"\n== frame loop, scene '{name}': {scenes[name](40_000)[4]}, {args.size}x{args.size}")
-        for n in args.sizes:
-            frames = args.frames if n <= 50_000 else max(args.frames // 4, 5)
-            print(f"  N={n:>7,}  CPU tile rasterizer (numba, {os.cpu_count()} threads): "
-                  f"{bench_cpu(scenes[name], n, frames, args.size)}")
-            for precision in ("uint8", "float"):
-                print(f"  N={n:>7,}  {precision:5s}  GPU skinning: "
-                      f"{bench_gl(scenes[name], n, frames, args.size, precision)}")
-            if args.naive:
-                print(f"  N={n:>7,}  float  naive (CPU skin + upload): "
-                      f"{bench_gl(scenes[name], n, max(frames // 2, 5), args.size, 'float', naive=True)}")
-    if torch.cuda.is_available():
-        from avatar_studio.core.render.rendering import probe_gsplat
-        ok, reason = probe_gsplat()
-        print("\n== gsplat (CUDA)" + ("" if ok else f": unavailable ({reason})"))
-        if ok:
-            print(f"  N=   40,000  1920x1080: {bench_gsplat(40_000, 1920, 1080, 50)}")
-            print(f"  N=1,000,000  1920x1080: {bench_gsplat(1_000_000, 1920, 1080, 20)}")
-    else:
-        print("\n== gsplat (CUDA): skipped, no CUDA device")
+    print(f"CPU: {cpu_model()}, vector extensions {vector_isa()} (each figure below repeats this and the load)")
+    if not args.gsplat_only:
+        _, fk_ms = poses(30, _rest_joints())
+        print(f"forward kinematics (55 joints, torch): {fk_ms:.2f} ms/frame (not in the loop below)")
+        scenes = {"demo": demo_scene, "body": body_scene, "box": box_scene}
+        for name in args.scenes:
+            print(f"\n== frame loop, scene '{name}': {scenes[name](40_000)[4]}, {args.size}x{args.size}")
+            for n in args.sizes:
+                frames = args.frames if n <= 50_000 else max(args.frames // 4, 5)
+                print(f"  N={n:>7,}  CPU tile rasterizer (numba, {os.cpu_count()} threads): "
+                      f"{bench_cpu(scenes[name], n, frames, args.size)} {machine_tag()}")
+                if args.no_gl:
+                    continue
+                for precision in ("uint8", "float"):
+                    print(f"  N={n:>7,}  {precision:5s}  GPU skinning: "
+                          f"{bench_gl(scenes[name], n, frames, args.size, precision)} {machine_tag()}")
+                if args.naive:
+                    print(f"  N={n:>7,}  float  naive (CPU skin + upload): "
+                          f"{bench_gl(scenes[name], n, max(frames // 2, 5), args.size, 'float', naive=True)} "
+                          f"{machine_tag()}")
+    report = gsplat_section(args.gsplat_sizes, width, height, args.gsplat_frames, args.stand_in)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
 
 
 if __name__ == "__main__":
