@@ -16,6 +16,23 @@ from .undo import PlacementEdit, RemoveItem, Rename, SetVisible, index_of
 KIND_ICONS = {"avatar": "avatar", "splats": "photo", "sequence": "loop"}
 
 
+class _FieldBox(QDoubleSpinBox):
+    """A placement field that commits on Enter or focus loss (not per keystroke, which mangled typed
+    decimals) and remembers whether the last change was an arrow/wheel step, so steps merge in undo."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setKeyboardTracking(False)
+        self.stepping = False
+
+    def stepBy(self, steps: int) -> None:
+        self.stepping = True
+        try:
+            super().stepBy(steps)
+        finally:
+            self.stepping = False
+
+
 class ScenePanel(QWidget):
     """Signals: load_motion_requested() (the main window opens a file dialog), add_requested()."""
 
@@ -53,30 +70,30 @@ class ScenePanel(QWidget):
         form = QFormLayout(box)
         self.pos_boxes = []
         for axis in "XYZ":
-            sb = QDoubleSpinBox(box)
+            sb = _FieldBox(box)
             sb.setRange(-100, 100)
             sb.setDecimals(3)
             sb.setSingleStep(0.05)
             sb.setSuffix(" m")
             sb.setToolTip(f"World {axis} offset of the selected item")
-            sb.valueChanged.connect(self._on_placement)
+            sb.valueChanged.connect(lambda _v, b=sb: self._on_placement(b))
             form.addRow(f"{axis}", sb)
             self.pos_boxes.append(sb)
-        self.yaw_box = QDoubleSpinBox(box)
+        self.yaw_box = _FieldBox(box)
         self.yaw_box.setRange(-360, 360)
         self.yaw_box.setSingleStep(5)
         self.yaw_box.setSuffix(" °")
         self.yaw_box.setWrapping(True)
         self.yaw_box.setToolTip("Rotation about the vertical axis")
-        self.yaw_box.valueChanged.connect(self._on_placement)
+        self.yaw_box.valueChanged.connect(lambda _v: self._on_placement(self.yaw_box))
         form.addRow("Yaw", self.yaw_box)
-        self.scale_box = QDoubleSpinBox(box)
+        self.scale_box = _FieldBox(box)
         self.scale_box.setRange(0.01, 100)
         self.scale_box.setDecimals(3)
         self.scale_box.setSingleStep(0.05)
         self.scale_box.setValue(1.0)
         self.scale_box.setToolTip("Uniform scale")
-        self.scale_box.valueChanged.connect(self._on_placement)
+        self.scale_box.valueChanged.connect(lambda _v: self._on_placement(self.scale_box))
         form.addRow("Scale", self.scale_box)
         self.placement_box = box
 
@@ -170,13 +187,15 @@ class ScenePanel(QWidget):
         if name and name != item.name:
             self.undo_stack.push(Rename(self.scene, item, name))
 
-    def _on_placement(self) -> None:
+    def _on_placement(self, box: _FieldBox) -> None:
         item = self.scene.selected if self.scene is not None else None
         if item is None:
             return
         t = np.array([sb.value() for sb in self.pos_boxes], np.float32)
+        merge_key = f"{item.uid}:{id(box)}" if box.stepping else ""
         self.undo_stack.push(PlacementEdit(self.scene, item, translation=t, yaw_deg=self.yaw_box.value(),
-                                           scale=self.scale_box.value(), text=f"Move {item.name}"))
+                                           scale=self.scale_box.value(), text=f"Move {item.name}",
+                                           merge_key=merge_key))
 
     def _remove(self) -> None:
         if self.scene is not None and self.scene.selected is not None:
