@@ -207,6 +207,7 @@ class MainWindow(QMainWindow):
         self.motion_panel = MotionPanel(self)
         self.motion_panel.edit_requested.connect(self.apply_motion_edit)
         self.motion_panel.set_frame_source(lambda: self.timeline.frame)
+        self.motion_panel.set_floor_source(lambda: self.viewport.ground_y)
         self.motion_dock = self._dock("Motion", self.motion_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.curves = CurveView(self)
         self.curves.frame_requested.connect(lambda f: self.timeline.set_frame(f, emit=True))

@@ -31,6 +31,7 @@ class MotionPanel(QWidget):
         self._item: Any = None
         self._trim = (0, 0)
         self._frame = lambda: 0
+        self._floor = lambda: 0.0  # world height of the viewport's floor grid
 
         self.info = QLabel("No motion. Drop a motion file on the window.")
         self.info.setWordWrap(True)
@@ -70,9 +71,8 @@ class MotionPanel(QWidget):
         smooth_row.addWidget(self.smooth_method, 1)
         smooth_row.addWidget(self.smooth_strength)
         self.ground_button = QPushButton("Feet on floor")
-        self.ground_button.setToolTip("Move the clip up or down so the feet touch the ground")
-        self.ground_button.clicked.connect(
-            lambda: self._emit("Feet on floor", lambda m, body: _edit().align_ground(m, body)))
+        self.ground_button.setToolTip("Move the clip up or down so the avatar's feet touch the floor grid")
+        self.ground_button.clicked.connect(self._ground_clicked)
         for w in (self.trim_button, self.mirror_button):
             grid.addWidget(w)
         grid.addLayout(lock_row)
@@ -175,6 +175,24 @@ class MotionPanel(QWidget):
     # ------------------------------------------------------------------ operations
     def _emit(self, label: str, fn: Callable[[Any, Any], Any], keys: tuple[int, int] | None = None) -> None:
         self.edit_requested.emit(label, fn, keys)
+
+    def set_floor_source(self, fn: Callable[[], float]) -> None:
+        """`fn()` gives the world height of the floor the feet should touch (the viewport's grid)."""
+        self._floor = fn
+
+    def _ground_clicked(self) -> None:
+        item = self._item
+        if item is None or item.avatar is None:
+            return
+        # The avatar's own lowest points go onto the grid the user sees: the floor in motion space undoes
+        # the item's placement (x_w = s R x + t; yaw leaves heights alone).
+        floor = (self._floor() - float(item.placement.translation[1])) / float(item.placement.scale)
+        avatar = item.avatar
+
+        def on_floor(m: Any, body: Any) -> Any:
+            from ..core.motion.ground import avatar_feet_on_floor
+            return avatar_feet_on_floor(m, avatar, body, floor)
+        self._emit("Feet on floor", on_floor)
 
     def _trim_clicked(self) -> None:
         a, b = self._trim

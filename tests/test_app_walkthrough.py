@@ -70,3 +70,70 @@ def test_placement_fields_keep_typed_decimals_as_one_undo_step(qt_app):
     assert item.placement.translation[1] == pytest.approx(0.15)
     assert stack.index() == 1 and stack.count() == 1
     panel.close()
+
+
+# ---------------------------------------------------------------------- in the window
+def _no_questions(win) -> None:
+    win._ask = lambda *a, **k: pytest.fail(f"unexpected question: {a[:2]}")
+
+
+window = __import__("test_app_helpers").window_fixture(configure=_no_questions)
+
+
+def _small_avatar(body, n: int = 2000, seed: int = 0):
+    """A rigged avatar on the body's own surface (the window's scene convention: rest feet near y = -1.3)."""
+    from avatar_studio.core.avatar import Avatar, Rig
+    from avatar_studio.core.skinning import dense_to_sparse_weights
+    rng = np.random.default_rng(seed)
+    v, _ = body.shaped()
+    sel = rng.choice(body.num_vertices, n, replace=False)
+    g = random_gaussians(n, rng).replace(means=v[sel])
+    idx, w = dense_to_sparse_weights(body.weights[sel], 4)
+    return Avatar(g, Rig(idx, w))
+
+
+def _fresh_scene(win) -> None:
+    win._ask = lambda *a, **k: __import__("PySide6.QtWidgets").QtWidgets.QMessageBox.StandardButton.Yes
+    win.new_project()
+    _no_questions(win)
+    pump(0.05)
+
+
+def _add_dancer(win, name: str = "dancer", seed: int = 0):
+    from avatar_studio.core.demo import SAMPLE_MOTION
+    from avatar_studio.core.pipeline import load_motion_for_playback
+    from avatar_studio.core.scene import SceneItem
+    body = win.scene.body
+    item = SceneItem(name, avatar=_small_avatar(body, seed=seed))
+    win.add_item(item)
+    win.scene.select(item)
+    win.set_motion(load_motion_for_playback(SAMPLE_MOTION, body))
+    pump(0.1)
+    return item
+
+
+def _lowest_y(win, item) -> float:
+    g = item.gaussians_at(win.scene.body_for(item), win.scene.time)
+    return float(np.percentile(g.means[:, 1], 0.25))
+
+
+def test_feet_on_floor_keeps_a_standing_dancer_on_the_grid(window):
+    _fresh_scene(window)
+    item = _add_dancer(window)
+    window.timeline.set_frame(20, emit=True)
+    pump(0.05)
+    window.frame_all()
+    floor, low = window.viewport.ground_y, _lowest_y(window, item)
+    target_y = float(window.viewport.orbit_camera.target[1])
+    window.motion_panel.ground_button.click()
+    pump(0.1)
+    assert window.undo_stack.text(window.undo_stack.index() - 1) == "Feet on floor"
+    assert abs(_lowest_y(window, item) - low) < 0.05, "the dancer left the floor"
+    assert abs(window.viewport.ground_y - floor) < 0.05, "the floor grid jumped"
+    assert float(window.viewport.orbit_camera.target[1]) == pytest.approx(target_y)
+    # lifted by hand, the button puts it back on the same grid
+    from avatar_studio.app.undo import PlacementEdit
+    window.undo_stack.push(PlacementEdit(window.scene, item, translation=np.array([0, 0.5, 0], np.float32)))
+    window.motion_panel.ground_button.click()
+    pump(0.1)
+    assert abs(_lowest_y(window, item) - floor) < 0.05
