@@ -137,3 +137,32 @@ def test_feet_on_floor_keeps_a_standing_dancer_on_the_grid(window):
     window.motion_panel.ground_button.click()
     pump(0.1)
     assert abs(_lowest_y(window, item) - floor) < 0.05
+
+
+def test_turntable_frames_two_avatars_whole_on_every_frame(window):
+    """Each sampled frame of a one-turn turntable holds both dancers whole, at a steady size."""
+    from avatar_studio.core.export.animation import AnimationSettings, SceneAnimation
+    from avatar_studio.core.render.rendering import create_renderer
+    _fresh_scene(window)
+    _add_dancer(window, "one", seed=1)
+    two = _add_dancer(window, "two", seed=2)
+    from avatar_studio.app.undo import PlacementEdit
+    window.undo_stack.push(PlacementEdit(window.scene, two, translation=np.array([2.5, 0, -0.8], np.float32)))
+    snap = window._snapshot()
+    renderer = create_renderer("cpu")
+    try:
+        anim = SceneAnimation(snap, renderer, AnimationSettings(width=320, height=240, fps=30, end=2.0,
+                                                                camera_mode="turntable"))
+        assert anim.num_frames == 60
+        heights, distances = [], []
+        for i in (0, 15, 30, 45):
+            cam = anim.camera(i)
+            uv = cam.project(snap.gaussians_at(anim.time_of(i)).means)
+            inside = ((uv[:, 0] >= 0) & (uv[:, 0] < 320) & (uv[:, 1] >= 0) & (uv[:, 1] < 240)).mean()
+            assert inside > 0.995, f"frame {i}: only {inside:.0%} of the scene is in the picture"
+            heights.append(np.ptp(uv[:, 1]))
+            distances.append(float(np.linalg.norm(cam.position - np.mean(anim._bounds, axis=0))))
+            assert heights[-1] > 0.33 * 240, f"frame {i}: the scene is only {heights[-1]:.0f} px tall"
+        assert np.ptp(distances) < 1e-3, f"the camera breathes: {distances}"  # circles one centre
+    finally:
+        renderer.close()
