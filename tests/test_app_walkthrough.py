@@ -166,3 +166,68 @@ def test_turntable_frames_two_avatars_whole_on_every_frame(window):
         assert np.ptp(distances) < 1e-3, f"the camera breathes: {distances}"  # circles one centre
     finally:
         renderer.close()
+
+
+# ---------------------------------------------------------------------- timeline
+def _ruler_x_range(tl) -> tuple[float, float]:
+    return tuple(tl.plot.getViewBox().viewRange()[0])
+
+
+def test_timeline_ruler_follows_every_range_change(qt_app):
+    """A shorter clip (trim, or a still scene) must not clamp the ruler of the next, longer one."""
+    from avatar_studio.app.timeline import Timeline
+    tl = Timeline()
+    tl.resize(900, 120)
+    tl.show()
+    tl.build_ruler()
+    for frames in (1, 150, 105, 150):  # empty scene, a motion, trimmed, Ctrl+Z
+        tl.set_range(frames, 30.0)
+        pump(0.02)
+        lo, hi = _ruler_x_range(tl)
+        assert lo <= 0.5 and hi >= max(frames - 1, 10) - 0.5, f"{frames} frames: ruler {lo:.0f}–{hi:.0f}"
+        assert hi <= max(frames - 1, 10) * 1.05 + 1
+    tl.close()
+
+
+def _drag(view, start, end, modifiers=None) -> None:
+    """A real left-button drag in a QGraphicsView's viewport (press, moves with the button held, release)."""
+    from PySide6.QtCore import QPointF, Qt
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+    mods = modifiers if modifiers is not None else Qt.KeyboardModifier.NoModifier
+    vp = view.viewport()
+
+    def send(kind, pos, button, buttons):
+        local = QPointF(pos)
+        ev = QMouseEvent(kind, local, vp.mapToGlobal(local), button, buttons, mods)
+        QApplication.sendEvent(vp, ev)
+        pump(0.01)
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    send(QMouseEvent.Type.MouseButtonPress, start, left, left)
+    for k in range(1, 11):
+        p = start + (end - start) * (k / 10)
+        send(QMouseEvent.Type.MouseMove, p, none, left)
+    send(QMouseEvent.Type.MouseButtonRelease, end, left, none)
+
+
+def test_timeline_drag_inside_the_range_scrubs(qt_app):
+    from PySide6.QtCore import QPointF, Qt
+    from avatar_studio.app.timeline import Timeline
+    tl = Timeline()
+    tl.resize(900, 120)
+    tl.show()
+    tl.build_ruler()
+    tl.set_range(150, 30.0)
+    tl.set_trim(20, 120)
+    pump(0.05)
+    vb = tl.plot.getViewBox()
+
+    def at(frame: float) -> QPointF:
+        scene_pt = vb.mapViewToScene(QPointF(frame, 0.5))
+        return QPointF(tl.plot.mapFromScene(scene_pt))
+    _drag(tl.plot, at(50), at(90))
+    assert tl.trim_range() == (20, 120), "a plain drag moved the range"
+    assert abs(tl.frame - 90) <= 1, f"a plain drag did not scrub (frame {tl.frame})"
+    _drag(tl.plot, at(60), at(70), Qt.KeyboardModifier.ShiftModifier)  # Shift+drag moves the range
+    assert tl.trim_range() == (30, 130)
+    tl.close()
