@@ -102,6 +102,7 @@ class CurveView(QWidget):
         """Plot `motion` (a core Motion or None); `keys` maps joint -> key frames to mark."""
         self._motion = motion
         self._keys = keys or {}
+        self.joint_list.setEnabled(motion is not None)  # nothing to choose from without a motion
         self._redraw()
 
     def set_frame(self, frame: int, throttle: bool = False) -> None:

@@ -212,8 +212,17 @@ class MainWindow(QMainWindow):
         self.curves = CurveView(self)
         self.curves.frame_requested.connect(lambda f: self.timeline.set_frame(f, emit=True))
         self.curves.joints_changed.connect(self.motion_panel.set_joints)
+        # The side docks own the bottom corners, so the curves sit under the viewport, not under everything.
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.curves_dock = self._dock("Curves", self.curves, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.resizeDocks([self.curves_dock], [170], Qt.Orientation.Vertical)
+        # Open only while the selected avatar has a motion (the viewport gets the room otherwise), unless
+        # the user closed it: then it stays closed until they open it again from the View menu.
+        self._curves_user_closed = False
+        self._curves_auto = False
+        self.curves_dock.visibilityChanged.connect(self._on_curves_visibility)
+        self.curves_dock.hide()
         self.resizeDocks([self.scene_dock, self.motion_dock], [250, 290], Qt.Orientation.Horizontal)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -413,6 +422,7 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         if isinstance(state, QByteArray):
             self.restoreState(state)
+        self._show_curves(False)  # until a motion is selected, whatever the last session left
 
     def _on_first_frame(self, _fps: float = 0.0) -> None:
         """The window is on screen: now build the pyqtgraph plots (half a second of imports)."""
@@ -512,6 +522,21 @@ class MainWindow(QMainWindow):
         self.curves.set_motion(motion, self.keys.get(item.uid) if item is not None else None)
         self.curves.set_frame(self.scene.frame)
         self.motion_panel.set_item(item)
+        self._show_curves(motion is not None and not self._curves_user_closed)
+
+    def _show_curves(self, on: bool) -> None:
+        if self.curves_dock.isVisible() != on and not self.curves_dock.isFloating():
+            self._curves_auto = True
+            try:
+                self.curves_dock.setVisible(on)
+            finally:
+                self._curves_auto = False
+
+    def _on_curves_visibility(self, visible: bool) -> None:
+        """Remember a user's close/open (the dock's ✕ or View ▸ Curves), not the window's own hiding."""
+        if not self._curves_auto and self.isVisible() and not self.isMinimized() \
+                and self.curves_dock.isHidden() != visible:
+            self._curves_user_closed = not visible
 
     def _update_ground(self) -> None:
         """Put the grid under the lowest visible point; re-measured when items or motions change (not

@@ -231,3 +231,28 @@ def test_timeline_drag_inside_the_range_scrubs(qt_app):
     _drag(tl.plot, at(60), at(70), Qt.KeyboardModifier.ShiftModifier)  # Shift+drag moves the range
     assert tl.trim_range() == (30, 130)
     tl.close()
+
+
+# ---------------------------------------------------------------------- docks
+def test_curves_dock_only_with_a_motion_and_not_under_the_side_docks(window):
+    _fresh_scene(window)
+    pump(0.1)
+    assert not window.curves_dock.isVisible(), "the Curves dock is open with no motion"
+    vp = window.viewport.size()
+    assert vp.height() > 0.7 * window.height(), f"viewport {vp.width()}×{vp.height()}"
+    print(f"viewport {vp.width()}×{vp.height()} in a {window.width()}×{window.height()} window")
+    _add_dancer(window)
+    pump(0.1)
+    assert window.curves_dock.isVisible() and window.curves.joint_list.isEnabled()
+    # the side docks keep the bottom corners: the curves sit under the viewport only
+    assert window.curves_dock.width() < window.width() - window.scene_dock.width() - window.motion_dock.width() + 20
+    assert window.viewport.width() == vp.width()
+    # closed by the user, it stays closed for the next motion
+    window.curves_dock.close()
+    pump(0.05)
+    _add_dancer(window, "second", seed=4)
+    pump(0.1)
+    assert not window.curves_dock.isVisible()
+    window.curves_dock.toggleViewAction().trigger()
+    pump(0.05)
+    assert window.curves_dock.isVisible()
