@@ -143,6 +143,7 @@ class MainWindow(QMainWindow):
         self._first_item_framed = False
         self.last_error = ""
         self._error_box: QMessageBox | None = None
+        self._error_messages: list[str] = []  # what the open error box lists
         self.project_path: Path | None = None
         self.prompt_on_close = True
         # Reconstruct in a child process (`python -m ...process_worker`), except in a frozen build (its
@@ -612,8 +613,16 @@ class MainWindow(QMainWindow):
         """Show a readable, non-blocking message box; the window stays usable."""
         self.last_error = message
         self.statusBar().showMessage(message, 10000)
-        if self._error_box is not None:
-            self._error_box.close()
+        box = self._error_box
+        if box is not None:  # still open (several bad files dropped at once): list every problem in it
+            self._error_messages.append(message)
+            box.setWindowTitle(APP_NAME)
+            box.setText(f"{len(self._error_messages)} problems:\n\n"
+                        + "\n\n".join(f"• {m}" for m in self._error_messages))
+            if details:
+                box.setDetailedText("\n\n".join(d for d in (box.detailedText(), details) if d))
+            self.error_shown.emit(message)
+            return
         box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self)
         if details:
             box.setDetailedText(details)
@@ -621,6 +630,7 @@ class MainWindow(QMainWindow):
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.finished.connect(lambda _=0: setattr(self, "_error_box", None))
         self._error_box = box
+        self._error_messages = [message]
         box.open()
         self.error_shown.emit(message)
 

@@ -256,3 +256,24 @@ def test_curves_dock_only_with_a_motion_and_not_under_the_side_docks(window):
     window.curves_dock.toggleViewAction().trigger()
     pump(0.05)
     assert window.curves_dock.isVisible()
+
+
+# ---------------------------------------------------------------------- errors and readouts
+def test_several_bad_files_dropped_at_once_are_all_listed(window, tmp_path):
+    from test_app_helpers import drop_files, wait_until
+    bad = {"broken.ply": b"ply\nformat ascii 1.0\nelement", "broken.npz": b"PK\x03\x04garbage",
+           "broken.bvh": b"HIERARCHY\nROOT"}
+    for name, data in bad.items():
+        (tmp_path / name).write_bytes(data)
+    shown = []
+    window.error_shown.connect(shown.append)
+    drop_files(window, [tmp_path / name for name in bad])
+    wait_until(lambda: len(shown) >= 3, 60, what="three errors")
+    box = window._error_box
+    assert box is not None
+    text = box.text()
+    for name in bad:
+        assert name in text, f"{name} missing from the error box:\n{text}"
+    box.close()
+    pump(0.05)
+    assert window._error_box is None
