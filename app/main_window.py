@@ -187,6 +187,7 @@ class MainWindow(QMainWindow):
         self.viewport.set_show_skeleton(self.settings.show_skeleton)
         self.viewport.notice = lambda msg: self.statusBar().showMessage(msg, 8000)
         self.viewport.render_error.connect(lambda msg: self.show_error(msg, title="Viewport"))
+        self.viewport.renderer_changed.connect(self._show_renderer)
         self.viewport.fps_changed.connect(self._on_first_frame)
         self.timeline = Timeline(self)
         self.timeline.frame_changed.connect(self._on_timeline_frame)
@@ -417,6 +418,19 @@ class MainWindow(QMainWindow):
         sb.addPermanentWidget(self.core_label)
         sb.showMessage("Drop a photo, an avatar (.ply), a motion or a project on the window to start.")
 
+    def _show_renderer(self, *_: Any) -> None:
+        """The status bar names the back-end that draws now (it changes once the probes ran, and
+        when one asked for cannot start: then it says so, with the reason in the tooltip)."""
+        if not self.is_core_ready or self.core_error:
+            return
+        text = f"{self.viewport.renderer_label or 'renderer'} · ready"
+        note = self.viewport.renderer_note
+        asked = self.settings.renderer
+        if note and asked not in ("auto", self.viewport.renderer_label):
+            text += f" ({asked} unavailable)"
+        self.core_label.setText(text)
+        self.core_label.setToolTip(f"Renderer in use: {self.viewport.renderer_label}" + (f"\n{note}" if note else ""))
+
     def _restore_window_state(self) -> None:
         geometry, state = self.settings.window_state()
         if isinstance(geometry, QByteArray):
@@ -476,7 +490,7 @@ class MainWindow(QMainWindow):
             self.core_label.setText("Body model missing")
             self.show_error(f"The body model could not be loaded: {error}", title="Body model")
         else:
-            self.core_label.setText(f"{self.viewport.renderer_label or 'renderer'} · ready")
+            self._show_renderer()
         self._update_enabled()
         pending, self._pending = self._pending, []
         for fn in pending:
@@ -1347,7 +1361,7 @@ class MainWindow(QMainWindow):
     def apply_settings(self, smplx_changed: bool = False) -> None:
         self.viewport.set_background(self.settings.background)
         self.viewport.set_renderer_name(self.settings.renderer)
-        self.core_label.setText(f"{self.viewport.renderer_label or 'renderer'} · ready")
+        self._show_renderer()
         self._apply_autosave_interval()
         if smplx_changed:
             self.statusBar().showMessage("The new SMPL-X folder is used from the next start of Avatar Studio.", 10000)

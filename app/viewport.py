@@ -179,6 +179,7 @@ class Viewport(QOpenGLWidget):
     readout_changed = Signal(str)
     camera_changed = Signal()
     render_error = Signal(str)
+    renderer_changed = Signal(str)  # the back-end now drawing (its `renderer_label`)
 
     def __init__(self, parent: QWidget | None = None, renderer_name: str = "auto") -> None:
         super().__init__(parent)
@@ -198,6 +199,7 @@ class Viewport(QOpenGLWidget):
         self.scene: Any = None
         self.renderer: Any = None
         self.renderer_label = ""
+        self.renderer_note = ""  # why the back-end asked for is not the one drawing ("" when it is)
         self.ctx: Any = None
         self.notice: Callable[[str], None] = lambda msg: None
         self._items: dict[int, _ItemCache] = {}
@@ -380,14 +382,23 @@ class Viewport(QOpenGLWidget):
                 # The gsplat probe imports torch and the CPU one compiles its kernels (seconds): start
                 # on OpenGL now; `backend_probed()` switches once the probes ran off the GUI thread.
                 name = "gl"
+            notes: list[str] = []
+
+            def notice(msg: str) -> None:
+                notes.append(msg)
+                self.notice(msg)
             # eight_bit: the screen is 8-bit anyway, and RGBA8 blending is faster on llvmpipe
-            self.renderer = rendering.create_renderer(name, ctx=self.ctx, notice=self.notice, eight_bit=True)
+            self.renderer = rendering.create_renderer(name, ctx=self.ctx, notice=notice, eight_bit=True)
         except Exception as err:
             self.renderer = None
             self.renderer_label = "no renderer"
+            self.renderer_note = str(err)
             self._report(f"The splat renderer could not start: {err}")
+            self.renderer_changed.emit(self.renderer_label)
             return
         self.renderer_label = str(getattr(self.renderer, "name", type(self.renderer).__name__))
+        self.renderer_note = notes[-1] if notes else ""
+        self.renderer_changed.emit(self.renderer_label)
 
     def _probe_pending(self, name: str) -> bool:
         """Whether choosing back-end `name` still needs a probe that has not run yet."""

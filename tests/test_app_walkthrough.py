@@ -277,3 +277,29 @@ def test_several_bad_files_dropped_at_once_are_all_listed(window, tmp_path):
     box.close()
     pump(0.05)
     assert window._error_box is None
+
+
+def test_status_bar_names_the_renderer_that_draws(window):
+    from test_app_helpers import wait_until
+    wait_until(lambda: not window.viewport._awaiting_probe, 60, what="the renderer probes")
+    pump(0.05)
+    drawing = window.viewport.renderer_label
+    assert window.core_label.text().startswith(f"{drawing} · ready"), window.core_label.text()
+    from avatar_studio.core.render.rendering import probe_gsplat
+    if probe_gsplat()[0]:
+        pytest.skip("gsplat works here: nothing falls back")
+    old = window.settings.renderer
+    try:
+        window.settings.renderer = "gsplat"
+        window.apply_settings()
+        pump(0.05)
+        assert window.viewport.renderer_label != "gsplat"
+        text = window.core_label.text()
+        assert text.startswith(window.viewport.renderer_label) and "gsplat unavailable" in text, text
+        assert "gsplat" in window.core_label.toolTip()
+    finally:
+        window.settings.renderer = old
+        window.apply_settings()
+    wait_until(lambda: not window.viewport._awaiting_probe, 60, what="the renderer probes")
+    pump(0.05)
+    assert window.core_label.text() == f"{window.viewport.renderer_label} · ready"
