@@ -180,10 +180,11 @@ class ScenePanel(QWidget):
         item = self._item_for_row(self.list.row(it))
         if item is None:
             return
+        # Read everything first: each push refreshes the list, which deletes `it`.
         visible = it.checkState() == Qt.CheckState.Checked
+        name = str(it.data(Qt.ItemDataRole.EditRole)).strip()
         if visible != item.visible:
             self.undo_stack.push(SetVisible(self.scene, item, visible))
-        name = str(it.data(Qt.ItemDataRole.EditRole)).strip()
         if name and name != item.name:
             self.undo_stack.push(Rename(self.scene, item, name))
 

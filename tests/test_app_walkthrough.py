@@ -303,3 +303,25 @@ def test_status_bar_names_the_renderer_that_draws(window):
     wait_until(lambda: not window.viewport._awaiting_probe, 60, what="the renderer probes")
     pump(0.05)
     assert window.core_label.text() == f"{window.viewport.renderer_label} · ready"
+
+
+def test_toggling_visibility_raises_nothing(qt_app, monkeypatch):
+    import sys
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QUndoStack
+    from avatar_studio.app.scene_panel import ScenePanel
+    errors = []
+    monkeypatch.setattr(sys, "excepthook", lambda *exc: errors.append(exc[1]))
+    stack = QUndoStack()
+    panel = ScenePanel(stack)
+    scene = _splat_scene(2)
+    panel.set_scene(scene)
+    panel.show()
+    panel.list.item(0).setCheckState(Qt.CheckState.Unchecked)
+    pump(0.02)
+    assert not scene.items[0].visible and stack.count() == 1
+    assert not errors, errors
+    panel.list.item(0).setCheckState(Qt.CheckState.Checked)
+    pump(0.02)
+    assert scene.items[0].visible and not errors, errors
+    panel.close()
