@@ -725,7 +725,9 @@ class Viewport(QOpenGLWidget):
             w, h = self.device_size()
             scale = self.render_scale
             recent = sum(1 for t in self._frame_times if now - t < 1.0)
-            rate = f"{self.fps:3.0f} fps" if recent >= 5 else "idle"
+            # Slow playback (0.1×, or a heavy scene) is still playing: show its rate, however low.
+            playing = self.playing and len(self._frame_times) >= 2
+            rate = f"{self.fps:3.0f} fps" if recent >= 5 or playing else "idle"
             text = (f"{rate} · {self.last_render_ms:4.1f} ms/frame · {self.splat_count:,} splats · "
                     f"{int(w * scale)}×{int(h * scale)}")
         if text != self.readout:

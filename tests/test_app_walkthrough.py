@@ -325,3 +325,19 @@ def test_toggling_visibility_raises_nothing(qt_app, monkeypatch):
     pump(0.02)
     assert scene.items[0].visible and not errors, errors
     panel.close()
+
+
+def test_fps_readout_during_slow_playback(qt_app):
+    import time
+    from avatar_studio.app.viewport import Viewport
+    vp = Viewport()
+    vp.show_fps = True
+    vp.set_playing(True, 3.0)  # e.g. a 30 fps clip at 0.1×
+    now = time.perf_counter()
+    vp._frame_times.extend(now - 1.6 + 0.4 * k for k in range(5))  # 2.5 frames a second
+    vp._update_label()
+    assert vp.readout.startswith("  2 fps") or vp.readout.startswith("  3 fps"), vp.readout
+    vp.set_playing(False)
+    vp._update_label()
+    assert vp.readout.startswith("idle"), vp.readout
+    vp.deleteLater()
