@@ -1046,7 +1046,8 @@ class MainWindow(QMainWindow):
             self._replace_scene_content(loaded)
             self._apply_project_data(data)
             if as_recovery:
-                self.project_path = None
+                was = data.extra.get("project_path")
+                self.project_path = Path(was) if isinstance(was, str) and was else None
                 self.undo_stack.resetClean()
                 self.statusBar().showMessage("Recovered the autosaved session. Save it to keep it.", 10000)
             else:
@@ -1125,6 +1126,8 @@ class MainWindow(QMainWindow):
         if self.undo_stack.isClean():
             return None
         snap, data, path = self._snapshot(), self._project_data(), self.autosave_path
+        if self.project_path is not None:  # so a recovered session comes back as this project (unsaved)
+            data.extra["project_path"] = str(self.project_path)
         index = self.undo_stack.index()
 
         def work(progress, cancel):

@@ -341,3 +341,30 @@ def test_fps_readout_during_slow_playback(qt_app):
     vp._update_label()
     assert vp.readout.startswith("idle"), vp.readout
     vp.deleteLater()
+
+
+def test_recovered_session_comes_back_as_its_project(window, tmp_path):
+    import shutil
+    from PySide6.QtWidgets import QMessageBox
+    from test_app_helpers import wait_until
+    from avatar_studio.app.undo import PlacementEdit
+    _fresh_scene(window)
+    item = _add_dancer(window)
+    path = tmp_path / "walk.avsproj"
+    finished = []
+    window.job_finished.connect(finished.append)
+    window.save_project(path=path)
+    wait_until(lambda: any("walk.avsproj" in t for t in finished), 60, what="the save")
+    window.undo_stack.push(PlacementEdit(window.scene, item, translation=np.array([0.3, 0, 0], np.float32)))
+    job = window.autosave()
+    wait_until(lambda: not job.running, 60, what="autosave")
+    crashed = window.autosave_dir / "autosave-999998.avsproj"
+    shutil.copy(window.autosave_path, crashed)
+    window._ask = lambda *a, **k: QMessageBox.StandardButton.Yes
+    window.undo_stack.setClean()
+    window.check_recovery()
+    wait_until(lambda: any("autosave-999998" in t for t in finished), 60, what="the recovery")
+    _no_questions(window)
+    assert window.project_path == path, window.project_path
+    assert window.windowTitle().startswith("walk.avsproj") and window.isWindowModified(), window.windowTitle()
+    assert np.allclose(window.scene.items[0].placement.translation, [0.3, 0, 0])

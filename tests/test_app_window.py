@@ -390,7 +390,9 @@ def test_project_round_trip_and_recovery(window, dancing, tmp_path):
     assert not crashed.exists()
     recovered = next(i for i in window.scene.items if i.motion is not None)
     assert np.allclose(recovered.placement.translation, [0.25, 0, 0])
-    assert window.project_path is None
+    # it comes back as the project it was, with unsaved changes (not "Untitled")
+    assert window.project_path == path and not window.undo_stack.isClean()
+    assert window.windowTitle().startswith("scene.avsproj") and window.isWindowModified()
 
 
 def test_screenshot_after_loading_demo(window):
