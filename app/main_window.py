@@ -1201,11 +1201,21 @@ class MainWindow(QMainWindow):
             return
         name = (self.scene.selected or self.scene.items[0]).name
         dlg = ExportDialog(self, num_frames=self.scene.num_frames, fps=self.scene.fps,
-                           trim=self.timeline.trim_range(), folder=self.settings.last_dir, name=name,
+                           trim=self.timeline.trim_range(), folder=str(self.export_folder()), name=name,
                            azimuth=self.viewport.orbit_camera.azimuth, elevation=self.viewport.orbit_camera.elevation,
                            initial=initial, has_avatar=item is not None)
         if dlg.exec() == dlg.DialogCode.Accepted:
             self.run_export(dlg.request())
+
+    def export_folder(self) -> Path:
+        """Default folder for exports: the last export's, else the open project's, else ~/Videos (or ~)."""
+        last = self.settings.export_dir
+        if last and Path(last).is_dir():
+            return Path(last)
+        if self.project_path is not None and self.project_path.parent.is_dir():
+            return self.project_path.parent
+        videos = Path.home() / "Videos"
+        return videos if videos.is_dir() else Path.home()
 
     def run_export(self, req: Any) -> Job | None:
         """Run an `ExportRequest` on a worker thread with a progress dialog (Cancel works)."""
@@ -1245,7 +1255,7 @@ class MainWindow(QMainWindow):
 
         job.progress.connect(progress)
         job.succeeded.connect(lambda out: (self.statusBar().showMessage(f"Exported {out}", 8000),
-                                           setattr(self.settings, "last_dir", str(Path(out).parent))))
+                                           setattr(self.settings, "export_dir", str(Path(out).parent))))
         job.failed.connect(lambda msg, details: self.show_error(msg, details, title="Export"))
         job.cancelled.connect(lambda: self.statusBar().showMessage("Export cancelled; no file was written.", 6000))
         job.finished.connect(finished)
@@ -1321,7 +1331,7 @@ class MainWindow(QMainWindow):
         if item is None:
             self.show_error("GLB export needs an avatar: open a photo or an avatar first.")
             return None
-        suggested = str(Path(self.settings.last_dir or ".") / f"{item.name}.glb")
+        suggested = str(self.export_folder() / f"{item.name}.glb")
         path, _ = QFileDialog.getSaveFileName(self, "Export GLB", suggested, "Binary glTF (*.glb)")
         return self.run_glb_export(Path(path)) if path else None
 
@@ -1349,7 +1359,7 @@ class MainWindow(QMainWindow):
 
         def done(out: Any) -> None:
             self.statusBar().showMessage(f"Exported {out}", 8000)
-            self.settings.last_dir = str(Path(out).parent)
+            self.settings.export_dir = str(Path(out).parent)
 
         return self._start_foreground(f"Export {path.name}", work, done)
 

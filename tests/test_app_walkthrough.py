@@ -368,3 +368,34 @@ def test_recovered_session_comes_back_as_its_project(window, tmp_path):
     assert window.project_path == path, window.project_path
     assert window.windowTitle().startswith("walk.avsproj") and window.isWindowModified(), window.windowTitle()
     assert np.allclose(window.scene.items[0].placement.translation, [0.3, 0, 0])
+
+
+def test_first_export_does_not_default_into_the_apps_own_folders(window, tmp_path):
+    from avatar_studio import RESOURCES_DIR
+    from avatar_studio.core.demo import SAMPLE_MOTION
+    from test_app_helpers import drop_files, wait_until
+    _fresh_scene(window)
+    item = _add_dancer(window)
+    window.settings.export_dir = ""
+    drop_files(window, [SAMPLE_MOTION])  # opening the sample motion makes resources/motions the last folder
+    wait_until(lambda: window.settings.last_dir == str(SAMPLE_MOTION.parent) and not window._fg_jobs, 60,
+               what="the sample motion")
+    from avatar_studio.app.dialogs.export_dialog import ExportDialog
+    seen = []
+
+    def exec_(dlg):  # what File ▸ Export Video would offer, without a modal loop
+        seen.append(dlg.request().path)
+        return ExportDialog.DialogCode.Rejected
+    ExportDialog.exec = exec_
+    try:
+        window.export_dialog()
+    finally:
+        del ExportDialog.exec
+    folder = seen[0].parent
+    assert RESOURCES_DIR not in [folder, *folder.parents], folder
+    window.project_path = tmp_path / "walk.avsproj"
+    assert window.export_folder() == tmp_path  # with a project: beside it
+    window.settings.export_dir = str(tmp_path / "nope")
+    assert window.export_folder() == tmp_path
+    window.project_path = None
+    assert item.motion is not None
