@@ -51,6 +51,22 @@ def classify(path: Path) -> str:
     return "motion"
 
 
+def initial_size(available: Any = None, wanted: tuple[int, int] = (1400, 900)) -> tuple[int, int]:
+    """The first window size: `wanted`, shrunk to fit the screen's available area (a QSize, in logical
+    pixels, so at 150 % scaling a 1920×1080 screen offers 1280×~690) with a little room to spare."""
+    if available is None:
+        return wanted
+    return min(wanted[0], int(available.width() * 0.95)), min(wanted[1], int(available.height() * 0.92))
+
+
+def _short_dir(folder: Path) -> str:
+    """A folder as people read it: ~ for the home folder."""
+    try:
+        return "~/" + str(folder.relative_to(Path.home())) if folder != Path.home() else "~"
+    except ValueError:
+        return str(folder)
+
+
 def sample_photo() -> Path | None:
     """The demo's sample photo (as `avatar-studio demo` uses), or any shipped sample photo."""
     from ..core.demo import SAMPLE_PHOTO
@@ -127,7 +143,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APP_NAME)
         self.setWindowIcon(icon("avatar-studio"))
         self.setAcceptDrops(True)
-        self.resize(1400, 900)
+        self.resize(*initial_size(self.screen().availableGeometry().size() if self.screen() else None))
         self.undo_stack = QUndoStack(self)
         self.undo_stack.cleanChanged.connect(self._update_title)
         self.undo_stack.indexChanged.connect(self._update_title)
@@ -239,6 +255,8 @@ class MainWindow(QMainWindow):
         act = QAction(text, self)
         if icon_name:
             act.setIcon(icon(icon_name))
+            # a checkable action's menu entry shows its tick, not the icon (the icon stays on the toolbar)
+            act.setIconVisibleInMenu(not checkable)
         if shortcut is not None:
             if isinstance(shortcut, (list, tuple)):
                 act.setShortcuts([QKeySequence(s) for s in shortcut])
@@ -266,8 +284,8 @@ class MainWindow(QMainWindow):
                                 "Reconstruct an avatar from a photo", "photo")
         self.act_load_motion = a("Load &Motion…", self.load_motion_dialog, "Ctrl+M",
                                  "Put a motion file or folder on the selected avatar", "curve")
-        self.act_demo = a("Open &Demo", self.load_demo, None, "Reconstruct the sample photo and play a sample dance",
-                          "avatar")
+        self.act_demo = a("Open &Demo", self.load_demo, None,
+                          "Reconstruct the sample photo and put a sample dance on it (Space plays)", "avatar")
         self.act_save = a("&Save Project", self.save_project, S.Save, "Save the scene as a project file", "save")
         self.act_save_as = a("Save Project &As…", lambda: self.save_project(ask=True), S.SaveAs)
         self.act_export_video = a("Export &Video…", lambda: self.export_dialog("video"), "Ctrl+E",
@@ -975,7 +993,8 @@ class MainWindow(QMainWindow):
         self.recent_menu.clear()
         files = self.settings.recent_files
         for f in files:
-            act = self.recent_menu.addAction(Path(f).name)
+            # name and folder: two recent "avatar.ply" files must be told apart
+            act = self.recent_menu.addAction(f"{Path(f).name}  —  {_short_dir(Path(f).parent)}")
             act.setToolTip(f)
             act.triggered.connect(lambda _=False, f=f: self.open_paths([f]))
         if not files:

@@ -127,6 +127,7 @@ class MotionPanel(QWidget):
 
     def set_item(self, item: Any) -> None:
         self._item = item
+        self.set_trim(*self._trim)
         m = item.motion if item is not None and item.avatar is not None else None
         if m is None:
             self.info.setText("No motion on the selected item. Drop a motion file on the window.")
@@ -136,7 +137,8 @@ class MotionPanel(QWidget):
 
     def set_trim(self, start: int, end: int) -> None:
         self._trim = (int(start), int(end))
-        self.trim_button.setText(f"Trim to frames {start}–{end}")
+        has_motion = self._item is not None and getattr(self._item, "motion", None) is not None
+        self.trim_button.setText(f"Trim to frames {start}–{end}" if has_motion else "Trim to handles")
 
     def set_joints(self, joints: list[int]) -> None:
         """Follow the curve view's joint selection."""

@@ -399,3 +399,35 @@ def test_first_export_does_not_default_into_the_apps_own_folders(window, tmp_pat
     assert window.export_folder() == tmp_path
     window.project_path = None
     assert item.motion is not None
+
+
+# ---------------------------------------------------------------------- polish
+def test_menus_say_what_they_do(window, tmp_path):
+    from PySide6.QtCore import QSize
+    from avatar_studio.app.main_window import initial_size
+    # View ▸ Grid/Skeleton show their tick, not an icon
+    for act in (window.act_grid, window.act_skeleton):
+        assert act.isCheckable() and not act.isIconVisibleInMenu()
+    assert not window.act_demo.toolTip().lower().startswith("reconstruct the sample photo and play")
+    # Open Recent tells two files of one name apart
+    a, b = tmp_path / "a" / "avatar.ply", tmp_path / "b" / "avatar.ply"
+    for p in (a, b):
+        p.parent.mkdir()
+        p.write_bytes(b"ply\n")
+        window.settings.add_recent(p)
+    window._fill_recent_menu()
+    texts = [act.text() for act in window.recent_menu.actions()[:2]]
+    assert texts[0] != texts[1], texts
+    # at 150 % scaling a 1920×1080 screen is 1280×~700 logical pixels: the window must fit
+    w, h = initial_size(QSize(1280, 690))
+    assert w <= 1280 and h <= 690
+    assert initial_size(QSize(2560, 1400)) == (1400, 900)
+
+
+def test_trim_button_without_a_motion(qt_app):
+    from avatar_studio.app.motion_panel import MotionPanel
+    panel = MotionPanel()
+    panel.set_item(None)
+    panel.set_trim(0, 0)
+    assert panel.trim_button.text() == "Trim to handles"
+    panel.deleteLater()
