@@ -75,7 +75,7 @@ class CurveView(QWidget):
         self.plot = new_plot(self._plot_slot)
         self.plot.showGrid(x=True, y=True, alpha=0.15)
         self.plot.setLabel("bottom", "frame")
-        self.plot.setLabel("left", "rotation", units="°")
+        self.plot.setLabel("left", "rotation (°)")
         self.plot.getViewBox().setMouseEnabled(x=True, y=False)
         self.legend = self.plot.addLegend(offset=(6, 6), labelTextSize="8pt")
         self.playhead = pg.InfiniteLine(pos=self._frame, angle=90, movable=False,
@@ -166,6 +166,9 @@ class CurveView(QWidget):
                     marker = pg.ScatterPlotItem([k] * 3, list(values[k] * scale), symbol="d", size=8,
                                                 brush=pg.mkBrush(255, 200, 60), pen=None)
                     self.plot.addItem(marker)
+        rot, tr = any(j >= 0 for j in joints), ROOT_TRANSLATION in joints
+        self.plot.setLabel("left", "rotation (°) · translation (cm)" if rot and tr
+                           else "translation (cm)" if tr else "rotation (°)")
         self.plot.setXRange(0, max(m.num_frames - 1, 1), padding=0.01)
         # A fixed y range from the data: pyqtgraph's auto-range re-measures every item at each
         # repaint (the playhead moves every frame during playback).

@@ -93,6 +93,7 @@ class MotionPanel(QWidget):
             sb.setRange(-360, 360)
             sb.setDecimals(1)
             sb.setSingleStep(5)
+            sb.setPrefix(f"{axis.upper()} ")
             sb.setSuffix("°")
             sb.setToolTip(f"Axis-angle {axis} component (degrees) of the joint's local rotation")
             row.addWidget(sb)

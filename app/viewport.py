@@ -132,15 +132,19 @@ void main() {
 """
 
 
-def grid_lines(ground_y: float, half_extent: float = 5.0, step: float = 0.5) -> np.ndarray:
-    """[L*2, 7] line vertices (xyz + rgba) of a ground grid with coloured X and Z axes."""
+def grid_lines(ground_y: float, half_extent: float = 5.0, step: float = 0.5,
+               background: tuple[float, float, float] = (0.227, 0.239, 0.259)) -> np.ndarray:
+    """[L*2, 7] line vertices (xyz + rgba) of a ground grid with coloured X and Z axes; light lines on a
+    dark background, dark lines (a little stronger) on a light one, so the grid shows on either."""
     vals = np.arange(-half_extent, half_extent + 1e-6, step)
+    light_bg = float(np.dot(background, (0.2126, 0.7152, 0.0722))) > 0.5
+    grey, boost = (0.1, 1.4) if light_bg else (0.8, 1.0)
     rows = []
     for v in vals:
         major = abs(v % 1.0) < 1e-6
-        a = 0.34 if major else 0.16
-        cx = (0.85, 0.3, 0.3, 0.8) if abs(v) < 1e-6 else (0.8, 0.8, 0.8, a)  # line along X at z=v
-        cz = (0.3, 0.5, 0.95, 0.8) if abs(v) < 1e-6 else (0.8, 0.8, 0.8, a)  # line along Z at x=v
+        a = (0.34 if major else 0.16) * boost
+        cx = (0.85, 0.3, 0.3, 0.8) if abs(v) < 1e-6 else (grey, grey, grey, a)  # line along X at z=v
+        cz = (0.3, 0.5, 0.95, 0.8) if abs(v) < 1e-6 else (grey, grey, grey, a)  # line along Z at x=v
         rows += [(-half_extent, ground_y, v, *cx), (half_extent, ground_y, v, *cx),
                  (v, ground_y, -half_extent, *cz), (v, ground_y, half_extent, *cz)]
     return np.asarray(rows, np.float32)
@@ -206,7 +210,7 @@ class Viewport(QOpenGLWidget):
         self._skeletons: list = []
         self._last_error = ""
         self._grid_vbo = self._grid_vao = None
-        self._grid_key: float | None = None
+        self._grid_key: tuple | None = None  # (floor height, background) the grid was built for
         self._grid_count = 0
         self._offscreen = self._offscreen_tex = self._splat_tex = None
         self._offscreen_size = (0, 0)
@@ -687,12 +691,12 @@ class Viewport(QOpenGLWidget):
 
     def _draw_grid(self, mvp: np.ndarray) -> None:
         ctx = self.ctx
-        key = round(self.ground_y, 4)
+        key = (round(self.ground_y, 4), tuple(self.background))
         if self._grid_vbo is None or self._grid_key != key:
             for obj in (self._grid_vao, self._grid_vbo):
                 if obj is not None:
                     obj.release()
-            data = grid_lines(self.ground_y)
+            data = grid_lines(self.ground_y, background=tuple(self.background))
             self._grid_vbo = ctx.buffer(data.tobytes())
             self._grid_vao = ctx.vertex_array(self._line_prog, [(self._grid_vbo, "3f 4f", "in_pos", "in_color")])
             self._grid_count, self._grid_key = data.shape[0], key

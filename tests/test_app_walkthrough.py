@@ -431,3 +431,33 @@ def test_trim_button_without_a_motion(qt_app):
     panel.set_trim(0, 0)
     assert panel.trim_button.text() == "Trim to handles"
     panel.deleteLater()
+
+
+def test_grid_shows_on_a_light_background():
+    from avatar_studio.app.viewport import grid_lines
+    for bg in ((0.95, 0.95, 0.95), (0.227, 0.239, 0.259)):
+        lines = grid_lines(0.0, background=bg)
+        minor = lines[(lines[:, 3] == lines[:, 4]) & (lines[:, 4] == lines[:, 5])]  # grey lines, not the axes
+        contrast = np.abs(minor[:, 3:6] - np.asarray(bg)).max(axis=1) * minor[:, 6]  # colour gap × opacity
+        assert contrast.min() > 0.08, f"background {bg}: contrast {contrast.min():.3f}"
+
+
+def test_curve_axis_names_what_it_plots(qt_app):
+    from avatar_studio.app.curves import ROOT_TRANSLATION, CurveView
+    from avatar_studio.core.motion.motion import Motion
+    view = CurveView()
+    view.build_plot()
+    fp = np.zeros((20, 55, 3), np.float32)
+    view.set_motion(Motion.from_full_pose(fp, np.zeros((20, 3)), fps=30))
+    view.select_joints([ROOT_TRANSLATION])
+    assert view.plot.getAxis("left").labelText == "translation (cm)"
+    view.select_joints([16])
+    assert view.plot.getAxis("left").labelText == "rotation (°)"
+    view.deleteLater()
+
+
+def test_key_rotation_boxes_are_labelled(qt_app):
+    from avatar_studio.app.motion_panel import MotionPanel
+    panel = MotionPanel()
+    assert [b.prefix().strip() for b in panel.angle_boxes] == ["X", "Y", "Z"]
+    panel.deleteLater()
