@@ -35,6 +35,7 @@ SPLAT_EXTS = {Path("x" + e).suffix for f in SPLAT_FORMATS if f.can_read for e in
 PROJECT_EXTS = {".avsproj"}
 MOTION_PATTERNS = "*.npz *.json *.bvh *.pt *.npy"  # folders (LHM, Human3R, frame PLYs) open by drag and drop
 APP_NAME = "Avatar Studio"
+NEIGHBOUR_GAP_M = 0.25  # space left between a new avatar and the one beside it
 
 
 def classify(path: Path) -> str:
@@ -793,13 +794,24 @@ class MainWindow(QMainWindow):
             item.avatar.name = item.name
         others = [i for i in self.scene.items if i.kind == item.kind]
         if others and item.placement.is_identity():
-            right = max(float(i.placement.translation[0]) for i in others)
-            item.placement.translation = np.array([right + 0.9, 0.0, 0.0], np.float32)
+            # Beside the rightmost neighbour with a gap, measured on the splats (T-pose arms included).
+            right = max(self._x_extent(i)[1] for i in others)
+            item.placement.translation = np.array([right + NEIGHBOUR_GAP_M - self._x_extent(item)[0], 0.0, 0.0],
+                                                  np.float32)
         self.undo_stack.push(AddItem(self.scene, item, text))
         if first or not self._first_item_framed or others:
             self._first_item_framed = True
             self.frame_all()
         self.item_added.emit(item)
+
+    def _x_extent(self, item: Any) -> tuple[float, float]:
+        """(left, right) world x of an item's splats now (robust: ignores the outermost 0.5 %)."""
+        g = item.gaussians_at(self.scene.body_for(item), self.scene.time)  # None while hidden
+        if g is None or not len(g):
+            x = float(item.placement.translation[0])
+            return x - 0.45, x + 0.45
+        lo, hi = np.percentile(g.means[:, 0], [0.5, 99.5])
+        return float(lo), float(hi)
 
     def load_splats(self, path: str | Path) -> Job:
         path = Path(path)

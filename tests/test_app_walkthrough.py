@@ -461,3 +461,16 @@ def test_key_rotation_boxes_are_labelled(qt_app):
     panel = MotionPanel()
     assert [b.prefix().strip() for b in panel.angle_boxes] == ["X", "Y", "Z"]
     panel.deleteLater()
+
+
+def test_a_new_avatar_stands_clear_of_its_neighbour(window):
+    from avatar_studio.core.scene import SceneItem
+    _fresh_scene(window)
+    body = window.scene.body
+    a = SceneItem("a", avatar=_small_avatar(body, seed=5))  # rest pose: a T-pose, arms out
+    b = SceneItem("b", avatar=_small_avatar(body, seed=6))
+    window.add_item(a)
+    window.add_item(b)
+    xa = a.gaussians_at(body, 0.0).means[:, 0]
+    xb = b.gaussians_at(body, 0.0).means[:, 0]
+    assert np.percentile(xa, 99.5) < np.percentile(xb, 0.5), "the arms pass through the neighbour"
