@@ -63,6 +63,18 @@ class OrbitCamera:
     def zoom(self, factor: float) -> None:
         self.distance = float(np.clip(self.distance * factor, 0.05, 500.0))
 
+    def zoom_at(self, factor: float, x_px: float, y_px: float, width: int, height: int) -> None:
+        """Zoom towards the pixel (x_px, y_px) of a width×height view: the point under it on the plane
+        through the target (facing the camera) stays under it, as in most 3D tools."""
+        before = self.distance
+        self.zoom(factor)
+        cam = self.camera(width, height)
+        view = cam.view.astype(np.float64)
+        right, down = view[0, :3], view[1, :3]
+        # pixel -> offset from the target on its plane, at the old distance
+        offset = ((x_px - cam.cx) / cam.fx * right + (y_px - cam.cy) / cam.fy * down) * before
+        self.target = self.target + (1.0 - self.distance / before) * offset
+
     def frame(self, lo: np.ndarray, hi: np.ndarray, aspect: float = 1.0, margin: float = 1.0) -> None:
         """Fit the box [lo, hi] in view, keeping the viewing direction."""
         lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
@@ -784,5 +796,6 @@ class Viewport(QOpenGLWidget):
     def wheelEvent(self, e: QWheelEvent) -> None:
         steps = e.angleDelta().y() / 120.0
         if steps:
-            self.orbit_camera.zoom(0.88 ** steps)
+            p = e.position()
+            self.orbit_camera.zoom_at(0.88 ** steps, p.x(), p.y(), max(1, self.width()), max(1, self.height()))
             self._camera_moved()

@@ -474,3 +474,25 @@ def test_a_new_avatar_stands_clear_of_its_neighbour(window):
     xa = a.gaussians_at(body, 0.0).means[:, 0]
     xb = b.gaussians_at(body, 0.0).means[:, 0]
     assert np.percentile(xa, 99.5) < np.percentile(xb, 0.5), "the arms pass through the neighbour"
+
+
+def test_wheel_zoom_keeps_the_point_under_the_cursor(qt_app):
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+    from avatar_studio.app.viewport import Viewport
+    vp = Viewport()
+    vp.resize(640, 480)
+    cam0 = vp.orbit_camera.camera(640, 480)
+    view = cam0.view.astype(np.float64)
+    cursor = (480.0, 120.0)
+    # the world point under the cursor on the target's plane
+    point = vp.orbit_camera.target + ((cursor[0] - cam0.cx) / cam0.fx * view[0, :3]
+                                      + (cursor[1] - cam0.cy) / cam0.fy * view[1, :3]) * vp.orbit_camera.distance
+    ev = QWheelEvent(QPointF(*cursor), QPointF(*cursor), QPoint(0, 0), QPoint(0, 360), Qt.MouseButton.NoButton,
+                     Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(vp, ev)
+    assert vp.orbit_camera.distance < 3.5 * 0.7  # zoomed in
+    uv = vp.orbit_camera.camera(640, 480).project(point[None])[0]
+    assert abs(uv[0] - cursor[0]) < 1.0 and abs(uv[1] - cursor[1]) < 1.0, uv
+    vp.deleteLater()
