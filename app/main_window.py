@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QStandardPaths, Qt, QThread, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QUndoStack
+from PySide6.QtCore import QByteArray, QPoint, QRect, QStandardPaths, Qt, QThread, QTimer, Signal
+from PySide6.QtGui import (QAction, QCloseEvent, QDragEnterEvent, QDragLeaveEvent, QDragMoveEvent, QDropEvent,
+                           QKeySequence, QUndoStack)
 from PySide6.QtWidgets import (QApplication, QColorDialog, QDockWidget, QFileDialog, QLabel, QMainWindow,
                                QMessageBox, QProgressBar, QProgressDialog, QSplitter, QToolButton, QWidget)
 
@@ -161,6 +162,7 @@ class MainWindow(QMainWindow):
         self.last_error = ""
         self._error_box: QMessageBox | None = None
         self._error_messages: list[str] = []  # what the open error box lists
+        self._drop_hint: QLabel | None = None  # shown while files are dragged over the window
         self.project_path: Path | None = None
         self.prompt_on_close = True
         # Reconstruct in a child process (`python -m ...process_worker`), except in a frozen build (its
@@ -1444,12 +1446,36 @@ class MainWindow(QMainWindow):
         md = e.mimeData()
         if md.hasUrls() and any(u.isLocalFile() for u in md.urls()):
             e.acceptProposedAction()
+            self._show_drop_hint(True)
         else:
             e.ignore()
 
-    dragMoveEvent = dragEnterEvent
+    def dragMoveEvent(self, e: QDragMoveEvent) -> None:
+        md = e.mimeData()
+        if md.hasUrls() and any(u.isLocalFile() for u in md.urls()):
+            e.acceptProposedAction()
+        else:
+            e.ignore()
+
+    def dragLeaveEvent(self, e: QDragLeaveEvent) -> None:
+        self._show_drop_hint(False)
+
+    def _show_drop_hint(self, on: bool) -> None:
+        """A frame over the viewport while files are dragged over the window: this is where they go."""
+        if self._drop_hint is None:
+            hint = QLabel("Drop to open: photo, avatar or splats, motion, project", self)
+            hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            hint.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+            hint.setStyleSheet("QLabel { border: 3px dashed rgb(80, 140, 255); background: rgba(80, 140, 255, 40);"
+                               " color: white; font-size: 16pt; }")
+            self._drop_hint = hint
+        if on:
+            self._drop_hint.setGeometry(QRect(self.viewport.mapTo(self, QPoint(0, 0)), self.viewport.size()))
+            self._drop_hint.raise_()
+        self._drop_hint.setVisible(on)
 
     def dropEvent(self, e: QDropEvent) -> None:
+        self._show_drop_hint(False)
         paths = [u.toLocalFile() for u in e.mimeData().urls() if u.isLocalFile()]
         if paths:
             e.acceptProposedAction()

@@ -496,3 +496,23 @@ def test_wheel_zoom_keeps_the_point_under_the_cursor(qt_app):
     uv = vp.orbit_camera.camera(640, 480).project(point[None])[0]
     assert abs(uv[0] - cursor[0]) < 1.0 and abs(uv[1] - cursor[1]) < 1.0, uv
     vp.deleteLater()
+
+
+def test_dragging_files_over_the_window_shows_where_they_go(window, tmp_path):
+    import warnings
+    from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent
+    from PySide6.QtWidgets import QApplication
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(tmp_path / "x.png"))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        enter = QDragEnterEvent(QPoint(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                                Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, enter)
+    hint = window._drop_hint
+    assert hint is not None and hint.isVisible()
+    vp_top_left = window.viewport.mapTo(window, QPoint(0, 0))
+    assert hint.geometry().topLeft() == vp_top_left and hint.size() == window.viewport.size()
+    QApplication.sendEvent(window, QDragLeaveEvent())
+    assert not hint.isVisible()
