@@ -765,6 +765,11 @@ class MainWindow(QMainWindow):
             self._photo_queue.append(path)
             self.statusBar().showMessage(f"{path.name} is queued: it reconstructs after the current job.", 5000)
             return None
+        if self.settings.reconstructor == "lhm" and not (self.settings.lhm_model_dir and self.settings.lhm_prior_dir):
+            # said in the window's words (the engine's own message names command-line options)
+            self.show_error("LHM needs its model folder and its prior folder: choose them in Settings, or choose "
+                            "the Template reconstruction there.", title="Reconstruction")
+            return None
         kwargs = dict(path=str(path), backend=self.settings.reconstructor,
                       model_dir=self.settings.lhm_model_dir or None, prior_dir=self.settings.lhm_prior_dir or None)
         worker = self.process_worker

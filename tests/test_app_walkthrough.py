@@ -516,3 +516,19 @@ def test_dragging_files_over_the_window_shows_where_they_go(window, tmp_path):
     assert hint.geometry().topLeft() == vp_top_left and hint.size() == window.viewport.size()
     QApplication.sendEvent(window, QDragLeaveEvent())
     assert not hint.isVisible()
+
+
+def test_lhm_without_folders_is_explained_in_the_windows_words(window, tmp_path):
+    from test_app_helpers import generated_photo, wait_until
+    old = window.settings.reconstructor, window.settings.lhm_model_dir, window.settings.lhm_prior_dir
+    window.settings.reconstructor, window.settings.lhm_model_dir, window.settings.lhm_prior_dir = "lhm", "", ""
+    try:
+        window.last_error = ""
+        window.reconstruct(generated_photo(tmp_path / "p.png"))
+        wait_until(lambda: window.last_error, 120, what="the LHM error")
+        msg = window.last_error
+        assert "--model" not in msg and "--prior" not in msg and "Settings" in msg, msg
+        if window._error_box is not None:
+            window._error_box.close()
+    finally:
+        window.settings.reconstructor, window.settings.lhm_model_dir, window.settings.lhm_prior_dir = old
