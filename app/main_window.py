@@ -867,6 +867,8 @@ class MainWindow(QMainWindow):
                 pass
             except StudioError as err:
                 errors.append(str(err))
+            if errors and errors[0].startswith(path.name):  # already says which file and why: once is enough
+                raise InputError(errors[0])
             raise InputError(f"{path.name} is not a motion or Gaussian sequence Avatar Studio can read. "
                              + (errors[0] if errors else ""))
 

@@ -532,3 +532,17 @@ def test_lhm_without_folders_is_explained_in_the_windows_words(window, tmp_path)
             window._error_box.close()
     finally:
         window.settings.reconstructor, window.settings.lhm_model_dir, window.settings.lhm_prior_dir = old
+
+
+def test_a_renamed_file_error_says_it_once(window, tmp_path):
+    from avatar_studio import RESOURCES_DIR
+    from test_app_helpers import drop_files, wait_until
+    fake = tmp_path / "dance.npz"
+    fake.write_bytes((RESOURCES_DIR / "icons" / "avatar-studio-64.png").read_bytes())  # a PNG renamed .npz
+    window.last_error = ""
+    drop_files(window, [fake])
+    wait_until(lambda: window.last_error, 60, what="the error")
+    msg = window.last_error
+    if window._error_box is not None:
+        window._error_box.close()
+    assert msg.count("dance.npz") == 1 and msg.count("can read") == 1, msg
