@@ -305,10 +305,12 @@ def test_status_bar_names_the_renderer_that_draws(window):
     assert window.core_label.text() == f"{window.viewport.renderer_label} · ready"
 
 
-def test_toggling_visibility_raises_nothing(qt_app, monkeypatch):
+def test_eye_toggle_shows_and_hides_without_errors(qt_app, monkeypatch):
+    """The eye in each scene row toggles visibility (one undo step, nothing printed); renaming still works."""
     import sys
     from PySide6.QtCore import Qt
     from PySide6.QtGui import QUndoStack
+    from PySide6.QtTest import QTest
     from avatar_studio.app.scene_panel import ScenePanel
     errors = []
     monkeypatch.setattr(sys, "excepthook", lambda *exc: errors.append(exc[1]))
@@ -316,14 +318,21 @@ def test_toggling_visibility_raises_nothing(qt_app, monkeypatch):
     panel = ScenePanel(stack)
     scene = _splat_scene(2)
     panel.set_scene(scene)
+    panel.resize(300, 400)
     panel.show()
-    panel.list.item(0).setCheckState(Qt.CheckState.Unchecked)
+    pump(0.05)
+    eye = panel.eye_rect(0).center()
+    icon_before = panel.list.item(0).icon().cacheKey()
+    QTest.mouseClick(panel.list.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, eye)
     pump(0.02)
     assert not scene.items[0].visible and stack.count() == 1
-    assert not errors, errors
-    panel.list.item(0).setCheckState(Qt.CheckState.Checked)
+    assert panel.list.item(0).icon().cacheKey() != icon_before  # the eye closes
+    QTest.mouseClick(panel.list.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, eye)
     pump(0.02)
-    assert scene.items[0].visible and not errors, errors
+    assert scene.items[0].visible and stack.count() == 2
+    panel.list.item(1).setData(Qt.ItemDataRole.EditRole, "renamed")
+    pump(0.02)
+    assert scene.items[1].name == "renamed" and not errors, errors
     panel.close()
 
 
