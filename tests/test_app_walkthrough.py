@@ -555,3 +555,24 @@ def test_a_renamed_file_error_says_it_once(window, tmp_path):
     if window._error_box is not None:
         window._error_box.close()
     assert msg.count("dance.npz") == 1 and msg.count("can read") == 1, msg
+
+
+def test_settings_dialog_flags_only_what_is_needed_and_holds_still(qt_app, tmp_path):
+    from PySide6.QtCore import QSettings
+    from avatar_studio.app.dialogs.settings_dialog import SettingsDialog
+    from avatar_studio.app.settings import StudioSettings
+    s = StudioSettings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    dlg = SettingsDialog(s)
+    dlg.show()
+    pump(0.05)
+    assert s.reconstructor == "template"
+    for row in (dlg.lhm_model_row, dlg.lhm_prior_row):
+        assert "✗" not in row.message.text(), row.message.text()  # not needed with Template
+    height = dlg.height()
+    dlg.reconstructor_box.setCurrentIndex(dlg.reconstructor_box.findData("lhm"))
+    pump(0.05)
+    assert "✗" in dlg.lhm_model_row.message.text() and "not valid" in dlg.backend_message.text()
+    dlg.adjustSize()
+    pump(0.05)
+    assert dlg.height() == height, "the dialog jumped when LHM was chosen"
+    dlg.close()
