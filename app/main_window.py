@@ -163,6 +163,7 @@ class MainWindow(QMainWindow):
         self._error_box: QMessageBox | None = None
         self._error_messages: list[str] = []  # what the open error box lists
         self._drop_hint: QLabel | None = None  # shown while files are dragged over the window
+        self._last_export: Any = None  # the export dialog's last request: its choices come back next time
         self.project_path: Path | None = None
         self.prompt_on_close = True
         # Reconstruct in a child process (`python -m ...process_worker`), except in a frozen build (its
@@ -1243,9 +1244,10 @@ class MainWindow(QMainWindow):
         dlg = ExportDialog(self, num_frames=self.scene.num_frames, fps=self.scene.fps,
                            trim=self.timeline.trim_range(), folder=str(self.export_folder()), name=name,
                            azimuth=self.viewport.orbit_camera.azimuth, elevation=self.viewport.orbit_camera.elevation,
-                           initial=initial, has_avatar=item is not None)
+                           initial=initial, has_avatar=item is not None, previous=self._last_export)
         if dlg.exec() == dlg.DialogCode.Accepted:
-            self.run_export(dlg.request())
+            self._last_export = dlg.request()
+            self.run_export(self._last_export)
 
     def export_folder(self) -> Path:
         """Default folder for exports: the last export's, else the open project's, else ~/Videos (or ~)."""

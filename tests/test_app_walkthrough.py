@@ -576,3 +576,27 @@ def test_settings_dialog_flags_only_what_is_needed_and_holds_still(qt_app, tmp_p
     pump(0.05)
     assert dlg.height() == height, "the dialog jumped when LHM was chosen"
     dlg.close()
+
+
+def test_export_dialog_remembers_and_shares_the_range(qt_app, tmp_path):
+    from avatar_studio.app.dialogs.export_dialog import ExportDialog
+    first = ExportDialog(num_frames=150, fps=30.0, trim=(0, 149), folder=str(tmp_path))
+    first.camera_box.setCurrentIndex(first.camera_box.findData("turntable"))
+    first.size_box.setCurrentIndex(3)  # 1280 × 720
+    first.start_box.setValue(10)
+    first.end_box.setValue(59)
+    req = first.request()
+    again = ExportDialog(num_frames=150, fps=30.0, trim=(0, 149), folder=str(tmp_path), previous=req)
+    back = again.request()
+    assert (back.camera_mode, back.width, back.height) == ("turntable", 1280, 720)
+    assert (back.start_frame, back.end_frame) == (10, 59)
+    # the range is not on the Video tab only: the PLY tab shows it too
+    again.tabs.setCurrentIndex(1)
+    again.show()
+    pump(0.02)
+    assert again.start_box.isVisible()
+    # a trim made on the timeline since wins over the remembered range
+    trimmed = ExportDialog(num_frames=150, fps=30.0, trim=(20, 30), folder=str(tmp_path), previous=req)
+    assert (trimmed.request().start_frame, trimmed.request().end_frame) == (20, 30)
+    for d in (first, again, trimmed):
+        d.deleteLater()
