@@ -600,3 +600,19 @@ def test_export_dialog_remembers_and_shares_the_range(qt_app, tmp_path):
     assert (trimmed.request().start_frame, trimmed.request().end_frame) == (20, 30)
     for d in (first, again, trimmed):
         d.deleteLater()
+
+
+def test_curves_unwrap_a_turn_through_180(qt_app):
+    from avatar_studio.app.curves import CurveView
+    from avatar_studio.core.motion.motion import Motion
+    fp = np.zeros((40, 55, 3), np.float32)
+    yaw = np.radians(np.linspace(150, 210, 40))  # turning on the spot through 180°
+    fp[:, 0, 1] = np.where(yaw > np.pi, yaw - 2 * np.pi, yaw)  # as motion files store it: wrapped
+    view = CurveView()
+    view.build_plot()
+    view.set_motion(Motion.from_full_pose(fp, np.zeros((40, 3)), fps=30))
+    view.select_joints([0])
+    y = view.curve_data()["pelvis.y"]
+    assert np.abs(np.diff(y)).max() < 5.0, "the yaw curve jumps"
+    assert y[-1] == pytest.approx(210, abs=0.5)
+    view.deleteLater()
