@@ -61,6 +61,13 @@ def initial_size(available: Any = None, wanted: tuple[int, int] = (1400, 900)) -
     return min(wanted[0], int(available.width() * 0.95)), min(wanted[1], int(available.height() * 0.92))
 
 
+def reconstruction_message(photo_name: str, num_gaussians: int, notes: list[str]) -> tuple[str, str]:
+    """(a short status line that is not cut off beside the readouts, the full text with how it was made)."""
+    short = f"Avatar from {photo_name}: {num_gaussians:,} Gaussians" + (" (details in the tooltip)" if notes else "")
+    full = f"Avatar from {photo_name}: {num_gaussians:,} Gaussians" + ("".join(f"\n• {n}" for n in notes))
+    return short, full
+
+
 def _short_dir(folder: Path) -> str:
     """A folder as people read it: ~ for the home folder."""
     try:
@@ -786,9 +793,11 @@ class MainWindow(QMainWindow):
             motion, self._pending_motion = self._pending_motion, None
             self.add_item(SceneItem(name=path.stem, avatar=result.avatar, motion=motion), f"Reconstruct {path.name}")
             self.settings.add_recent(path)
-            notes = "; ".join(getattr(result.diagnostics, "notes", []) or [])
-            self.statusBar().showMessage(f"Avatar from {path.name}: {len(result.avatar.gaussians):,} Gaussians"
-                                         + (f" ({notes})" if notes else ""), 8000)
+            short, full = reconstruction_message(path.name, len(result.avatar.gaussians),
+                                                 getattr(result.diagnostics, "notes", []) or [])
+            # the short line fits beside the readouts; how it was made stays in the tooltip
+            self.statusBar().setToolTip(full)
+            self.statusBar().showMessage(short, 20000)
 
         self._reconstruction = self._start_foreground(f"Reconstructing {path.name}", work, done)
         return self._reconstruction

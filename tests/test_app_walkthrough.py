@@ -616,3 +616,14 @@ def test_curves_unwrap_a_turn_through_180(qt_app):
     assert np.abs(np.diff(y)).max() < 5.0, "the yaw curve jumps"
     assert y[-1] == pytest.approx(210, abs=0.5)
     view.deleteLater()
+
+
+def test_reconstruction_status_line_fits_beside_the_readouts(window):
+    from avatar_studio.app.main_window import reconstruction_message
+    notes = ["mask from mediapipe selfie segmentation, refined by GrabCut",
+             "keypoints from mediapipe pose landmarks"]
+    short, full = reconstruction_message("sample_person_1.png", 40000, notes)
+    bar = window.statusBar()
+    free = bar.width() - window.fps_readout.width() - window.core_label.width() - 40
+    assert bar.fontMetrics().horizontalAdvance(short) < free, (short, free)
+    assert all(n in full for n in notes)
