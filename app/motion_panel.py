@@ -90,15 +90,16 @@ class MotionPanel(QWidget):
         row = QHBoxLayout()
         for axis in "xyz":
             sb = QDoubleSpinBox()
-            sb.setRange(-360, 360)
+            sb.setRange(-180, 180)
             sb.setDecimals(1)
             sb.setSingleStep(5)
             sb.setPrefix(f"{axis.upper()} ")
             sb.setSuffix("°")
-            sb.setToolTip(f"Axis-angle {axis} component (degrees) of the joint's local rotation")
+            sb.setToolTip(f"Euler angle about the joint's local {axis.upper()} axis, in degrees; the rotation is "
+                          "R = Rx · Ry · Rz (X applied last)")
             row.addWidget(sb)
             self.angle_boxes.append(sb)
-        form.addRow("Rotation", row)
+        form.addRow("Rotation XYZ", row)
         blend = QHBoxLayout()
         self.falloff_box = QSpinBox()
         self.falloff_box.setRange(0, 300)
@@ -156,8 +157,9 @@ class MotionPanel(QWidget):
             return
         m = item.motion
         frame = int(np.clip(self._frame(), 0, m.num_frames - 1))
-        aa = m.full_pose()[frame, self.joint_box.currentData()]
-        for sb, v in zip(self.angle_boxes, np.degrees(aa)):
+        from ..core.rotations import aa_to_rotmat, rotmat_to_euler_xyz
+        aa = m.full_pose()[frame, self.joint_box.currentData()].astype(np.float64)
+        for sb, v in zip(self.angle_boxes, rotmat_to_euler_xyz(aa_to_rotmat(aa))):
             with QSignalBlocker(sb):
                 sb.setValue(float(v))
 
@@ -221,15 +223,15 @@ class MotionPanel(QWidget):
         """Make the joint's rotation at the current frame the one typed in, blended over the falloff."""
         joint = int(self.joint_box.currentData())
         frame = int(self._frame())
-        target = np.radians([sb.value() for sb in self.angle_boxes])
+        euler = np.array([sb.value() for sb in self.angle_boxes], np.float64)
         falloff = self.falloff_box.value() or None
 
         def key(m, body):
-            from ..core.rotations import aa_to_rotmat, rotmat_to_aa
+            from ..core.rotations import aa_to_rotmat, euler_to_rotmat, rotmat_to_aa
             edit = _edit()
             f = int(np.clip(frame, 0, m.num_frames - 1))
             current = aa_to_rotmat(m.full_pose()[f, joint].astype(np.float64))
-            offset = rotmat_to_aa(aa_to_rotmat(target) @ current.T)
+            offset = rotmat_to_aa(euler_to_rotmat(euler, "XYZ") @ current.T)
             return edit.rotate_joint(m, joint, [edit.JointKey(float(f), tuple(float(v) for v in offset))], falloff)
 
         self._emit(f"Key {JOINT_NAMES[joint]} at frame {frame}", key, (joint, frame))

@@ -627,3 +627,32 @@ def test_reconstruction_status_line_fits_beside_the_readouts(window):
     free = bar.width() - window.fps_readout.width() - window.core_label.width() - 40
     assert bar.fontMetrics().horizontalAdvance(short) < free, (short, free)
     assert all(n in full for n in notes)
+
+
+def test_set_key_takes_euler_angles(qt_app):
+    from avatar_studio.app.motion_panel import MotionPanel
+    from avatar_studio.core.motion.motion import Motion
+    from avatar_studio.core.rotations import aa_to_rotmat, euler_to_rotmat, rotmat_to_euler_xyz
+    rng = np.random.default_rng(1)
+    for angles in rng.uniform(-170, 170, (20, 3)) * [1, 0.5, 1]:  # |Y| < 90: away from gimbal lock
+        assert np.allclose(rotmat_to_euler_xyz(euler_to_rotmat(angles, "XYZ")), angles, atol=1e-6)
+    fp = np.zeros((20, 55, 3), np.float32)
+
+    class Item:  # what the panel reads of a scene item
+        avatar, motion = object(), Motion.from_full_pose(fp, np.zeros((20, 3)), fps=30)
+    panel = MotionPanel()
+    panel.set_item(Item)
+    panel.set_frame_source(lambda: 5)
+    panel.joint_box.setCurrentIndex(18)
+    edits = []
+    panel.edit_requested.connect(lambda label, fn, keys: edits.append(fn))
+    for sb, v in zip(panel.angle_boxes, (30.0, 45.0, -20.0)):
+        sb.setValue(v)
+    panel.key_button.click()
+    keyed = edits[-1](Item.motion, None)
+    got = aa_to_rotmat(keyed.full_pose()[5, 18].astype(np.float64))
+    assert np.allclose(got, euler_to_rotmat(np.array([30.0, 45.0, -20.0]), "XYZ"), atol=1e-4)
+    Item.motion = keyed
+    panel.refresh_key_values()  # and the boxes read it back as the same three angles
+    assert np.allclose([sb.value() for sb in panel.angle_boxes], (30.0, 45.0, -20.0), atol=0.06)
+    panel.deleteLater()
