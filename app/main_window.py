@@ -165,6 +165,7 @@ class MainWindow(QMainWindow):
         self._fg_jobs: list[Job] = []
         self._reconstruction: Job | None = None
         self._pending_motion: Any = None
+        self._demo_autoplay = False  # the next reconstruction is Open Demo's: play once it is in
         self._first_item_framed = False
         self.last_error = ""
         self._error_box: QMessageBox | None = None
@@ -296,7 +297,7 @@ class MainWindow(QMainWindow):
         self.act_load_motion = a("Load &Motion…", self.load_motion_dialog, "Ctrl+M",
                                  "Put a motion file or folder on the selected avatar", "curve")
         self.act_demo = a("Open &Demo", self.load_demo, None,
-                          "Reconstruct the sample photo and put a sample dance on it (Space plays)", "avatar")
+                          "Reconstruct the sample photo and play a sample dance on it", "avatar")
         self.act_save = a("&Save Project", self.save_project, S.Save, "Save the scene as a project file", "save")
         self.act_save_as = a("Save Project &As…", lambda: self.save_project(ask=True), S.SaveAs)
         self.act_export_video = a("Export &Video…", lambda: self.export_dialog("video"), "Ctrl+E",
@@ -778,6 +779,7 @@ class MainWindow(QMainWindow):
             self.show_error("LHM needs its model folder and its prior folder: choose them in Settings, or choose "
                             "the Template reconstruction there.", title="Reconstruction")
             return None
+        autoplay, self._demo_autoplay = self._demo_autoplay, False
         kwargs = dict(path=str(path), backend=self.settings.reconstructor,
                       model_dir=self.settings.lhm_model_dir or None, prior_dir=self.settings.lhm_prior_dir or None)
         worker = self.process_worker
@@ -792,6 +794,8 @@ class MainWindow(QMainWindow):
             from ..core.scene import SceneItem
             motion, self._pending_motion = self._pending_motion, None
             self.add_item(SceneItem(name=path.stem, avatar=result.avatar, motion=motion), f"Reconstruct {path.name}")
+            if autoplay and motion is not None:
+                self.timeline.play()
             self.settings.add_recent(path)
             short, full = reconstruction_message(path.name, len(result.avatar.gaussians),
                                                  getattr(result.diagnostics, "notes", []) or [])
@@ -1016,6 +1020,7 @@ class MainWindow(QMainWindow):
                     self._pending_motion = motion_for_playback(load_amass(SAMPLE_MOTION), self.scene.body)
                 except Exception as err:  # the avatar still comes; say why it does not dance
                     self.statusBar().showMessage(f"The sample motion could not be loaded: {err}", 8000)
+            self._demo_autoplay = True
             self.reconstruct(photo)
 
         self.when_ready(start)

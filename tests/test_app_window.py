@@ -408,6 +408,8 @@ def test_screenshot_after_loading_demo(window):
     wait_until(lambda: window.scene.items and window.scene.items[0].motion is not None or window.last_error, 180,
                what="the demo avatar")
     assert window.scene.items and window.scene.items[0].motion is not None, window.last_error
+    assert window.timeline.is_playing  # Open Demo plays what it loads
+    window.timeline.pause()
     window.act_skeleton.setChecked(False)
     window.timeline.set_frame(window.scene.num_frames // 3, emit=True)
     window.viewport.frame_all()
