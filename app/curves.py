@@ -24,6 +24,23 @@ CHANNEL_COLORS = ((235, 90, 80), (110, 200, 90), (80, 150, 255))  # x, y, z
 ROOT_TRANSLATION = -1  # pseudo-joint id for the root translation curves
 
 
+def unwrap_axis_angle(aa: np.ndarray) -> np.ndarray:
+    """[T,3] axis-angle rotations made continuous for plotting: where a turn passes 180° the vector flips
+    (+179° about +Y becomes 179° about -Y); each frame takes whichever of r and r·(1 - 2π/|r|), the same
+    rotation, lies nearer the previous frame, so a yaw reads 179, 181, 183… rather than jumping to -177."""
+    out = np.array(aa, np.float64)
+    for t in range(1, len(out)):
+        r = out[t]
+        n = float(np.linalg.norm(r))
+        if n < 1e-9:
+            continue
+        unit = r / n
+        prev = out[t - 1]
+        candidates = [r + unit * (2 * np.pi * k) for k in (-2, -1, 0, 1, 2)]  # the same rotation, all of them
+        out[t] = min(candidates, key=lambda c: float(np.sum((c - prev) ** 2)))
+    return out
+
+
 class CurveView(QWidget):
     """Signals: frame_requested(int) when the user clicks the plot; joints_changed(list[int])."""
 
@@ -75,7 +92,7 @@ class CurveView(QWidget):
         self.plot = new_plot(self._plot_slot)
         self.plot.showGrid(x=True, y=True, alpha=0.15)
         self.plot.setLabel("bottom", "frame")
-        self.plot.setLabel("left", "rotation", units="°")
+        self.plot.setLabel("left", "rotation (°)")
         self.plot.getViewBox().setMouseEnabled(x=True, y=False)
         self.legend = self.plot.addLegend(offset=(6, 6), labelTextSize="8pt")
         self.playhead = pg.InfiniteLine(pos=self._frame, angle=90, movable=False,
@@ -102,6 +119,7 @@ class CurveView(QWidget):
         """Plot `motion` (a core Motion or None); `keys` maps joint -> key frames to mark."""
         self._motion = motion
         self._keys = keys or {}
+        self.joint_list.setEnabled(motion is not None)  # nothing to choose from without a motion
         self._redraw()
 
     def set_frame(self, frame: int, throttle: bool = False) -> None:
@@ -155,7 +173,7 @@ class CurveView(QWidget):
             if j == ROOT_TRANSLATION:
                 values, label, scale = m.transl, "transl", 100.0  # cm, so it shares the axis scale
             else:
-                values, label, scale = fp[:, j], JOINT_NAMES[j], 180.0 / np.pi
+                values, label, scale = unwrap_axis_angle(fp[:, j]), JOINT_NAMES[j], 180.0 / np.pi
             lo, hi = min(lo, float(values[:, :3].min()) * scale), max(hi, float(values[:, :3].max()) * scale)
             for c, axis in enumerate("xyz"):
                 pen = pg.mkPen(CHANNEL_COLORS[c], width=1.5, style=styles[n % len(styles)])
@@ -165,6 +183,9 @@ class CurveView(QWidget):
                     marker = pg.ScatterPlotItem([k] * 3, list(values[k] * scale), symbol="d", size=8,
                                                 brush=pg.mkBrush(255, 200, 60), pen=None)
                     self.plot.addItem(marker)
+        rot, tr = any(j >= 0 for j in joints), ROOT_TRANSLATION in joints
+        self.plot.setLabel("left", "rotation (°) · translation (cm)" if rot and tr
+                           else "translation (cm)" if tr else "rotation (°)")
         self.plot.setXRange(0, max(m.num_frames - 1, 1), padding=0.01)
         # A fixed y range from the data: pyqtgraph's auto-range re-measures every item at each
         # repaint (the playhead moves every frame during playback).

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QStandardPaths, Qt, QThread, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QUndoStack
+from PySide6.QtCore import QByteArray, QPoint, QRect, QStandardPaths, Qt, QThread, QTimer, Signal
+from PySide6.QtGui import (QAction, QCloseEvent, QDragEnterEvent, QDragLeaveEvent, QDragMoveEvent, QDropEvent,
+                           QKeySequence, QUndoStack)
 from PySide6.QtWidgets import (QApplication, QColorDialog, QDockWidget, QFileDialog, QLabel, QMainWindow,
                                QMessageBox, QProgressBar, QProgressDialog, QSplitter, QToolButton, QWidget)
 
@@ -35,6 +36,7 @@ SPLAT_EXTS = {Path("x" + e).suffix for f in SPLAT_FORMATS if f.can_read for e in
 PROJECT_EXTS = {".avsproj"}
 MOTION_PATTERNS = "*.npz *.json *.bvh *.pt *.npy"  # folders (LHM, Human3R, frame PLYs) open by drag and drop
 APP_NAME = "Avatar Studio"
+NEIGHBOUR_GAP_M = 0.25  # space left between a new avatar and the one beside it
 
 
 def classify(path: Path) -> str:
@@ -52,6 +54,29 @@ def classify(path: Path) -> str:
         return "splats"
     except InputError:
         return "motion"
+
+
+def initial_size(available: Any = None, wanted: tuple[int, int] = (1400, 900)) -> tuple[int, int]:
+    """The first window size: `wanted`, shrunk to fit the screen's available area (a QSize, in logical
+    pixels, so at 150 % scaling a 1920×1080 screen offers 1280×~690) with a little room to spare."""
+    if available is None:
+        return wanted
+    return min(wanted[0], int(available.width() * 0.95)), min(wanted[1], int(available.height() * 0.92))
+
+
+def reconstruction_message(photo_name: str, num_gaussians: int, notes: list[str]) -> tuple[str, str]:
+    """(a short status line that is not cut off beside the readouts, the full text with how it was made)."""
+    short = f"Avatar from {photo_name}: {num_gaussians:,} Gaussians" + (" (details in the tooltip)" if notes else "")
+    full = f"Avatar from {photo_name}: {num_gaussians:,} Gaussians" + ("".join(f"\n• {n}" for n in notes))
+    return short, full
+
+
+def _short_dir(folder: Path) -> str:
+    """A folder as people read it: ~ for the home folder."""
+    try:
+        return "~/" + str(folder.relative_to(Path.home())) if folder != Path.home() else "~"
+    except ValueError:
+        return str(folder)
 
 
 def sample_photo() -> Path | None:
@@ -130,7 +155,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APP_NAME)
         self.setWindowIcon(icon("avatar-studio"))
         self.setAcceptDrops(True)
-        self.resize(1400, 900)
+        self.resize(*initial_size(self.screen().availableGeometry().size() if self.screen() else None))
         self.undo_stack = QUndoStack(self)
         self.undo_stack.cleanChanged.connect(self._update_title)
         self.undo_stack.indexChanged.connect(self._update_title)
@@ -143,9 +168,13 @@ class MainWindow(QMainWindow):
         self._fg_jobs: list[Job] = []
         self._reconstruction: Job | None = None
         self._pending_motion: Any = None
+        self._demo_autoplay = False  # the next reconstruction is Open Demo's: play once it is in
         self._first_item_framed = False
         self.last_error = ""
         self._error_box: QMessageBox | None = None
+        self._error_messages: list[str] = []  # what the open error box lists
+        self._drop_hint: QLabel | None = None  # shown while files are dragged over the window
+        self._last_export: Any = None  # the export dialog's last request: its choices come back next time
         self.project_path: Path | None = None
         self.prompt_on_close = True
         # Reconstruct in a child process (`python -m ...process_worker`), except in a frozen build (its
@@ -189,6 +218,7 @@ class MainWindow(QMainWindow):
         self.viewport.set_show_skeleton(self.settings.show_skeleton)
         self.viewport.notice = lambda msg: self.statusBar().showMessage(msg, 8000)
         self.viewport.render_error.connect(lambda msg: self.show_error(msg, title="Viewport"))
+        self.viewport.renderer_changed.connect(self._show_renderer)
         self.viewport.fps_changed.connect(self._on_first_frame)
         self.timeline = Timeline(self)
         self.timeline.frame_changed.connect(self._on_timeline_frame)
@@ -210,12 +240,22 @@ class MainWindow(QMainWindow):
         self.motion_panel = MotionPanel(self)
         self.motion_panel.edit_requested.connect(self.apply_motion_edit)
         self.motion_panel.set_frame_source(lambda: self.timeline.frame)
+        self.motion_panel.set_floor_source(lambda: self.viewport.ground_y)
         self.motion_dock = self._dock("Motion", self.motion_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.curves = CurveView(self)
         self.curves.frame_requested.connect(lambda f: self.timeline.set_frame(f, emit=True))
         self.curves.joints_changed.connect(self.motion_panel.set_joints)
+        # The side docks own the bottom corners, so the curves sit under the viewport, not under everything.
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.curves_dock = self._dock("Curves", self.curves, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.resizeDocks([self.curves_dock], [170], Qt.Orientation.Vertical)
+        # Open only while the selected avatar has a motion (the viewport gets the room otherwise), unless
+        # the user closed it: then it stays closed until they open it again from the View menu.
+        self._curves_user_closed = False
+        self._curves_auto = False
+        self.curves_dock.visibilityChanged.connect(self._on_curves_visibility)
+        self.curves_dock.hide()
         self.resizeDocks([self.scene_dock, self.motion_dock], [250, 290], Qt.Orientation.Horizontal)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -230,6 +270,8 @@ class MainWindow(QMainWindow):
         act = QAction(text, self)
         if icon_name:
             act.setIcon(icon(icon_name))
+            # a checkable action's menu entry shows its tick, not the icon (the icon stays on the toolbar)
+            act.setIconVisibleInMenu(not checkable)
         if shortcut is not None:
             if isinstance(shortcut, (list, tuple)):
                 act.setShortcuts([QKeySequence(s) for s in shortcut])
@@ -257,8 +299,8 @@ class MainWindow(QMainWindow):
                                 "Reconstruct an avatar from a photo", "photo")
         self.act_load_motion = a("Load &Motion…", self.load_motion_dialog, "Ctrl+M",
                                  "Put a motion file or folder on the selected avatar", "curve")
-        self.act_demo = a("Open &Demo", self.load_demo, None, "Reconstruct the sample photo and play a sample dance",
-                          "avatar")
+        self.act_demo = a("Open &Demo", self.load_demo, None,
+                          "Reconstruct the sample photo and play a sample dance on it", "avatar")
         self.act_save = a("&Save Project", self.save_project, S.Save, "Save the scene as a project file", "save")
         self.act_save_as = a("Save Project &As…", lambda: self.save_project(ask=True), S.SaveAs)
         self.act_export_video = a("Export &Video…", lambda: self.export_dialog("video"), "Ctrl+E",
@@ -412,12 +454,26 @@ class MainWindow(QMainWindow):
         sb.addPermanentWidget(self.core_label)
         sb.showMessage("Drop a photo, an avatar (.ply), a motion or a project on the window to start.")
 
+    def _show_renderer(self, *_: Any) -> None:
+        """The status bar names the back-end that draws now (it changes once the probes ran, and
+        when one asked for cannot start: then it says so, with the reason in the tooltip)."""
+        if not self.is_core_ready or self.core_error:
+            return
+        text = f"{self.viewport.renderer_label or 'renderer'} · ready"
+        note = self.viewport.renderer_note
+        asked = self.settings.renderer
+        if note and asked not in ("auto", self.viewport.renderer_label):
+            text += f" ({asked} unavailable)"
+        self.core_label.setText(text)
+        self.core_label.setToolTip(f"Renderer in use: {self.viewport.renderer_label}" + (f"\n{note}" if note else ""))
+
     def _restore_window_state(self) -> None:
         geometry, state = self.settings.window_state()
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
         if isinstance(state, QByteArray):
             self.restoreState(state)
+        self._show_curves(False)  # until a motion is selected, whatever the last session left
 
     def _on_first_frame(self, _fps: float = 0.0) -> None:
         """The window is on screen: now build the pyqtgraph plots (half a second of imports)."""
@@ -470,7 +526,7 @@ class MainWindow(QMainWindow):
             self.core_label.setText("Body model missing")
             self.show_error(f"The body model could not be loaded: {error}", title="Body model")
         else:
-            self.core_label.setText(f"{self.viewport.renderer_label or 'renderer'} · ready")
+            self._show_renderer()
         self._update_enabled()
         pending, self._pending = self._pending, []
         for fn in pending:
@@ -517,6 +573,21 @@ class MainWindow(QMainWindow):
         self.curves.set_motion(motion, self.keys.get(item.uid) if item is not None else None)
         self.curves.set_frame(self.scene.frame)
         self.motion_panel.set_item(item)
+        self._show_curves(motion is not None and not self._curves_user_closed)
+
+    def _show_curves(self, on: bool) -> None:
+        if self.curves_dock.isVisible() != on and not self.curves_dock.isFloating():
+            self._curves_auto = True
+            try:
+                self.curves_dock.setVisible(on)
+            finally:
+                self._curves_auto = False
+
+    def _on_curves_visibility(self, visible: bool) -> None:
+        """Remember a user's close/open (the dock's ✕ or View ▸ Curves), not the window's own hiding."""
+        if not self._curves_auto and self.isVisible() and not self.isMinimized() \
+                and self.curves_dock.isHidden() != visible:
+            self._curves_user_closed = not visible
 
     def _update_ground(self) -> None:
         """Put the grid under the lowest visible point; re-measured when items or motions change (not
@@ -594,8 +665,16 @@ class MainWindow(QMainWindow):
         """Show a readable, non-blocking message box; the window stays usable."""
         self.last_error = message
         self.statusBar().showMessage(message, 10000)
-        if self._error_box is not None:
-            self._error_box.close()
+        box = self._error_box
+        if box is not None:  # still open (several bad files dropped at once): list every problem in it
+            self._error_messages.append(message)
+            box.setWindowTitle(APP_NAME)
+            box.setText(f"{len(self._error_messages)} problems:\n\n"
+                        + "\n\n".join(f"• {m}" for m in self._error_messages))
+            if details:
+                box.setDetailedText("\n\n".join(d for d in (box.detailedText(), details) if d))
+            self.error_shown.emit(message)
+            return
         box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self)
         if details:
             box.setDetailedText(details)
@@ -603,6 +682,7 @@ class MainWindow(QMainWindow):
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.finished.connect(lambda _=0: setattr(self, "_error_box", None))
         self._error_box = box
+        self._error_messages = [message]
         box.open()
         self.error_shown.emit(message)
 
@@ -702,6 +782,12 @@ class MainWindow(QMainWindow):
             self._photo_queue.append(path)
             self.statusBar().showMessage(f"{path.name} is queued: it reconstructs after the current job.", 5000)
             return None
+        if self.settings.reconstructor == "lhm" and not (self.settings.lhm_model_dir and self.settings.lhm_prior_dir):
+            # said in the window's words (the engine's own message names command-line options)
+            self.show_error("LHM needs its model folder and its prior folder: choose them in Settings, or choose "
+                            "the Template reconstruction there.", title="Reconstruction")
+            return None
+        autoplay, self._demo_autoplay = self._demo_autoplay, False
         kwargs = dict(path=str(path), backend=self.settings.reconstructor,
                       model_dir=self.settings.lhm_model_dir or None, prior_dir=self.settings.lhm_prior_dir or None)
         worker = self.process_worker
@@ -716,10 +802,14 @@ class MainWindow(QMainWindow):
             from ..core.scene import SceneItem
             motion, self._pending_motion = self._pending_motion, None
             self.add_item(SceneItem(name=path.stem, avatar=result.avatar, motion=motion), f"Reconstruct {path.name}")
+            if autoplay and motion is not None:
+                self.timeline.play()
             self.settings.add_recent(path)
-            notes = "; ".join(getattr(result.diagnostics, "notes", []) or [])
-            self.statusBar().showMessage(f"Avatar from {path.name}: {len(result.avatar.gaussians):,} Gaussians"
-                                         + (f" ({notes})" if notes else ""), 8000)
+            short, full = reconstruction_message(path.name, len(result.avatar.gaussians),
+                                                 getattr(result.diagnostics, "notes", []) or [])
+            # the short line fits beside the readouts; how it was made stays in the tooltip
+            self.statusBar().setToolTip(full)
+            self.statusBar().showMessage(short, 20000)
 
         self._reconstruction = self._start_foreground(f"Reconstructing {path.name}", work, done)
         return self._reconstruction
@@ -733,8 +823,10 @@ class MainWindow(QMainWindow):
             item.avatar.name = item.name
         others = [i for i in self.scene.items if i.kind == item.kind]
         if others and item.placement.is_identity():
-            right = max(float(i.placement.translation[0]) for i in others)
-            item.placement.translation = np.array([right + 0.9, 0.0, 0.0], np.float32)
+            # Beside the rightmost neighbour with a gap, measured on the splats (T-pose arms included).
+            right = max(self._x_extent(i)[1] for i in others)
+            item.placement.translation = np.array([right + NEIGHBOUR_GAP_M - self._x_extent(item)[0], 0.0, 0.0],
+                                                  np.float32)
         self.undo_stack.push(AddItem(self.scene, item, text))
         if first or not self._first_item_framed or others:
             self._first_item_framed = True
@@ -748,6 +840,15 @@ class MainWindow(QMainWindow):
         if sel is None or sel.gaussians is None:
             return
         self.undo_stack.push(FlipUpsideDown(self.scene, sel))
+
+    def _x_extent(self, item: Any) -> tuple[float, float]:
+        """(left, right) world x of an item's splats now (robust: ignores the outermost 0.5 %)."""
+        g = item.gaussians_at(self.scene.body_for(item), self.scene.time)  # None while hidden
+        if g is None or not len(g):
+            x = float(item.placement.translation[0])
+            return x - 0.45, x + 0.45
+        lo, hi = np.percentile(g.means[:, 0], [0.5, 99.5])
+        return float(lo), float(hi)
 
     def load_splats(self, path: str | Path) -> Job:
         path = Path(path)
@@ -799,6 +900,8 @@ class MainWindow(QMainWindow):
                 pass
             except StudioError as err:
                 errors.append(str(err))
+            if errors and errors[0].startswith(path.name):  # already says which file and why: once is enough
+                raise InputError(errors[0])
             raise InputError(f"{path.name} is not a motion or Gaussian sequence Avatar Studio can read. "
                              + (errors[0] if errors else ""))
 
@@ -936,6 +1039,7 @@ class MainWindow(QMainWindow):
                     self._pending_motion = motion_for_playback(load_amass(SAMPLE_MOTION), self.scene.body)
                 except Exception as err:  # the avatar still comes; say why it does not dance
                     self.statusBar().showMessage(f"The sample motion could not be loaded: {err}", 8000)
+            self._demo_autoplay = True
             self.reconstruct(photo)
 
         self.when_ready(start)
@@ -944,7 +1048,8 @@ class MainWindow(QMainWindow):
         self.recent_menu.clear()
         files = self.settings.recent_files
         for f in files:
-            act = self.recent_menu.addAction(Path(f).name)
+            # name and folder: two recent "avatar.ply" files must be told apart
+            act = self.recent_menu.addAction(f"{Path(f).name}  —  {_short_dir(Path(f).parent)}")
             act.setToolTip(f)
             act.triggered.connect(lambda _=False, f=f: self.open_paths([f]))
         if not files:
@@ -1015,7 +1120,8 @@ class MainWindow(QMainWindow):
             self._replace_scene_content(loaded)
             self._apply_project_data(data)
             if as_recovery:
-                self.project_path = None
+                was = data.extra.get("project_path")
+                self.project_path = Path(was) if isinstance(was, str) and was else None
                 self.undo_stack.resetClean()
                 self.statusBar().showMessage("Recovered the autosaved session. Save it to keep it.", 10000)
             else:
@@ -1094,6 +1200,8 @@ class MainWindow(QMainWindow):
         if self.undo_stack.isClean():
             return None
         snap, data, path = self._snapshot(), self._project_data(), self.autosave_path
+        if self.project_path is not None:  # so a recovered session comes back as this project (unsaved)
+            data.extra["project_path"] = str(self.project_path)
         index = self.undo_stack.index()
 
         def work(progress, cancel):
@@ -1167,11 +1275,22 @@ class MainWindow(QMainWindow):
             return
         name = (self.scene.selected or self.scene.items[0]).name
         dlg = ExportDialog(self, num_frames=self.scene.num_frames, fps=self.scene.fps,
-                           trim=self.timeline.trim_range(), folder=self.settings.last_dir, name=name,
+                           trim=self.timeline.trim_range(), folder=str(self.export_folder()), name=name,
                            azimuth=self.viewport.orbit_camera.azimuth, elevation=self.viewport.orbit_camera.elevation,
-                           initial=initial, has_avatar=item is not None)
+                           initial=initial, has_avatar=item is not None, previous=self._last_export)
         if dlg.exec() == dlg.DialogCode.Accepted:
-            self.run_export(dlg.request())
+            self._last_export = dlg.request()
+            self.run_export(self._last_export)
+
+    def export_folder(self) -> Path:
+        """Default folder for exports: the last export's, else the open project's, else ~/Videos (or ~)."""
+        last = self.settings.export_dir
+        if last and Path(last).is_dir():
+            return Path(last)
+        if self.project_path is not None and self.project_path.parent.is_dir():
+            return self.project_path.parent
+        videos = Path.home() / "Videos"
+        return videos if videos.is_dir() else Path.home()
 
     def run_export(self, req: Any) -> Job | None:
         """Run an `ExportRequest` on a worker thread with a progress dialog (Cancel works)."""
@@ -1211,7 +1330,7 @@ class MainWindow(QMainWindow):
 
         job.progress.connect(progress)
         job.succeeded.connect(lambda out: (self.statusBar().showMessage(f"Exported {out}", 8000),
-                                           setattr(self.settings, "last_dir", str(Path(out).parent))))
+                                           setattr(self.settings, "export_dir", str(Path(out).parent))))
         job.failed.connect(lambda msg, details: self.show_error(msg, details, title="Export"))
         job.cancelled.connect(lambda: self.statusBar().showMessage("Export cancelled; no file was written.", 6000))
         job.finished.connect(finished)
@@ -1287,7 +1406,7 @@ class MainWindow(QMainWindow):
         if item is None:
             self.show_error("GLB export needs an avatar: open a photo or an avatar first.")
             return None
-        suggested = str(Path(self.settings.last_dir or ".") / f"{item.name}.glb")
+        suggested = str(self.export_folder() / f"{item.name}.glb")
         path, _ = QFileDialog.getSaveFileName(self, "Export GLB", suggested, "Binary glTF (*.glb)")
         return self.run_glb_export(Path(path)) if path else None
 
@@ -1315,7 +1434,7 @@ class MainWindow(QMainWindow):
 
         def done(out: Any) -> None:
             self.statusBar().showMessage(f"Exported {out}", 8000)
-            self.settings.last_dir = str(Path(out).parent)
+            self.settings.export_dir = str(Path(out).parent)
 
         return self._start_foreground(f"Export {path.name}", work, done)
 
@@ -1330,7 +1449,7 @@ class MainWindow(QMainWindow):
     def apply_settings(self, smplx_changed: bool = False) -> None:
         self.viewport.set_background(self.settings.background)
         self.viewport.set_renderer_name(self.settings.renderer)
-        self.core_label.setText(f"{self.viewport.renderer_label or 'renderer'} · ready")
+        self._show_renderer()
         self._apply_autosave_interval()
         if smplx_changed:
             self.statusBar().showMessage("The new SMPL-X folder is used from the next start of Avatar Studio.", 10000)
@@ -1369,12 +1488,36 @@ class MainWindow(QMainWindow):
         md = e.mimeData()
         if md.hasUrls() and any(u.isLocalFile() for u in md.urls()):
             e.acceptProposedAction()
+            self._show_drop_hint(True)
         else:
             e.ignore()
 
-    dragMoveEvent = dragEnterEvent
+    def dragMoveEvent(self, e: QDragMoveEvent) -> None:
+        md = e.mimeData()
+        if md.hasUrls() and any(u.isLocalFile() for u in md.urls()):
+            e.acceptProposedAction()
+        else:
+            e.ignore()
+
+    def dragLeaveEvent(self, e: QDragLeaveEvent) -> None:
+        self._show_drop_hint(False)
+
+    def _show_drop_hint(self, on: bool) -> None:
+        """A frame over the viewport while files are dragged over the window: this is where they go."""
+        if self._drop_hint is None:
+            hint = QLabel("Drop to open: photo, avatar or splats, motion, project", self)
+            hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            hint.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+            hint.setStyleSheet("QLabel { border: 3px dashed rgb(80, 140, 255); background: rgba(80, 140, 255, 40);"
+                               " color: white; font-size: 16pt; }")
+            self._drop_hint = hint
+        if on:
+            self._drop_hint.setGeometry(QRect(self.viewport.mapTo(self, QPoint(0, 0)), self.viewport.size()))
+            self._drop_hint.raise_()
+        self._drop_hint.setVisible(on)
 
     def dropEvent(self, e: QDropEvent) -> None:
+        self._show_drop_hint(False)
         paths = [u.toLocalFile() for u in e.mimeData().urls() if u.isLocalFile()]
         if paths:
             e.acceptProposedAction()

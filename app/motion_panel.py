@@ -31,6 +31,7 @@ class MotionPanel(QWidget):
         self._item: Any = None
         self._trim = (0, 0)
         self._frame = lambda: 0
+        self._floor = lambda: 0.0  # world height of the viewport's floor grid
 
         self.info = QLabel("No motion. Drop a motion file on the window.")
         self.info.setWordWrap(True)
@@ -70,9 +71,8 @@ class MotionPanel(QWidget):
         smooth_row.addWidget(self.smooth_method, 1)
         smooth_row.addWidget(self.smooth_strength)
         self.ground_button = QPushButton("Feet on floor")
-        self.ground_button.setToolTip("Move the clip up or down so the feet touch the ground")
-        self.ground_button.clicked.connect(
-            lambda: self._emit("Feet on floor", lambda m, body: _edit().align_ground(m, body)))
+        self.ground_button.setToolTip("Move the clip up or down so the avatar's feet touch the floor grid")
+        self.ground_button.clicked.connect(self._ground_clicked)
         for w in (self.trim_button, self.mirror_button):
             grid.addWidget(w)
         grid.addLayout(lock_row)
@@ -90,14 +90,16 @@ class MotionPanel(QWidget):
         row = QHBoxLayout()
         for axis in "xyz":
             sb = QDoubleSpinBox()
-            sb.setRange(-360, 360)
+            sb.setRange(-180, 180)
             sb.setDecimals(1)
             sb.setSingleStep(5)
+            sb.setPrefix(f"{axis.upper()} ")
             sb.setSuffix("°")
-            sb.setToolTip(f"Axis-angle {axis} component (degrees) of the joint's local rotation")
+            sb.setToolTip(f"Euler angle about the joint's local {axis.upper()} axis, in degrees; the rotation is "
+                          "R = Rx · Ry · Rz (X applied last)")
             row.addWidget(sb)
             self.angle_boxes.append(sb)
-        form.addRow("Rotation", row)
+        form.addRow("Rotation XYZ", row)
         blend = QHBoxLayout()
         self.falloff_box = QSpinBox()
         self.falloff_box.setRange(0, 300)
@@ -127,6 +129,7 @@ class MotionPanel(QWidget):
 
     def set_item(self, item: Any) -> None:
         self._item = item
+        self.set_trim(*self._trim)
         m = item.motion if item is not None and item.avatar is not None else None
         if m is None:
             self.info.setText("No motion on the selected item. Drop a motion file on the window.")
@@ -136,7 +139,8 @@ class MotionPanel(QWidget):
 
     def set_trim(self, start: int, end: int) -> None:
         self._trim = (int(start), int(end))
-        self.trim_button.setText(f"Trim to frames {start}–{end}")
+        has_motion = self._item is not None and getattr(self._item, "motion", None) is not None
+        self.trim_button.setText(f"Trim to frames {start}–{end}" if has_motion else "Trim to handles")
 
     def set_joints(self, joints: list[int]) -> None:
         """Follow the curve view's joint selection."""
@@ -153,8 +157,9 @@ class MotionPanel(QWidget):
             return
         m = item.motion
         frame = int(np.clip(self._frame(), 0, m.num_frames - 1))
-        aa = m.full_pose()[frame, self.joint_box.currentData()]
-        for sb, v in zip(self.angle_boxes, np.degrees(aa)):
+        from ..core.rotations import aa_to_rotmat, rotmat_to_euler_xyz
+        aa = m.full_pose()[frame, self.joint_box.currentData()].astype(np.float64)
+        for sb, v in zip(self.angle_boxes, rotmat_to_euler_xyz(aa_to_rotmat(aa))):
             with QSignalBlocker(sb):
                 sb.setValue(float(v))
 
@@ -175,6 +180,24 @@ class MotionPanel(QWidget):
     # ------------------------------------------------------------------ operations
     def _emit(self, label: str, fn: Callable[[Any, Any], Any], keys: tuple[int, int] | None = None) -> None:
         self.edit_requested.emit(label, fn, keys)
+
+    def set_floor_source(self, fn: Callable[[], float]) -> None:
+        """`fn()` gives the world height of the floor the feet should touch (the viewport's grid)."""
+        self._floor = fn
+
+    def _ground_clicked(self) -> None:
+        item = self._item
+        if item is None or item.avatar is None:
+            return
+        # The avatar's own lowest points go onto the grid the user sees: the floor in motion space undoes
+        # the item's placement (x_w = s R x + t; yaw leaves heights alone).
+        floor = (self._floor() - float(item.placement.translation[1])) / float(item.placement.scale)
+        avatar = item.avatar
+
+        def on_floor(m: Any, body: Any) -> Any:
+            from ..core.motion.ground import avatar_feet_on_floor
+            return avatar_feet_on_floor(m, avatar, body, floor)
+        self._emit("Feet on floor", on_floor)
 
     def _trim_clicked(self) -> None:
         a, b = self._trim
@@ -200,15 +223,15 @@ class MotionPanel(QWidget):
         """Make the joint's rotation at the current frame the one typed in, blended over the falloff."""
         joint = int(self.joint_box.currentData())
         frame = int(self._frame())
-        target = np.radians([sb.value() for sb in self.angle_boxes])
+        euler = np.array([sb.value() for sb in self.angle_boxes], np.float64)
         falloff = self.falloff_box.value() or None
 
         def key(m, body):
-            from ..core.rotations import aa_to_rotmat, rotmat_to_aa
+            from ..core.rotations import aa_to_rotmat, euler_to_rotmat, rotmat_to_aa
             edit = _edit()
             f = int(np.clip(frame, 0, m.num_frames - 1))
             current = aa_to_rotmat(m.full_pose()[f, joint].astype(np.float64))
-            offset = rotmat_to_aa(aa_to_rotmat(target) @ current.T)
+            offset = rotmat_to_aa(euler_to_rotmat(euler, "XYZ") @ current.T)
             return edit.rotate_joint(m, joint, [edit.JointKey(float(f), tuple(float(v) for v in offset))], falloff)
 
         self._emit(f"Key {JOINT_NAMES[joint]} at frame {frame}", key, (joint, frame))

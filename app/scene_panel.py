@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtCore import QEvent, QRect, QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget,
                                QListWidgetItem, QPushButton, QVBoxLayout, QWidget)
@@ -13,7 +13,23 @@ from PySide6.QtWidgets import (QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayo
 from .icons import icon
 from .undo import PlacementEdit, RemoveItem, Rename, SetVisible, index_of
 
-KIND_ICONS = {"avatar": "avatar", "splats": "photo", "sequence": "loop"}
+
+
+class _FieldBox(QDoubleSpinBox):
+    """A placement field that commits on Enter or focus loss (not per keystroke, which mangled typed
+    decimals) and remembers whether the last change was an arrow/wheel step, so steps merge in undo."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setKeyboardTracking(False)
+        self.stepping = False
+
+    def stepBy(self, steps: int) -> None:
+        self.stepping = True
+        try:
+            super().stepBy(steps)
+        finally:
+            self.stepping = False
 
 
 class ScenePanel(QWidget):
@@ -28,9 +44,12 @@ class ScenePanel(QWidget):
         self.undo_stack = undo_stack
 
         self.list = QListWidget(self)
-        self.list.setToolTip("Items in the scene. Tick to show, double-click to rename.")
+        self.list.setToolTip("Items in the scene. Click the eye to show or hide, double-click to rename.")
         self.list.currentRowChanged.connect(self._on_row)
         self.list.itemChanged.connect(self._on_item_changed)
+        # An eye toggle (as Blender and SuperSplat have): a Fusion checkbox left unticked drew nothing
+        # on the dark palette, so a hidden item looked like it had no control at all.
+        self.list.viewport().installEventFilter(self)
 
         add = QPushButton(icon("add"), "Add…", self)
         add.setToolTip("Add a photo, avatar, splat file or sequence to the scene")
@@ -53,30 +72,30 @@ class ScenePanel(QWidget):
         form = QFormLayout(box)
         self.pos_boxes = []
         for axis in "XYZ":
-            sb = QDoubleSpinBox(box)
+            sb = _FieldBox(box)
             sb.setRange(-100, 100)
             sb.setDecimals(3)
             sb.setSingleStep(0.05)
             sb.setSuffix(" m")
             sb.setToolTip(f"World {axis} offset of the selected item")
-            sb.valueChanged.connect(self._on_placement)
+            sb.valueChanged.connect(lambda _v, b=sb: self._on_placement(b))
             form.addRow(f"{axis}", sb)
             self.pos_boxes.append(sb)
-        self.yaw_box = QDoubleSpinBox(box)
+        self.yaw_box = _FieldBox(box)
         self.yaw_box.setRange(-360, 360)
         self.yaw_box.setSingleStep(5)
         self.yaw_box.setSuffix(" °")
         self.yaw_box.setWrapping(True)
         self.yaw_box.setToolTip("Rotation about the vertical axis")
-        self.yaw_box.valueChanged.connect(self._on_placement)
+        self.yaw_box.valueChanged.connect(lambda _v: self._on_placement(self.yaw_box))
         form.addRow("Yaw", self.yaw_box)
-        self.scale_box = QDoubleSpinBox(box)
+        self.scale_box = _FieldBox(box)
         self.scale_box.setRange(0.01, 100)
         self.scale_box.setDecimals(3)
         self.scale_box.setSingleStep(0.05)
         self.scale_box.setValue(1.0)
         self.scale_box.setToolTip("Uniform scale")
-        self.scale_box.valueChanged.connect(self._on_placement)
+        self.scale_box.valueChanged.connect(lambda _v: self._on_placement(self.scale_box))
         form.addRow("Scale", self.scale_box)
         self.placement_box = box
 
@@ -105,9 +124,8 @@ class ScenePanel(QWidget):
         with QSignalBlocker(self.list):
             self.list.clear()
             for item in self.scene.items:
-                it = QListWidgetItem(icon(KIND_ICONS.get(item.kind, "avatar")), self._label(item))
-                it.setFlags(it.flags() | Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEditable)
-                it.setCheckState(Qt.CheckState.Checked if item.visible else Qt.CheckState.Unchecked)
+                it = QListWidgetItem(icon("eye" if item.visible else "eye-off"), self._label(item))
+                it.setFlags(it.flags() | Qt.ItemFlag.ItemIsEditable)
                 it.setData(Qt.ItemDataRole.UserRole, item.uid)
                 it.setData(Qt.ItemDataRole.EditRole, item.name)
                 it.setToolTip(self._tooltip(item))
@@ -159,24 +177,42 @@ class ScenePanel(QWidget):
         if item is not self.scene.selected:
             self.scene.select(item)
 
+    def eye_rect(self, row: int) -> QRect:
+        """Where row `row`'s eye toggle is drawn, in the list viewport's coordinates."""
+        r = self.list.visualItemRect(self.list.item(row))
+        side = self.list.iconSize().height() if self.list.iconSize().isValid() else 16
+        return QRect(r.left(), r.top(), side + 8, r.height())
+
+    def eventFilter(self, obj: Any, event: Any) -> bool:  # noqa: N802 - Qt naming
+        if (obj is self.list.viewport() and event.type() == QEvent.Type.MouseButtonPress
+                and event.button() == Qt.MouseButton.LeftButton):
+            pos = event.position().toPoint()
+            it = self.list.itemAt(pos)
+            row = self.list.row(it) if it is not None else -1
+            item = self._item_for_row(row)
+            if item is not None and self.eye_rect(row).contains(pos):
+                self.undo_stack.push(SetVisible(self.scene, item, not item.visible))
+                return True  # the eye toggles; it does not select
+        return super().eventFilter(obj, event)
+
     def _on_item_changed(self, it: QListWidgetItem) -> None:
         item = self._item_for_row(self.list.row(it))
         if item is None:
             return
-        visible = it.checkState() == Qt.CheckState.Checked
-        if visible != item.visible:
-            self.undo_stack.push(SetVisible(self.scene, item, visible))
+        # Read first: a push refreshes the list, which deletes `it`.
         name = str(it.data(Qt.ItemDataRole.EditRole)).strip()
         if name and name != item.name:
             self.undo_stack.push(Rename(self.scene, item, name))
 
-    def _on_placement(self) -> None:
+    def _on_placement(self, box: _FieldBox) -> None:
         item = self.scene.selected if self.scene is not None else None
         if item is None:
             return
         t = np.array([sb.value() for sb in self.pos_boxes], np.float32)
+        merge_key = f"{item.uid}:{id(box)}" if box.stepping else ""
         self.undo_stack.push(PlacementEdit(self.scene, item, translation=t, yaw_deg=self.yaw_box.value(),
-                                           scale=self.scale_box.value(), text=f"Move {item.name}"))
+                                           scale=self.scale_box.value(), text=f"Move {item.name}",
+                                           merge_key=merge_key))
 
     def _remove(self) -> None:
         if self.scene is not None and self.scene.selected is not None:

@@ -222,6 +222,16 @@ class StudioSettings:
         self.q.setValue("files/last_dir", v)
 
     @property
+    def export_dir(self) -> str:
+        """Where the last export went ("" before the first): exports do not follow `last_dir`, which may
+        be a folder of inputs (the app's own sample motions)."""
+        return self._str("files/export_dir", "")
+
+    @export_dir.setter
+    def export_dir(self, v: str) -> None:
+        self.q.setValue("files/export_dir", v)
+
+    @property
     def autosave_interval_s(self) -> float:
         return max(0.0, self._float("files/autosave_interval_s", 60.0))
 

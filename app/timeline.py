@@ -130,10 +130,12 @@ class Timeline(QWidget):
         vb = self.plot.getViewBox()
         vb.setMouseEnabled(x=False, y=False)
         vb.setYRange(0, 1, padding=0)
-        self.region = pg.LinearRegionItem(values=(0, 0), movable=True, swapMode="block",
-                                          brush=pg.mkBrush(80, 140, 255, 40),
-                                          pen=pg.mkPen(80, 140, 255, 200, width=3))
-        self.region.setToolTip("Trim handles: drag to choose the playback/export range; Motion ▸ Trim applies it")
+        self.region = _trim_region_class()(values=(0, 0), movable=True, swapMode="block",
+                                           brush=pg.mkBrush(80, 140, 255, 40),
+                                           pen=pg.mkPen(80, 140, 255, 200, width=3))
+        self.region.scrub = self._scrub_to_scene_pos
+        self.region.setToolTip("Trim handles: drag a handle to choose the playback/export range (Shift+drag "
+                               "inside moves it); Motion ▸ Trim applies it")
         self.region.sigRegionChangeFinished.connect(self._on_region_finished)
         self.region.sigRegionChanged.connect(self._on_region_dragged)
         self.plot.addItem(self.region)
@@ -152,8 +154,9 @@ class Timeline(QWidget):
         if self.plot is None:
             return
         last = self.num_frames - 1
-        self.plot.setXRange(0, max(last, 10), padding=0.02)  # at least 10 frames: whole-number ticks
+        # Limits first: the old ones (a shorter clip, a still scene) would clamp the new range.
         self.plot.getViewBox().setLimits(xMin=-1, xMax=max(last, 10) + 1)
+        self.plot.setXRange(0, max(last, 10), padding=0.02)  # at least 10 frames: whole-number ticks
         self.playhead.setBounds((0, last))
         self.region.setBounds((0, last))
         with QSignalBlocker(self.region):
@@ -294,7 +297,10 @@ class Timeline(QWidget):
     def _on_ruler_clicked(self, event) -> None:
         if event.button() != Qt.MouseButton.LeftButton:
             return
-        x = self.plot.getViewBox().mapSceneToView(event.scenePos()).x()
+        self._scrub_to_scene_pos(event.scenePos())
+
+    def _scrub_to_scene_pos(self, scene_pos) -> None:
+        x = self.plot.getViewBox().mapSceneToView(scene_pos).x()
         self.set_frame(int(round(x)), emit=True)
 
     def _on_region_dragged(self) -> None:
@@ -312,3 +318,30 @@ class Timeline(QWidget):
             self.fps = float(value)
             self._restart_clock()
             self.fps_changed.emit(self.fps)
+
+
+_TRIM_REGION = None
+
+
+def _trim_region_class():
+    """A pyqtgraph LinearRegionItem whose inside scrubs on a plain drag (as the rest of the ruler does) and
+    moves the range only with Shift; its handles still drag the range's ends. Built on first use, so
+    pyqtgraph loads after the window is on screen."""
+    global _TRIM_REGION
+    if _TRIM_REGION is None:
+        import pyqtgraph as pg
+
+        class TrimRegion(pg.LinearRegionItem):
+            scrub = None  # callable(scene_pos), set by the timeline
+
+            def mouseDragEvent(self, ev) -> None:  # noqa: N802 - Qt/pyqtgraph naming
+                if ev.modifiers() & Qt.KeyboardModifier.ShiftModifier or self.scrub is None:
+                    super().mouseDragEvent(ev)
+                    return
+                if ev.button() != Qt.MouseButton.LeftButton:
+                    ev.ignore()
+                    return
+                ev.accept()
+                self.scrub(ev.scenePos())
+        _TRIM_REGION = TrimRegion
+    return _TRIM_REGION

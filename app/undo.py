@@ -46,12 +46,13 @@ class MotionEdit(QUndoCommand):
 
 
 class PlacementEdit(QUndoCommand):
-    """Move/rotate/scale one item. Consecutive edits of the same item merge (spin-box drags)."""
+    """Move/rotate/scale one item. Consecutive edits of the same item with the same non-empty `merge_key`
+    merge (spin-box arrow steps of one field); a typed value is its own step."""
 
     def __init__(self, scene: Any, item: Any, translation=None, yaw_deg=None, scale=None,
-                 text: str = "Move item") -> None:
+                 text: str = "Move item", merge_key: str = "") -> None:
         super().__init__(text)
-        self.scene, self.item = scene, item
+        self.scene, self.item, self.merge_key = scene, item, merge_key
         self.old = copy.deepcopy(item.placement)
         self.new = copy.deepcopy(item.placement)
         if translation is not None:
@@ -65,7 +66,8 @@ class PlacementEdit(QUndoCommand):
         return PLACEMENT_MERGE_ID
 
     def mergeWith(self, other: QUndoCommand) -> bool:
-        if not isinstance(other, PlacementEdit) or other.item is not self.item:
+        if (not isinstance(other, PlacementEdit) or other.item is not self.item or not self.merge_key
+                or other.merge_key != self.merge_key):
             return False
         self.new = other.new
         return True

@@ -63,6 +63,18 @@ class OrbitCamera:
     def zoom(self, factor: float) -> None:
         self.distance = float(np.clip(self.distance * factor, 0.05, 500.0))
 
+    def zoom_at(self, factor: float, x_px: float, y_px: float, width: int, height: int) -> None:
+        """Zoom towards the pixel (x_px, y_px) of a width×height view: the point under it on the plane
+        through the target (facing the camera) stays under it, as in most 3D tools."""
+        before = self.distance
+        self.zoom(factor)
+        cam = self.camera(width, height)
+        view = cam.view.astype(np.float64)
+        right, down = view[0, :3], view[1, :3]
+        # pixel -> offset from the target on its plane, at the old distance
+        offset = ((x_px - cam.cx) / cam.fx * right + (y_px - cam.cy) / cam.fy * down) * before
+        self.target = self.target + (1.0 - self.distance / before) * offset
+
     def frame(self, lo: np.ndarray, hi: np.ndarray, aspect: float = 1.0, margin: float = 1.0) -> None:
         """Fit the box [lo, hi] in view, keeping the viewing direction."""
         lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
@@ -132,15 +144,19 @@ void main() {
 """
 
 
-def grid_lines(ground_y: float, half_extent: float = 5.0, step: float = 0.5) -> np.ndarray:
-    """[L*2, 7] line vertices (xyz + rgba) of a ground grid with coloured X and Z axes."""
+def grid_lines(ground_y: float, half_extent: float = 5.0, step: float = 0.5,
+               background: tuple[float, float, float] = (0.227, 0.239, 0.259)) -> np.ndarray:
+    """[L*2, 7] line vertices (xyz + rgba) of a ground grid with coloured X and Z axes; light lines on a
+    dark background, dark lines (a little stronger) on a light one, so the grid shows on either."""
     vals = np.arange(-half_extent, half_extent + 1e-6, step)
+    light_bg = float(np.dot(background, (0.2126, 0.7152, 0.0722))) > 0.5
+    grey, boost = (0.1, 1.4) if light_bg else (0.8, 1.0)
     rows = []
     for v in vals:
         major = abs(v % 1.0) < 1e-6
-        a = 0.34 if major else 0.16
-        cx = (0.85, 0.3, 0.3, 0.8) if abs(v) < 1e-6 else (0.8, 0.8, 0.8, a)  # line along X at z=v
-        cz = (0.3, 0.5, 0.95, 0.8) if abs(v) < 1e-6 else (0.8, 0.8, 0.8, a)  # line along Z at x=v
+        a = (0.34 if major else 0.16) * boost
+        cx = (0.85, 0.3, 0.3, 0.8) if abs(v) < 1e-6 else (grey, grey, grey, a)  # line along X at z=v
+        cz = (0.3, 0.5, 0.95, 0.8) if abs(v) < 1e-6 else (grey, grey, grey, a)  # line along Z at x=v
         rows += [(-half_extent, ground_y, v, *cx), (half_extent, ground_y, v, *cx),
                  (v, ground_y, -half_extent, *cz), (v, ground_y, half_extent, *cz)]
     return np.asarray(rows, np.float32)
@@ -179,6 +195,7 @@ class Viewport(QOpenGLWidget):
     readout_changed = Signal(str)
     camera_changed = Signal()
     render_error = Signal(str)
+    renderer_changed = Signal(str)  # the back-end now drawing (its `renderer_label`)
 
     def __init__(self, parent: QWidget | None = None, renderer_name: str = "auto") -> None:
         super().__init__(parent)
@@ -198,13 +215,14 @@ class Viewport(QOpenGLWidget):
         self.scene: Any = None
         self.renderer: Any = None
         self.renderer_label = ""
+        self.renderer_note = ""  # why the back-end asked for is not the one drawing ("" when it is)
         self.ctx: Any = None
         self.notice: Callable[[str], None] = lambda msg: None
         self._items: dict[int, _ItemCache] = {}
         self._skeletons: list = []
         self._last_error = ""
         self._grid_vbo = self._grid_vao = None
-        self._grid_key: float | None = None
+        self._grid_key: tuple | None = None  # (floor height, background) the grid was built for
         self._grid_count = 0
         self._offscreen = self._offscreen_tex = self._splat_tex = None
         self._offscreen_size = (0, 0)
@@ -380,14 +398,23 @@ class Viewport(QOpenGLWidget):
                 # The gsplat probe imports torch and the CPU one compiles its kernels (seconds): start
                 # on OpenGL now; `backend_probed()` switches once the probes ran off the GUI thread.
                 name = "gl"
+            notes: list[str] = []
+
+            def notice(msg: str) -> None:
+                notes.append(msg)
+                self.notice(msg)
             # eight_bit: the screen is 8-bit anyway, and RGBA8 blending is faster on llvmpipe
-            self.renderer = rendering.create_renderer(name, ctx=self.ctx, notice=self.notice, eight_bit=True)
+            self.renderer = rendering.create_renderer(name, ctx=self.ctx, notice=notice, eight_bit=True)
         except Exception as err:
             self.renderer = None
             self.renderer_label = "no renderer"
+            self.renderer_note = str(err)
             self._report(f"The splat renderer could not start: {err}")
+            self.renderer_changed.emit(self.renderer_label)
             return
         self.renderer_label = str(getattr(self.renderer, "name", type(self.renderer).__name__))
+        self.renderer_note = notes[-1] if notes else ""
+        self.renderer_changed.emit(self.renderer_label)
 
     def _probe_pending(self, name: str) -> bool:
         """Whether choosing back-end `name` still needs a probe that has not run yet."""
@@ -676,12 +703,12 @@ class Viewport(QOpenGLWidget):
 
     def _draw_grid(self, mvp: np.ndarray) -> None:
         ctx = self.ctx
-        key = round(self.ground_y, 4)
+        key = (round(self.ground_y, 4), tuple(self.background))
         if self._grid_vbo is None or self._grid_key != key:
             for obj in (self._grid_vao, self._grid_vbo):
                 if obj is not None:
                     obj.release()
-            data = grid_lines(self.ground_y)
+            data = grid_lines(self.ground_y, background=tuple(self.background))
             self._grid_vbo = ctx.buffer(data.tobytes())
             self._grid_vao = ctx.vertex_array(self._line_prog, [(self._grid_vbo, "3f 4f", "in_pos", "in_color")])
             self._grid_count, self._grid_key = data.shape[0], key
@@ -714,7 +741,9 @@ class Viewport(QOpenGLWidget):
             w, h = self.device_size()
             scale = self.render_scale
             recent = sum(1 for t in self._frame_times if now - t < 1.0)
-            rate = f"{self.fps:3.0f} fps" if recent >= 5 else "idle"
+            # Slow playback (0.1×, or a heavy scene) is still playing: show its rate, however low.
+            playing = self.playing and len(self._frame_times) >= 2
+            rate = f"{self.fps:3.0f} fps" if recent >= 5 or playing else "idle"
             text = (f"{rate} · {self.last_render_ms:4.1f} ms/frame · {self.splat_count:,} splats · "
                     f"{int(w * scale)}×{int(h * scale)}")
         if text != self.readout:
@@ -767,5 +796,6 @@ class Viewport(QOpenGLWidget):
     def wheelEvent(self, e: QWheelEvent) -> None:
         steps = e.angleDelta().y() / 120.0
         if steps:
-            self.orbit_camera.zoom(0.88 ** steps)
+            p = e.position()
+            self.orbit_camera.zoom_at(0.88 ** steps, p.x(), p.y(), max(1, self.width()), max(1, self.height()))
             self._camera_moved()

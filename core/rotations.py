@@ -84,6 +84,18 @@ def euler_to_rotmat(angles_deg: np.ndarray, order: str) -> np.ndarray:
     return out
 
 
+def rotmat_to_euler_xyz(m: np.ndarray) -> np.ndarray:
+    """[3,3] -> [3] intrinsic Euler angles in degrees with m = Rx(a) @ Ry(b) @ Rz(c) (the inverse of
+    `euler_to_rotmat(..., "XYZ")`); at b = ±90° (gimbal lock) c is taken as 0."""
+    m = np.asarray(m, np.float64)
+    b = np.arcsin(np.clip(m[0, 2], -1.0, 1.0))
+    if abs(m[0, 2]) < 1 - 1e-9:
+        a, c = np.arctan2(-m[1, 2], m[2, 2]), np.arctan2(-m[0, 1], m[0, 0])
+    else:
+        a, c = np.arctan2(m[2, 1], m[1, 1]), 0.0
+    return np.degrees([a, b, c])
+
+
 def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """[...,3,3] shortest-arc rotation taking direction a onto direction b."""
     a = np.asarray(a, np.float64)

@@ -390,7 +390,9 @@ def test_project_round_trip_and_recovery(window, dancing, tmp_path):
     assert not crashed.exists()
     recovered = next(i for i in window.scene.items if i.motion is not None)
     assert np.allclose(recovered.placement.translation, [0.25, 0, 0])
-    assert window.project_path is None
+    # it comes back as the project it was, with unsaved changes (not "Untitled")
+    assert window.project_path == path and not window.undo_stack.isClean()
+    assert window.windowTitle().startswith("scene.avsproj") and window.isWindowModified()
 
 
 def test_screenshot_after_loading_demo(window):
@@ -406,6 +408,8 @@ def test_screenshot_after_loading_demo(window):
     wait_until(lambda: window.scene.items and window.scene.items[0].motion is not None or window.last_error, 180,
                what="the demo avatar")
     assert window.scene.items and window.scene.items[0].motion is not None, window.last_error
+    assert window.timeline.is_playing  # Open Demo plays what it loads
+    window.timeline.pause()
     window.act_skeleton.setChecked(False)
     window.timeline.set_frame(window.scene.num_frames // 3, emit=True)
     window.viewport.frame_all()

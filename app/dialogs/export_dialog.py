@@ -50,12 +50,14 @@ class ExportRequest:
 
 
 class ExportDialog(QDialog):
-    """Args: num_frames/fps of the timeline, the trim range, default folder and name, camera angles."""
+    """Args: num_frames/fps of the timeline, the trim range, default folder and name, camera angles;
+    `previous`, the last request this session: its choices (format, size, camera, quality, PLY mode, and
+    its range while the timeline has no trim of its own) come back."""
 
     def __init__(self, parent: QWidget | None = None, *, num_frames: int = 1, fps: float = 30.0,
                  trim: tuple[int, int] = (0, 0), folder: str = "", name: str = "avatar",
                  azimuth: float = 20.0, elevation: float = 8.0, initial: str = "video",
-                 has_avatar: bool = True) -> None:
+                 has_avatar: bool = True, previous: ExportRequest | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export")
         self.setMinimumWidth(520)
@@ -100,7 +102,9 @@ class ExportDialog(QDialog):
         self.start_box.setValue(min(trim[0], last))
         self.end_box.setValue(min(trim[1], last) if trim[1] > trim[0] else last)
         self._fps_timeline = fps
-        form.addRow("Range", labelled_row("from frame", self.start_box, "to", self.end_box))
+        # the range is shared by the video and the every-frame PLY export: it sits above both tabs
+        range_form = QFormLayout()
+        range_form.addRow("Range", labelled_row("from frame", self.start_box, "to", self.end_box))
         self.camera_box = QComboBox()
         for key, label in (("fixed", "Fixed (frames the whole motion)"), ("turntable", "Turntable (one turn)"),
                            ("follow", "Follow the avatar")):
@@ -141,7 +145,7 @@ class ExportDialog(QDialog):
             self.ply_buttons["frame"].setChecked(True)
         self.scene_box = QCheckBox("Whole scene (all visible items), not just the selected item")
         lay.addWidget(self.scene_box)
-        lay.addWidget(QLabel("The range above (Video tab) also sets the frames written by 'every frame'."))
+        lay.addWidget(QLabel("'Every frame' writes the range above."))
         lay.addStretch(1)
         self.tabs.addTab(ply, "PLY")
 
@@ -158,13 +162,38 @@ class ExportDialog(QDialog):
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         main = QVBoxLayout(self)
+        main.addLayout(range_form)
         main.addWidget(self.tabs)
         main.addWidget(out_box)
         main.addWidget(self.buttons)
         self.tabs.currentChanged.connect(self._update_path)
         self.tabs.setCurrentIndex(0 if initial == "video" else 1)
+        if previous is not None:
+            self._restore(previous, trimmed=(trim[0], trim[1]) != (0, last) and trim[1] > trim[0], last=last)
         self._on_format()
         self._update_path()
+
+    def _restore(self, req: ExportRequest, trimmed: bool, last: int) -> None:
+        """Bring back the last export's choices (the path is suggested afresh)."""
+        for box, value in ((self.format_box, req.fmt), (self.camera_box, req.camera_mode)):
+            i = box.findData(value)
+            if i >= 0:
+                box.setCurrentIndex(i)
+        sizes = [tuple(self.size_box.itemData(i)) for i in range(self.size_box.count())]
+        size = (req.width, req.height)
+        self.size_box.setCurrentIndex(sizes.index(size) if size in sizes else sizes.index((0, 0)))
+        self.width_box.setValue(req.width)
+        self.height_box.setValue(req.height)
+        self.azimuth_box.setValue(req.azimuth)
+        self.elevation_box.setValue(req.elevation)
+        self.quality_slider.setValue(int(round(req.quality)))
+        self.transparent_box.setChecked(req.transparent)
+        if req.ply_mode in self.ply_buttons and self.ply_buttons[req.ply_mode].isEnabled():
+            self.ply_buttons[req.ply_mode].setChecked(True)
+        self.scene_box.setChecked(req.whole_scene)
+        if not trimmed and req.end_frame <= last:
+            self.start_box.setValue(req.start_frame)
+            self.end_box.setValue(req.end_frame)
 
     # ------------------------------------------------------------------ helpers
     def _on_size_preset(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QColorDialog, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog,
                                QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout,
@@ -22,8 +23,12 @@ class PathRow(QWidget):
         self.edit.setPlaceholderText("not set")
         browse = QPushButton("Browse…")
         browse.clicked.connect(lambda: self._browse(title))
+        self.needed = True  # False: an empty path is fine (e.g. LHM folders while Template is chosen)
         self.message = QLabel()
         self.message.setWordWrap(True)
+        # two lines reserved, so a longer message does not make the dialog jump (or clip the text)
+        self.message.setMinimumHeight(2 * self.message.fontMetrics().lineSpacing() + 2)
+        self.message.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.edit, 1)
@@ -40,8 +45,15 @@ class PathRow(QWidget):
         if path:
             self.edit.setText(path)
 
+    def set_needed(self, needed: bool) -> None:
+        self.needed = needed
+        self.validate()
+
     def validate(self) -> Check:
         result = self.check_fn(self.edit.text().strip())
+        if not result.ok and not self.needed and not self.edit.text().strip():
+            self.message.setText('<span style="color:#9aa0a8">– not needed with the current choices</span>')
+            return result
         colour = "#6fcf70" if result.ok else "#ff8a70"
         self.message.setText(f'<span style="color:{colour}">{"✓" if result.ok else "✗"}</span> {result.message}')
         return result
@@ -88,6 +100,7 @@ class SettingsDialog(QDialog):
         bform.addRow("Renderer", self.renderer_box)
         self.backend_message = QLabel()
         self.backend_message.setWordWrap(True)
+        self.backend_message.setMinimumHeight(3 * self.backend_message.fontMetrics().lineSpacing() + 2)
         bform.addRow("", self.backend_message)
         self.reconstructor_box.currentIndexChanged.connect(self._check_backend)
         self.lhm_model_row.edit.textChanged.connect(self._check_backend)
@@ -131,12 +144,15 @@ class SettingsDialog(QDialog):
 
     def _check_backend(self) -> bool:
         ok = True
-        if self.reconstructor_box.currentData() == "lhm":
+        lhm = self.reconstructor_box.currentData() == "lhm"
+        for row in (self.lhm_model_row, self.lhm_prior_row):
+            row.set_needed(lhm)
+        if lhm:
             checks = [self.lhm_model_row.validate(), self.lhm_prior_row.validate()]
             ok = all(c.ok for c in checks)
             self.backend_message.setText("" if ok else
-                                         "LHM is selected but its folders are not valid yet: photos would fail to "
-                                         "reconstruct. Fix the paths above or choose Template.")
+                                         "LHM's folders above are not valid yet: photos would fail to "
+                                         "reconstruct. Fix them or choose Template.")
         else:
             self.backend_message.setText("")
         return ok

@@ -90,14 +90,36 @@ class _Animation:
         lo, hi = self._bounds
         if s.camera_mode == "fixed":
             return Camera.framing(lo, hi, s.azimuth_deg, s.elevation_deg, s.fov_y_deg, s.width, s.height)
-        # Follow and turntable frame one body-sized box around the current root.
-        root = self.root(i)
-        half = np.array([0.9, 1.0, 0.9])
         az = s.azimuth_deg
         if s.camera_mode == "turntable":
             az += 360.0 * s.turns * i / max(self.num_frames, 1)
+            if self._frames_whole_box():
+                return self._turntable_camera(az)
+        # Follow (and a one-avatar turntable) frame one body-sized box around the current root.
+        root = self.root(i)
+        half = np.array([0.9, 1.0, 0.9])
+        if s.camera_mode == "turntable":
             root = np.array([(lo[0] + hi[0]) / 2, root[1], (lo[2] + hi[2]) / 2])
         return Camera.framing(root - half, root + half, az, s.elevation_deg, s.fov_y_deg, s.width, s.height)
+
+    def _frames_whole_box(self) -> bool:
+        """Whether a turntable frames the whole range's box (several items) rather than one body."""
+        return False
+
+    def _turntable_camera(self, azimuth_deg: float) -> Camera:
+        """A camera circling the centre of the whole range's box at one distance, far enough that the box
+        stays whole from every side (so nothing is cropped and the size does not breathe as it turns)."""
+        s = self.settings
+        if getattr(self, "_turntable_distance", None) is None:
+            lo, hi = self._bounds
+            self._turntable_distance = max(
+                float(np.linalg.norm(Camera.framing(lo, hi, a, s.elevation_deg, s.fov_y_deg, s.width,
+                                                    s.height).position - (lo + hi) / 2))
+                for a in np.arange(0.0, 360.0, 7.5))
+        lo, hi = self._bounds
+        d, radius = self._turntable_distance, float(np.linalg.norm(hi - lo)) / 2
+        return Camera.orbit((lo + hi) / 2, d, azimuth_deg, s.elevation_deg, fov_y_deg=s.fov_y_deg, width=s.width,
+                            height=s.height, near=max(d - 2 * radius, 0.01), far=d + 2 * radius)
 
     def _pixels(self, out) -> np.ndarray:
         return out.rgba8() if self.settings.background is None else out.rgb8()
@@ -170,6 +192,9 @@ class SceneAnimation(_Animation):
             return None
         item = visible[0]
         return item if item.avatar is not None and item.placement.scale == 1.0 else None
+
+    def _frames_whole_box(self) -> bool:
+        return sum(1 for item in self.scene.items if item.visible) > 1
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         boxes = [self._frame_bounds(i) for i in self._sample_frames(20)]

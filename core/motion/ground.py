@@ -105,3 +105,27 @@ def playable(motion: Motion, body=None) -> Motion:
     from .conventions import normalize
     out = normalize(motion, body)
     return feet_on_floor(out, body) if needs_floor(motion) else out
+
+
+def avatar_sole_height(motion: Motion, avatar, body, max_frames: int = 40) -> float:
+    """Height (motion space, Y-up) of an avatar's lowest points over a clip: per sampled frame the 0.25th
+    percentile of the posed Gaussian centres' y (as the viewport's floor ignores floaters), then the 5th
+    percentile over frames (a jump does not lift the floor). motion: Y-up world, T frames; avatar: rigged."""
+    step = max(1, int(np.ceil(motion.num_frames / max_frames)))
+    sub = motion.frames(slice(None, None, step))
+    lows = []
+    for start in range(0, sub.num_frames, 8):  # small batches keep the [B,N,3] posed means small
+        part = sub.frames(slice(start, start + 8))
+        lows += [float(np.percentile(g.means[:, 1], 0.25))
+                 for g in avatar.posed_batch(body, part.full_pose(), part.transl)]
+    lows_arr = np.asarray(lows)
+    return float(np.percentile(lows_arr, 5)) if lows_arr.size > 3 else float(lows_arr.min())
+
+
+def avatar_feet_on_floor(motion: Motion, avatar, body, floor_y: float = 0.0) -> Motion:
+    """Shift a clip vertically (one offset) so this avatar's lowest points touch y = `floor_y` (motion space,
+    Y-up; other frames are converted first). Unlike `feet_on_floor` (the body model's soles at y = 0) this
+    measures the avatar itself, so a clip already standing on the viewport's floor stays where it is."""
+    world = motion if (motion.frame == "world" and motion.up_axis == "y") else to_world_y_up(motion, body)
+    dy = floor_y - avatar_sole_height(world, avatar, body)
+    return world.replace(transl=(world.transl + np.array([0.0, dy, 0.0])).astype(np.float32))
