@@ -571,6 +571,18 @@ def foot_contacts(feet: np.ndarray, fps: float) -> np.ndarray:
     return (low[1:] & low[:-1]) * np.clip(1.0 - speed / CONTACT_SPEED_M_S, 0.0, 1.0) ** 2
 
 
+PLANT_MARGIN = 0.015  # m/s of extra sliding on the source's contact frames tolerated before planting (issue: +2)
+
+
+def contact_slide(src_feet: np.ndarray, feet: np.ndarray, fps: float) -> float:
+    """Mean horizontal speed (m/s) of [T,F,3] `feet` over the frames where the source's feet are down."""
+    if src_feet.shape[1] == 0 or src_feet.shape[0] < 2:
+        return 0.0
+    weight = foot_contacts(src_feet, fps)                                   # [T-1,F]
+    speed = np.linalg.norm(np.diff(feet[..., [0, 2]], axis=0), axis=-1) * fps
+    return float((speed * weight).sum() / max(weight.sum(), 1e-9))
+
+
 def plant_feet(src_feet: np.ndarray, tgt_feet: np.ndarray, fps: float) -> np.ndarray:
     """[T,3] root offsets that make the target's feet move as the source's do while they are down.
 
@@ -651,8 +663,11 @@ def retarget_bvh(clip: BvhClip, rest_joints: np.ndarray, settings: RetargetSetti
     if settings.plant_feet:
         feet = [j for j in (7, 8, 10, 11) if j in t2s]
         src_feet = scale * pos_s[:, [t2s[j] for j in feet]] @ axis.T
-        transl = transl + plant_feet(src_feet, forward_kinematics_np(local, rest_t)[1][:, feet] + transl[:, None],
-                                     clip.fps)
+        tgt_feet = forward_kinematics_np(local, rest_t)[1][:, feet] + transl[:, None]
+        # Plant only where the legs' proportions make the feet skate: planting also damps the hips'
+        # sway, which a clip whose feet already follow the source's would lose for nothing.
+        if contact_slide(src_feet, tgt_feet, clip.fps) > contact_slide(src_feet, src_feet, clip.fps) + PLANT_MARGIN:
+            transl = transl + plant_feet(src_feet, tgt_feet, clip.fps)
     full_pose = rotmat_to_aa(local).astype(np.float32)
     return Motion.from_full_pose(full_pose, transl.astype(np.float32),
                                  betas=np.zeros(10, np.float32) if betas is None else betas, fps=clip.fps,
