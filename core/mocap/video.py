@@ -158,9 +158,13 @@ def probe(path: str | Path, fps: float | None = None) -> VideoInfo:
 def _open_reader(path: Path, input_params: list[str] | None = None, size: tuple[int, int] | None = None):
     """imageio's FFMPEG reader for `path` (frames scaled to `size` (w, h) if given), with every
     failure turned into an InputError."""
-    import imageio.v2 as iio
+    from imageio.core.request import Request
+    from imageio.plugins.ffmpeg import FfmpegFormat
+    # The plugin object itself: imageio's lookup refuses names outside its list (.gif among them),
+    # though ffmpeg decodes every format our exporter writes.
+    plugin = FfmpegFormat("FFMPEG", "ffmpeg video reader", " ".join(VIDEO_EXTENSIONS), "I")
     try:
-        return iio.get_reader(str(path), format="FFMPEG", input_params=input_params or [], size=size)
+        return plugin.get_reader(Request(str(path), "rI", input_params=input_params or [], size=size))
     except (OSError, RuntimeError, ValueError, IndexError, KeyError, StopIteration) as err:
         raise InputError(f"{path.name} is not a readable video (ffmpeg: {_short(err)}).") from err
 
