@@ -43,7 +43,7 @@ import numpy as np
 
 from .errors import InputError
 from .gaussians import GaussianSet, rgb_to_sh0, sh0_to_rgb
-from .io.atomic import atomic_dir, atomic_path
+from .io.atomic import atomic_dir, atomic_path, temp_prefix
 
 if TYPE_CHECKING:
     from .avatar import Avatar
@@ -611,7 +611,7 @@ def _open_npz_member(path: Path, info: zipfile.ZipInfo, tmpdir: list[str]):
                 raise InputError(f"{name} is shorter than its header says.")
             return _lazy_array(path, offset, shape, fortran, dtype, name)
         if not tmpdir:
-            tmpdir.append(tempfile.mkdtemp(prefix="avatar_studio_seq_"))
+            tmpdir.append(tempfile.mkdtemp(prefix=temp_prefix("avatar-studio-seq")))
         out = Path(tmpdir[0]) / Path(info.filename).name
         with zipfile.ZipFile(path) as zf, zf.open(info) as src, open(out, "wb") as dst:
             shutil.copyfileobj(src, dst, 1 << 20)
@@ -821,7 +821,8 @@ def _write_zip(path: Path, frames: Iterable[GaussianSet], total: int, fps: float
                progress: Progress | None) -> Path:
     from .io.formats import write_gaussians
     names = []
-    with atomic_path(path, suffix=".zip") as tmp, tempfile.TemporaryDirectory(dir=path.parent) as work:
+    with atomic_path(path, suffix=".zip") as tmp, tempfile.TemporaryDirectory(
+            prefix=temp_prefix(path.name) + "work-", dir=path.parent) as work:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
             for i, g in enumerate(frames):
                 name = _frame_file_name(i, total, frame_format)

@@ -1,8 +1,15 @@
-"""Atomic output: write to a temp file beside the target, then rename, so a crash never leaves half a file."""
+"""Atomic output: write to a temp file beside the target, then rename, so a crash never leaves half a file.
+
+Temp names carry a tag and the writer's process id (`.<name>.avstmp-<pid>-<random><suffix>`), so they are
+recognisable: a writer removes its own on failure, cancel or SIGTERM (the CLI turns SIGTERM into an
+exception), and the next write into the same folder (or `sweep_stale`) removes those a killed process
+left behind. Scratch folders in the system temp dir (`scratch_dir`) follow the same rule.
+"""
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -10,11 +17,60 @@ from typing import Iterator
 
 from ..errors import InputError
 
+TEMP_TAG = "avstmp"
+_STALE = re.compile(rf"(?:^|\.){TEMP_TAG}-(\d+)-")
+
 
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+def sweep_stale(folder: str | Path) -> list[Path]:
+    """Remove temp files and folders in `folder` left by writers that no longer run; returns what was removed."""
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _STALE.search(entry.name)
+        if not m or _alive(int(m.group(1))):
+            continue
+        path = Path(entry.path)
+        if entry.name.endswith("-old") and entry.name.startswith("."):
+            # atomic_dir's previous folder: killed between its two renames, it is the only copy left
+            target = path.with_name(entry.name[1:].split(f".{TEMP_TAG}-")[0])
+            if not target.exists():
+                with contextlib.suppress(OSError):
+                    os.replace(path, target)
+                    removed.append(path)
+                    continue
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        removed.append(path)
+    return removed
+
+
+def temp_prefix(name: str) -> str:
+    """The start of a temp name for `name` written by this process."""
+    return f".{name}.{TEMP_TAG}-{os.getpid()}-"
 
 
 @contextlib.contextmanager
@@ -28,8 +84,12 @@ def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise InputError(f"Cannot create the folder {path.parent}: {err.strerror}.") from err
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix if suffix is not None else path.suffix,
-                               dir=path.parent)
+    sweep_stale(path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.stem),
+                                   suffix=suffix if suffix is not None else path.suffix, dir=path.parent)
+    except OSError as err:
+        raise InputError(f"Cannot write in {path.parent}: {err.strerror}.") from err
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -47,12 +107,13 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Yield a temp folder beside `path`; on success it replaces `path` (a folder), else it is removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    sweep_stale(path.parent)
+    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(path.name), dir=path.parent))
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())
         if path.exists():
-            old = path.with_name(f".{path.name}.old")
+            old = path.with_name(f"{temp_prefix(path.name)}old")
             shutil.rmtree(old, ignore_errors=True)
             os.replace(path, old)
             os.replace(tmp, path)
@@ -62,3 +123,15 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+@contextlib.contextmanager
+def scratch_dir(label: str) -> Iterator[Path]:
+    """A private work folder in the system temp dir, removed afterwards (and swept if this process is killed)."""
+    base = Path(tempfile.gettempdir())
+    sweep_stale(base)
+    tmp = Path(tempfile.mkdtemp(prefix=f"avatar-studio-{label}.{TEMP_TAG}-{os.getpid()}-", dir=base))
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -183,8 +183,15 @@ def _no_constant(name: str):
     raise ValueError(f"{name} is not a number JSON allows")
 
 
+def _float(text: str) -> float:
+    value = float(text)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"{excerpt(text, 24)} is out of range")
+    return value
+
+
 def _int(text: str) -> int | float:
-    return int(text) if len(text) <= 18 else float(text)  # huge integers become floats (inf if too big)
+    return int(text) if len(text) <= 18 else _float(text)  # huge integers become floats, or are refused
 
 
 def loads_json(data: bytes | str, label: str, max_depth: int = MAX_JSON_DEPTH,
@@ -196,8 +203,9 @@ def loads_json(data: bytes | str, label: str, max_depth: int = MAX_JSON_DEPTH,
     if json_depth(raw) > max_depth:
         raise InputError(f"{label} is nested more than {max_depth} levels deep; it is not a file we write.")
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_no_constant, parse_int=_int)
-    except (UnicodeDecodeError, ValueError, RecursionError) as err:
+        return json.loads(raw.decode("utf-8"), parse_constant=_no_constant, parse_int=_int,
+                          parse_float=_float)
+    except (UnicodeDecodeError, ValueError, RecursionError, OverflowError) as err:
         raise InputError(f"{label} is not valid JSON ({short_error(err, 120)}).") from err
 
 
