@@ -115,7 +115,7 @@ def _npy_header(data: bytes | memoryview, label: str) -> tuple[tuple[int, ...], 
                                                                  for s in shape)):
         raise InputError(f"{label} has an impossible npy shape {excerpt(shape)}.")
     if not isinstance(fortran, bool) or dtype.hasobject:
-        raise InputError(f"{label} holds Python objects or a damaged header; refusing to load it.")
+        raise InputError(f"{label} holds Python objects or a damaged header, which cannot be read safely.")
     return tuple(shape), fortran, dtype, start + hlen
 
 
@@ -135,6 +135,17 @@ def array_from_npy(data: bytes, label: str, limit: int = MAX_MEMBER_BYTES) -> np
         return arr.reshape(shape[::-1]).T if fortran else arr.reshape(shape)
     except (ValueError, TypeError) as err:
         raise InputError(f"{label} cannot be read as an array ({short_error(err, 80)}).") from err
+
+
+def npy_shape(path: str | Path) -> tuple[int, ...]:
+    """The shape an .npy file's header states (only its first 64 KiB are read)."""
+    path = require_regular_file(path)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(65536)
+    except OSError as err:
+        raise InputError(f"Cannot read {excerpt(path.name)}: {err.strerror}.") from err
+    return _npy_header(head, excerpt(path.name))[0]
 
 
 def load_npy(path: str | Path, limit: int = MAX_MEMBER_BYTES) -> np.ndarray:
@@ -207,6 +218,17 @@ def loads_json(data: bytes | str, label: str, max_depth: int = MAX_JSON_DEPTH,
                           parse_float=_float)
     except (UnicodeDecodeError, ValueError, RecursionError, OverflowError) as err:
         raise InputError(f"{label} is not valid JSON ({short_error(err, 120)}).") from err
+
+
+def read_bytes_limited(path: str | Path, limit: int = MAX_JSON_BYTES) -> bytes:
+    """A small regular file's bytes (manifests, sidecars), refused over `limit`."""
+    path = require_regular_file(path)
+    if path.stat().st_size > limit:
+        raise InputError(f"{excerpt(path.name)} is over {limit:,} bytes; too large for this kind of file.")
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise InputError(f"Cannot read {excerpt(path.name)}: {err.strerror}.") from err
 
 
 def read_json(path: str | Path, label: str | None = None, max_depth: int = MAX_JSON_DEPTH) -> Any:

@@ -11,7 +11,6 @@ frame (OpenCV axes, not gravity-aligned):
 from __future__ import annotations
 
 import re
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,10 +57,10 @@ def looks_like_human3r(path: Path) -> bool:
 
 
 def _load_npz(path: Path) -> dict[str, np.ndarray]:
+    from ..io.safe import load_npz  # size-checked before inflating; only number arrays
     try:
-        with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
+        return load_npz(path)
+    except InputError as err:
         raise InputError(f"{path.parent.name}/{path.name} is not a readable npz file ({err}).") from err
 
 
@@ -78,9 +77,9 @@ def _read_people(path: Path) -> dict[str, np.ndarray]:
     out = {"rotvec": rot, "shape": shape[:, :10], "transl": shaped(data["transl"], (-1, 3), "transl", src)}
     out["expression"] = (shaped(data["expression"], (-1, data["expression"].shape[-1]), "expression", src)
                          if "expression" in data and data["expression"].ndim == 2 else np.zeros((n, 10)))
-    out["scores"] = finite(np.asarray(data.get("scores", np.ones(n)), np.float64).reshape(-1), "scores", src)
+    out["scores"] = shaped(data.get("scores", np.ones(n)), (-1,), "scores", src)
     if "smpl_id" in data:
-        out["smpl_id"] = np.asarray(data["smpl_id"]).reshape(-1).astype(np.int64)
+        out["smpl_id"] = np.clip(shaped(data["smpl_id"], (-1,), "smpl_id", src), -2**31, 2**31).astype(np.int64)
     for key, arr in out.items():
         if arr.shape[0] != n:
             raise InputError(f"{src}: '{key}' has {arr.shape[0]} rows but 'rotvec' has {n} people.")
