@@ -516,7 +516,7 @@ def _read_manifest(data: bytes, source: str) -> dict:
         raise InputError(f"{source}: frames must be a list of file names.")
     for f in frames or []:
         parts = f.replace("\\", "/").split("/")
-        if not f or f.startswith("/") or any(p in ("", ".", "..") for p in parts) or ":" in parts[0]:
+        if not f or f.startswith("/") or any(p in ("", ".", "..") or len(p) > 255 for p in parts) or ":" in parts[0]:
             raise InputError(f"{source} names the frame {excerpt(f)}, which is outside its folder; "
                              "frames must be plain names inside it.")
     return manifest

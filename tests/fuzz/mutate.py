@@ -236,7 +236,7 @@ def deep_json(depth: int) -> str:
 def mutate_json(rng: random.Random, text: str) -> str:
     try:
         doc = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return mutate_bytes(rng, text.encode("utf-8", "replace"), True).decode("utf-8", "replace")
     kind = rng.randrange(8)
     if kind == 0:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import select
 import selectors
 import shutil
 import subprocess
@@ -136,6 +137,8 @@ def run_cases(cases: list[tuple[str, int]], *, seed: int = 0, workers: int = 2, 
             for i, w in enumerate(pool):
                 if not w.case:
                     continue
+                if w.proc.poll() is None and select.select([w.proc.stdout], [], [], 0)[0]:
+                    continue  # answered while another worker was restarting: read it on the next round
                 died = w.proc.poll() is not None
                 late = time.monotonic() - w.case[3] > timeout
                 if died or late:
