@@ -97,13 +97,11 @@ def list_image_files(folder: Path) -> list[Path]:
 
 def _read_image(path: Path) -> np.ndarray:
     """[H,W,3] uint8 picture, refusing unreadable files."""
-    from PIL import Image
+    from ..io.images import read_picture
     try:
-        with Image.open(path) as im:
-            im.load()
-            return np.asarray(im.convert("RGB"))
-    except Exception as err:
-        raise InputError(f"Frame picture {path.name} cannot be read ({err}).") from err
+        return np.ascontiguousarray(read_picture(path)[..., :3])
+    except InputError as err:
+        raise InputError(f"Frame picture: {err}") from err
 
 
 def _check_size(width: int, height: int, label: str) -> None:
