@@ -9,7 +9,9 @@ import argparse
 import importlib
 import os
 import pkgutil
+import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable
@@ -229,8 +231,36 @@ def _command_modules() -> list[Callable]:
     return out
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that writers unwind and remove their temp files."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    try:
+        previous_term = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread (embedded use): leave signals alone
+        previous_term = None
+    try:
+        return _run(argv)
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return 143
+    except KeyboardInterrupt:
+        print("cancelled", file=sys.stderr)
+        return 130
+    finally:
+        if previous_term is not None:
+            signal.signal(signal.SIGTERM, previous_term)
+
+
+def _run(argv: list[str]) -> int:
+    from .io.atomic import sweep_stale
+    sweep_stale(tempfile.gettempdir())  # scratch folders a killed run left behind
     if not argv:  # the GUI: skip building the parser, whose command modules import torch
         return cmd_gui(argparse.Namespace(files=[]))
     parser = build_parser()
@@ -247,12 +277,14 @@ def main(argv: list[str] | None = None) -> int:
         print("cancelled", file=sys.stderr)
         return 130
     except StudioError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)  # one line, whatever the message
         return 2
     except Exception as err:  # a bug: one line for users, full trace with AVATAR_STUDIO_DEBUG
         if os.environ.get("AVATAR_STUDIO_DEBUG"):
             raise
-        print(f"internal error: {type(err).__name__}: {err} (set AVATAR_STUDIO_DEBUG=1 for details)", file=sys.stderr)
+        from .io.safe import excerpt
+        print(f"internal error: {type(err).__name__}: {excerpt(str(err), 200)} (set AVATAR_STUDIO_DEBUG=1 for details)",
+              file=sys.stderr)
         return 3
 
 
