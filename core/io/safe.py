@@ -43,6 +43,7 @@ def short_error(err: BaseException, limit: int = 160) -> str:
     """One short printable line from an exception raised by a third-party reader."""
     text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     text = re.sub(r"b'([^']*)'", lambda m: "'" + excerpt(m.group(1), 24) + "'", text)
+    text = re.sub(r"\\x[0-9a-fA-F]{2}", "?", text)  # repr-escaped bytes
     return excerpt(text, limit)
 
 
@@ -188,6 +189,18 @@ def json_depth(data: bytes) -> int:
     steps[(arr == ord("[")) | (arr == ord("{"))] = 1
     steps[(arr == ord("]")) | (arr == ord("}"))] = -1
     return int(np.cumsum(steps).max()) if steps.size else 0
+
+
+def check_text_nesting(text: str, label: str, opening: str, closing: str, max_depth: int) -> None:
+    """Refuse text holding control characters (binary data) or nested deeper than `max_depth`."""
+    bad = re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", text)
+    if bad:
+        line = text.count("\n", 0, bad.start()) + 1
+        raise InputError(f"{label} holds binary data (a control character on line {line}); it is not a text file.")
+    arr = np.frombuffer(text.encode("utf-32-le"), np.uint32)
+    steps = (arr == ord(opening)).astype(np.int32) - (arr == ord(closing)).astype(np.int32)
+    if steps.size and int(np.cumsum(steps).max()) > max_depth:
+        raise InputError(f"{label} is nested more than {max_depth} levels deep.")
 
 
 def _no_constant(name: str):

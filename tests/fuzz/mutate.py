@@ -278,6 +278,16 @@ def _json_paths(node, depth: int = 0):
             yield from _json_paths(v, depth + 1)
 
 
+def nest_braces(rng: random.Random, data: bytes) -> bytes:
+    """A BVH whose hierarchy gains a chain of nested joints (hundreds to a hundred thousand deep)."""
+    at = data.find(b"{")
+    if at < 0:
+        return flip_bits(rng, data)
+    depth = rng.choice([300, 5000, 100_000])
+    chain = b"".join(b"JOINT j%d\n{\nOFFSET 0 0 0\nCHANNELS 0\n" % i for i in range(depth))
+    return data[:at + 1] + b"\n" + chain + b"End Site\n{\nOFFSET 0 0 0\n}\n" + b"}\n" * depth + data[at + 1:]
+
+
 # ---------------------------------------------------------------------------------------------- files and folders
 def mutate_file(rng: random.Random, src: Path, dst: Path) -> None:
     """A damaged copy of one file, the mutation chosen by its kind."""
@@ -297,6 +307,8 @@ def mutate_file(rng: random.Random, src: Path, dst: Path) -> None:
         out = mutate_json(rng, data.decode("utf-8", "replace")).encode("utf-8", "replace")
     elif name.endswith((".zip", ".avsproj")):
         out = mutate_zip(rng, data)
+    elif name.endswith(".bvh") and rng.random() < 0.15:
+        out = nest_braces(rng, data)
     elif name.endswith((".ply", ".bvh")):
         out = mutate_bytes(rng, data, text_header=True)
     else:
