@@ -9,7 +9,6 @@ import argparse
 import importlib
 import os
 import pkgutil
-import signal
 import sys
 import tempfile
 import time
@@ -231,31 +230,19 @@ def _command_modules() -> list[Callable]:
     return out
 
 
-class Terminated(BaseException):
-    """SIGTERM, raised in the main thread so that writers unwind and remove their temp files."""
-
-
-def _on_sigterm(signum, frame) -> None:
-    raise Terminated()
-
-
 def main(argv: list[str] | None = None) -> int:
+    """Run the CLI. SIGTERM unwinds (writers remove their temp files) and exits 143; Ctrl-C exits 130."""
+    from .io.atomic import Terminated, sigterm_unwinds
     argv = sys.argv[1:] if argv is None else argv
     try:
-        previous_term = signal.signal(signal.SIGTERM, _on_sigterm)
-    except ValueError:  # not the main thread (embedded use): leave signals alone
-        previous_term = None
-    try:
-        return _run(argv)
+        with sigterm_unwinds():
+            return _run(argv)
     except Terminated:
         print("terminated", file=sys.stderr)
         return 143
     except KeyboardInterrupt:
         print("cancelled", file=sys.stderr)
         return 130
-    finally:
-        if previous_term is not None:
-            signal.signal(signal.SIGTERM, previous_term)
 
 
 def _run(argv: list[str]) -> int:

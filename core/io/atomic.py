@@ -125,6 +125,29 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
         raise
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread by `sigterm_unwinds` so writers unwind and remove their temp files."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def sigterm_unwinds() -> Iterator[None]:
+    """While active, SIGTERM raises `Terminated` in the main thread (elsewhere: nothing changes)."""
+    import signal
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @contextlib.contextmanager
 def scratch_dir(label: str) -> Iterator[Path]:
     """A private work folder in the system temp dir, removed afterwards (and swept if this process is killed)."""
