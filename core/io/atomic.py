@@ -149,6 +149,29 @@ def sigterm_unwinds() -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM until the block ends, then deliver them (main thread only).
+
+    For steps that must not be cut in half, such as starting an encoder process: interrupted inside
+    `Popen`, the child would be orphaned and could write a temp file after it was cleaned up.
+    """
+    import signal
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = {s: signal.signal(s, lambda signum, frame: held.append(signum)) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if held:
+            signal.raise_signal(held[0])
+
+
+@contextlib.contextmanager
 def scratch_dir(label: str) -> Iterator[Path]:
     """A private work folder in the system temp dir, removed afterwards (and swept if this process is killed)."""
     base = Path(tempfile.gettempdir())

@@ -42,8 +42,8 @@ def excerpt(value: Any, limit: int = MAX_MESSAGE_VALUE) -> str:
 def short_error(err: BaseException, limit: int = 160) -> str:
     """One short printable line from an exception raised by a third-party reader."""
     text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    text = re.sub(r"\\x[0-9a-fA-F]{0,2}", "?", text)  # repr-escaped bytes
     text = re.sub(r"b'([^']*)'", lambda m: "'" + excerpt(m.group(1), 24) + "'", text)
-    text = re.sub(r"\\x[0-9a-fA-F]{2}", "?", text)  # repr-escaped bytes
     return excerpt(text, limit)
 
 

@@ -143,6 +143,8 @@ def mutate_array(rng: random.Random, arr: np.ndarray) -> np.ndarray:
         return np.array(rng.choice(["walk", b"\xff\xfe", 1e308, -7, True]))
     if kind == 6 and arr.ndim:
         return np.concatenate([arr] * rng.choice([2, 3]), axis=-1)
+    if arr.dtype.kind not in "fiu":
+        return arr[::-1].copy() if arr.ndim else arr
     return arr * rng.choice([1e30, -1e30, 0.0, 1e-30])
 
 

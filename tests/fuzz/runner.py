@@ -61,10 +61,19 @@ def make_case(seeds: Path, cases: Path, target: str, index: int, seed: int) -> P
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
     dst = out_dir / src.name
-    if TARGETS[target].tree:
-        mutate.mutate_tree(rng, src, dst)
-    else:
-        mutate.mutate_file(rng, src, dst)
+    try:
+        if TARGETS[target].tree:
+            mutate.mutate_tree(rng, src, dst)
+        else:
+            mutate.mutate_file(rng, src, dst)
+    except Exception:  # noqa: BLE001 - a structured mutation that does not apply: damage the bytes instead
+        shutil.rmtree(dst, ignore_errors=True) if dst.is_dir() else dst.unlink(missing_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dst)
+            victim = sorted(p for p in dst.rglob("*") if p.is_file())[0]
+            victim.write_bytes(mutate.flip_bits(rng, victim.read_bytes()))
+        else:
+            dst.write_bytes(mutate.flip_bits(rng, src.read_bytes()))
     return dst
 
 
