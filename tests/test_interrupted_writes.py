@@ -43,12 +43,15 @@ g = GaussianSet(rng.normal(size=(n, 3)), normalize_quats(rng.normal(size=(n, 4))
                 rng.uniform(0.1, 0.9, n), rng.normal(size=(n, 16, 3)))
 scene = Scene()
 scene.add(SceneItem(name="big", gaussians=g))
-print("ready", flush=True)
 try:
     with sigterm_unwinds():
         save_project(sys.argv[1], scene)
-except (Terminated, KeyboardInterrupt):
+except Terminated:
+    print("terminated", file=sys.stderr)
     sys.exit(143)
+except KeyboardInterrupt:
+    print("cancelled", file=sys.stderr)
+    sys.exit(130)
 """
 
 
