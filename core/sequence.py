@@ -226,6 +226,11 @@ class RawFrames:
                 self._fh.close()
                 self._fh = None
 
+    def __del__(self) -> None:  # a sequence dropped without close() must not keep its file open
+        fh = getattr(self, "_fh", None)
+        if fh is not None:
+            fh.close()
+
 
 class ArraySource:
     """Frames as rows of a (T, N, 14) array read lazily from disk (or in memory); `counts` valid rows per frame."""

@@ -140,7 +140,7 @@ def probe(path: str | Path, fps: float | None = None) -> VideoInfo:
     try:
         meta = reader.get_meta_data()
     finally:
-        reader.close()
+        _close_reader(reader)
     width, height = (int(v) for v in meta.get("size", (0, 0)))
     src_fps = float(meta.get("fps") or 0.0)
     if fps is None and not (np.isfinite(src_fps) and src_fps > 0):
@@ -162,9 +162,41 @@ def _open_reader(path: Path, input_params: list[str] | None = None, size: tuple[
     # though ffmpeg decodes every format our exporter writes.
     plugin = FfmpegFormat("FFMPEG", "ffmpeg video reader", " ".join(VIDEO_EXTENSIONS), "I")
     try:
-        return plugin.get_reader(Request(str(path), "rI", input_params=input_params or [], size=size))
+        reader = plugin.get_reader(Request(str(path), "rI", input_params=input_params or [], size=size))
+        _remember_process(reader)
+        return reader
     except (OSError, RuntimeError, ValueError, IndexError, KeyError, StopIteration) as err:
         raise InputError(f"{path.name} is not a readable video (ffmpeg: {_short(err)}).") from err
+
+
+_PROCESSES: dict[int, object] = {}  # id(reader) -> its ffmpeg Popen, kept to close its pipes
+
+
+def _remember_process(reader) -> None:
+    """Note the ffmpeg process of a freshly opened reader (a local of imageio-ffmpeg's frame generator)."""
+    frame = getattr(getattr(reader, "_read_gen", None), "gi_frame", None)
+    proc = frame.f_locals.get("process") if frame is not None else None
+    if proc is not None:
+        _PROCESSES[id(reader)] = proc
+
+
+def _close_reader(reader) -> None:
+    """Close an imageio ffmpeg reader and the pipes of its ffmpeg process (imageio stops the process but
+    leaves its pipes open)."""
+    proc = _PROCESSES.pop(id(reader), None)
+    try:
+        reader.close()
+    finally:
+        if proc is not None:
+            for pipe in (proc.stdin, proc.stdout, proc.stderr):
+                if pipe is not None:
+                    try:
+                        pipe.close()
+                    except OSError:
+                        pass
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
 
 
 def _short(err: Exception) -> str:
@@ -254,7 +286,7 @@ def iter_frames(info: VideoInfo, selection: FrameSelection, max_side: int | None
                 yield k, np.ascontiguousarray(np.asarray(frame)[..., :3], dtype=np.uint8)
             k += 1
     finally:
-        reader.close()
+        _close_reader(reader)
 
 
 def read_frames(path: str | Path, indices: list[int] | np.ndarray, fps: float | None = None,
