@@ -9,6 +9,7 @@ import json
 import random
 import re
 import struct
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -215,8 +216,10 @@ def zip_level(rng: random.Random, members: dict[str, bytes]) -> bytes:
             info = zipfile.ZipInfo(k)
             if kind == 0:
                 info.compress_type = zipfile.ZIP_LZMA if rng.random() < 0.5 else zipfile.ZIP_BZIP2
-            if kind == 3:
-                zf.writestr(info, v)
+            if kind == 3:  # a duplicate name, on purpose
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)
+                    zf.writestr(info, v)
             zf.writestr(info, v)
     out = bytearray(buf.getvalue())
     if kind == 1:  # set the "encrypted" flag everywhere
