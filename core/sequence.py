@@ -266,7 +266,7 @@ class ArraySource:
             rows = self._rows(self.array, index, c)
             rest = None if self.sh_rest is None else self._rows(self.sh_rest, index, c)
         except (OSError, ValueError) as err:
-            raise InputError(f"{self.name}: frame {index + 1} cannot be read ({err}).") from err
+            raise InputError(f"{self.name}: frame {index + 1} cannot be read ({short_error(err)}).") from err
         return gaussians_from_l4gm(rows, rest, f"{self.name} frame {index + 1}")
 
     @staticmethod

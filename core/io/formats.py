@@ -12,6 +12,7 @@ from typing import Callable
 
 from ..errors import InputError
 from ..gaussians import GaussianSet
+from .safe import short_error
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ def _decoder(fmt: str) -> Callable[[bytes, str], GaussianSet]:
             try:
                 ply = PlyData.read(io.BytesIO(data))
             except Exception as err:  # plyfile raises many types on corrupt input
-                raise InputError(f"{source} is not a readable PLY file ({err}).") from err
+                raise InputError(f"{source} is not a readable PLY file ({short_error(err)}).") from err
             if "vertex" not in [e.name for e in ply.elements]:
                 raise InputError(f"{source} has no 'vertex' element, so it holds no Gaussians.")
             return gaussians_from_vertex(ply["vertex"], source)

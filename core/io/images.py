@@ -19,7 +19,8 @@ def _to_uint8(im, label: str) -> np.ndarray:
     if mode.startswith("I;16") or mode == "I":
         arr = np.asarray(im).astype(np.float64)
         if arr.size and (arr.min() < 0 or arr.max() > 65535):
-            raise InputError(f"{label} holds 32-bit integer values outside 0..65535; save it as an 8- or 16-bit picture.")
+            raise InputError(f"{label} holds 32-bit integer values outside 0..65535; "
+                             "save it as an 8- or 16-bit picture.")
         gray = (arr / 65535.0 * 255.0 + 0.5).astype(np.uint8)
         return np.repeat(gray[..., None], 3, axis=2)
     if mode == "F":
@@ -30,7 +31,8 @@ def _to_uint8(im, label: str) -> np.ndarray:
         if lo >= 0 and hi <= 1.0:
             arr = arr * 255.0
         elif lo < 0 or hi > 255:
-            raise InputError(f"{label} is a floating-point picture with values {lo:g}..{hi:g}; expected 0..1 or 0..255.")
+            raise InputError(f"{label} is a floating-point picture with values {lo:g}..{hi:g}; "
+                             "expected 0..1 or 0..255.")
         gray = (arr + 0.5).astype(np.uint8)
         return np.repeat(gray[..., None], 3, axis=2)
     has_alpha = "A" in im.getbands() or (mode == "P" and "transparency" in im.info)

@@ -11,6 +11,7 @@ import argparse
 import json
 import math
 import os
+import re
 import resource
 import sys
 from pathlib import Path
@@ -61,7 +62,7 @@ def nonfinite(obj, depth: int = 0, seen: set | None = None) -> str | None:
 def message_problem(message: str) -> str | None:
     if len(message) > MAX_MESSAGE:
         return f"message of {len(message)} characters"
-    if "\\x" in message or "b'" in message or any(ord(c) < 32 for c in message):
+    if "\\x" in message or re.search(r"(^|[\s(:=,])b'", message) or any(ord(c) < 32 for c in message):
         return "message quotes raw bytes"
     return None
 
@@ -109,7 +110,8 @@ def main() -> None:
         for seed in sorted((Path(args.seeds) / name).iterdir()):
             outcome, detail = run_case(target, seed)
             if outcome != "clean":
-                answers.write(json.dumps({"fatal": f"seed {name}/{seed.name} does not load: {outcome} {detail}"}) + "\n")
+                fatal = f"seed {name}/{seed.name} does not load: {outcome} {detail}"
+                answers.write(json.dumps({"fatal": fatal}) + "\n")
                 return
     limit = _vm_size() + (args.memory << 20)
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
