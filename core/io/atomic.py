@@ -85,20 +85,26 @@ def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
     except OSError as err:
         raise InputError(f"Cannot create the folder {path.parent}: {err.strerror}.") from err
     sweep_stale(path.parent)
+    tmp_path: Path | None = None
+    held = signals_deferred()  # a signal right after mkstemp must still find the cleanup below armed
+    held.__enter__()
     try:
-        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.stem),
-                                   suffix=suffix if suffix is not None else path.suffix, dir=path.parent)
-    except OSError as err:
-        raise InputError(f"Cannot write in {path.parent}: {err.strerror}.") from err
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.stem),
+                                       suffix=suffix if suffix is not None else path.suffix, dir=path.parent)
+            os.close(fd)
+            tmp_path = Path(tmp)
+        except OSError as err:
+            raise InputError(f"Cannot write in {path.parent}: {err.strerror}.") from err
+        finally:
+            held.__exit__(None, None, None)
         yield tmp_path
         os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get normal permissions
         os.replace(tmp_path, path)
     except BaseException:
-        with contextlib.suppress(OSError):
-            tmp_path.unlink()
+        if tmp_path is not None:
+            with contextlib.suppress(OSError):
+                tmp_path.unlink()
         raise
 
 
@@ -108,8 +114,14 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     sweep_stale(path.parent)
-    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(path.name), dir=path.parent))
+    tmp: Path | None = None
+    held = signals_deferred()
+    held.__enter__()
     try:
+        try:
+            tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(path.name), dir=path.parent))
+        finally:
+            held.__exit__(None, None, None)
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())
         if path.exists():
@@ -121,7 +133,8 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
         else:
             os.replace(tmp, path)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 
@@ -176,8 +189,15 @@ def scratch_dir(label: str) -> Iterator[Path]:
     """A private work folder in the system temp dir, removed afterwards (and swept if this process is killed)."""
     base = Path(tempfile.gettempdir())
     sweep_stale(base)
-    tmp = Path(tempfile.mkdtemp(prefix=f"avatar-studio-{label}.{TEMP_TAG}-{os.getpid()}-", dir=base))
+    tmp: Path | None = None
+    held = signals_deferred()
+    held.__enter__()
     try:
+        try:
+            tmp = Path(tempfile.mkdtemp(prefix=f"avatar-studio-{label}.{TEMP_TAG}-{os.getpid()}-", dir=base))
+        finally:
+            held.__exit__(None, None, None)
         yield tmp
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
