@@ -10,6 +10,7 @@ import importlib
 import os
 import pkgutil
 import sys
+import warnings
 import tempfile
 import time
 from pathlib import Path
@@ -235,7 +236,9 @@ def main(argv: list[str] | None = None) -> int:
     from .io.atomic import Terminated, sigterm_unwinds
     argv = sys.argv[1:] if argv is None else argv
     try:
-        with sigterm_unwinds():
+        with sigterm_unwinds(), warnings.catch_warnings():
+            if not os.environ.get("AVATAR_STUDIO_DEBUG"):  # numpy's notes on damaged values break the one line
+                warnings.simplefilter("ignore", RuntimeWarning)
             return _run(argv)
     except Terminated:
         print("terminated", file=sys.stderr)

@@ -7,6 +7,7 @@ through. Everything here is imported once per worker; seeds are written once per
 from __future__ import annotations
 
 import io
+import shutil
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -217,6 +218,35 @@ def load_video(path: Path):
     return [f for _, f in iter_frames(info, frame_selection(info), max_side=64)][:3]
 
 
+def seeds_cli(d: Path) -> list[Path]:
+    """One file of each kind `avatar-studio info` sorts out by itself."""
+    out = []
+    for make in (seeds_ply, seeds_avatar, _splat_seeds(".spz"), seeds_amass, seeds_motionx, seeds_bvh,
+                 _sequence_seeds("zip", "seq.zip", "ply")):
+        sub = d / f".{len(out)}"
+        sub.mkdir()
+        first = make(sub)[0]
+        out.append(first.rename(d / first.name))
+        shutil.rmtree(sub)
+    return out
+
+
+def load_cli_info(path: Path):
+    """`avatar-studio info PATH` in-process: exit 0, or exit 2 with one `error:` line; never the catch-all."""
+    import contextlib
+    from avatar_studio.core.cli import main
+    from avatar_studio.core.errors import InputError
+    err, out = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+        code = main(["info", str(path)])
+    text = err.getvalue().strip()
+    if code == 0 and not text:
+        return None
+    if code == 2 and text.startswith("error: ") and "\n" not in text:
+        raise InputError(text[len("error: "):])
+    raise RuntimeError(f"avatar-studio info exited {code}: {text[:300]}")
+
+
 TARGETS: dict[str, Target] = {t.name: t for t in [
     Target("ply", seeds_ply, load_splats),
     Target("avatar_ply", seeds_avatar, load_avatar),
@@ -237,4 +267,5 @@ TARGETS: dict[str, Target] = {t.name: t for t in [
     Target("sequence_zip", _sequence_seeds("zip", "seq.zip", "spz"), load_sequence_frames),
     Target("image", seeds_image, load_image),
     Target("video", seeds_video, load_video),
+    Target("cli_info", seeds_cli, load_cli_info),
 ]}
