@@ -29,9 +29,8 @@ def load_motion_for_playback(path: str | Path, body: BodyModel, **options) -> Mo
 
 def load_splats(path: str | Path) -> Avatar | GaussianSet:
     """An avatar (rigged PLY) or plain Gaussians in any supported splat format."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"File not found: {path}")
+    from .io.safe import require_regular_file
+    path = require_regular_file(path)  # before the format sniffing opens it (a pipe would block)
     from .io.formats import detect_format, read_gaussians
     if detect_format(path) == "ply":  # INRIA layout: may carry a rig
         from .io.avatar_file import read_avatar_or_gaussians

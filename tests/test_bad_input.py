@@ -93,6 +93,19 @@ def test_pipes_are_refused_not_opened(tmp_path):
             load(fifo)  # a blocked open would hang this test
 
 
+def test_cli_info_refuses_pipes_of_every_kind(tmp_path):
+    exts = (".ply", ".splat", ".spz", ".bvh", ".npz", ".json", ".pt", ".zip", ".npy", ".avsproj")
+    names = [f"pipe{ext}" for ext in exts]
+    for name in names:
+        os.mkfifo(tmp_path / name)
+    script = ("import sys\nfrom avatar_studio.core.cli import main\n"
+              "print([main(['info', p]) for p in sys.argv[1:]])")
+    done = subprocess.run([sys.executable, "-c", script] + [str(tmp_path / n) for n in names], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)  # a blocked open would time out here
+    assert done.stdout.strip() == str([2] * len(names)), done.stderr[-800:]
+    assert done.stderr.count("error: ") == len(names) and "internal error" not in done.stderr
+
+
 def test_manifests_and_projects_cannot_name_files_outside(tmp_path, rng):
     from conftest import random_gaussians
     from avatar_studio.core.io.ply import write_ply
