@@ -212,15 +212,14 @@ def zip_level(rng: random.Random, members: dict[str, bytes]) -> bytes:
     """Zips that are hostile as archives: odd compression, encryption flag, bad names, duplicate names."""
     buf = io.BytesIO()
     kind = rng.randrange(4)
-    with zipfile.ZipFile(buf, "w") as zf:
+    with zipfile.ZipFile(buf, "w") as zf, warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # duplicate names are made on purpose
         for k, v in members.items():
             info = zipfile.ZipInfo(k)
             if kind == 0:
                 info.compress_type = zipfile.ZIP_LZMA if rng.random() < 0.5 else zipfile.ZIP_BZIP2
-            if kind == 3:  # a duplicate name, on purpose
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", UserWarning)
-                    zf.writestr(info, v)
+            if kind == 3:
+                zf.writestr(info, v)
             zf.writestr(info, v)
     out = bytearray(buf.getvalue())
     if kind == 1:  # set the "encrypted" flag everywhere
