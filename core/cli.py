@@ -10,6 +10,8 @@ import importlib
 import os
 import pkgutil
 import sys
+import warnings
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable
@@ -209,7 +211,25 @@ def _command_modules() -> list[Callable]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the CLI. SIGTERM unwinds (writers remove their temp files) and exits 143; Ctrl-C exits 130."""
+    from .io.atomic import Terminated, sigterm_unwinds
     argv = sys.argv[1:] if argv is None else argv
+    try:
+        with sigterm_unwinds(), warnings.catch_warnings():
+            if not os.environ.get("AVATAR_STUDIO_DEBUG"):  # numpy's notes on damaged values break the one line
+                warnings.simplefilter("ignore", RuntimeWarning)
+            return _run(argv)
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return 143
+    except KeyboardInterrupt:
+        print("cancelled", file=sys.stderr)
+        return 130
+
+
+def _run(argv: list[str]) -> int:
+    from .io.atomic import sweep_stale
+    sweep_stale(tempfile.gettempdir())  # scratch folders a killed run left behind
     if argv:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -227,12 +247,14 @@ def main(argv: list[str] | None = None) -> int:
         print("cancelled", file=sys.stderr)
         return 130
     except StudioError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)  # one line, whatever the message
         return 2
     except Exception as err:  # a bug: one line for users, full trace with AVATAR_STUDIO_DEBUG
         if os.environ.get("AVATAR_STUDIO_DEBUG"):
             raise
-        print(f"internal error: {type(err).__name__}: {err} (set AVATAR_STUDIO_DEBUG=1 for details)", file=sys.stderr)
+        from .io.safe import excerpt
+        print(f"internal error: {type(err).__name__}: {excerpt(str(err), 200)} (set AVATAR_STUDIO_DEBUG=1 for details)",
+              file=sys.stderr)
         return 3
 
 

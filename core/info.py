@@ -74,4 +74,5 @@ def describe(path: str | Path, up: str | None = None, strict: bool = False, sh_o
                 f"frame 1 has {len(first):,} Gaussians, SH degree {first.sh_degree}")
     except (StudioError, ImportError) as err:
         errors.append(str(err))
-    raise InputError(f"{path.name} is not a file Avatar Studio can read ({errors[0]})")
+    from .io.safe import excerpt
+    raise InputError(f"{excerpt(path.name, 100)} is not a file Avatar Studio can read ({excerpt(errors[0], 240)})")

@@ -14,7 +14,6 @@ Qt-free; the GUI keeps GUI-only state (trim ranges, view toggles) in `extra`.
 from __future__ import annotations
 
 import json
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, StudioError
+from .io.safe import excerpt
 
 if TYPE_CHECKING:
     from .scene import Scene
@@ -63,15 +63,14 @@ def _sequence_source(seq: Any) -> str | None:
 
 def save_project(path: str | Path, scene: "Scene", data: ProjectData | None = None) -> Path:
     """Write `scene` (and `data`) to `path` (.avsproj), atomically."""
-    from .io.atomic import atomic_path
+    from .io.atomic import atomic_path, scratch_dir
     from .io.avatar_file import write_avatar
     from .io.ply import write_ply
 
     data = data or ProjectData()
     path = Path(path)
     items_json = []
-    with tempfile.TemporaryDirectory(prefix="avsproj-") as tmp_name:
-        tmp = Path(tmp_name)
+    with scratch_dir("project-save") as tmp:
         members: list[tuple[Path, str]] = []
         for n, item in enumerate(scene.items):
             entry: dict[str, Any] = {"name": item.name, "kind": item.kind, "visible": bool(item.visible),
@@ -112,96 +111,132 @@ def save_project(path: str | Path, scene: "Scene", data: ProjectData | None = No
     return path
 
 
+def _number(value: Any, what: str, default: float) -> float:
+    """A finite number from project.json (bools and text refused)."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+        raise InputError(f"{what} must be a finite number, not {excerpt(value)}.")
+    return float(value)
+
+
+def _placement(p: Any, where: str):
+    from .scene import Placement
+    if not isinstance(p, dict):
+        raise InputError(f"{where}: placement must be an object, not {excerpt(p)}.")
+    t = p.get("translation", [0, 0, 0])
+    if not isinstance(t, list) or len(t) != 3:
+        raise InputError(f"{where}: placement translation must be three numbers, not {excerpt(t)}.")
+    translation = np.array([_number(v, f"{where}: translation", 0.0) for v in t], np.float32)
+    scale = _number(p.get("scale"), f"{where}: scale", 1.0)
+    if not 1e-6 <= scale <= 1e6:
+        raise InputError(f"{where}: scale must be between 1e-6 and 1e6, not {excerpt(scale)}.")
+    return Placement(translation, _number(p.get("yaw_deg"), f"{where}: yaw", 0.0), scale)
+
+
+def _member_name(name: Any, label: str) -> str:
+    """A member name from project.json that stays inside the archive (no absolute or '..' parts)."""
+    if not isinstance(name, str) or not name:
+        raise InputError(f"{label} is damaged: a member name is {excerpt(name)}.")
+    parts = name.split("/")
+    if name.startswith("/") or "\\" in name or any(p in ("", ".", "..") for p in parts) or ":" in parts[0]:
+        raise InputError(f"{label} is damaged: the member name {excerpt(name)} points outside the project.")
+    return name
+
+
 def load_project(path: str | Path, scene: "Scene | None" = None) -> tuple["Scene", ProjectData]:
-    """Read a project; returns (scene, data). Items are added to `scene` if given (else a new Scene)."""
+    """Read a project; returns (scene, data). Items are added to `scene` if given (else a new Scene).
+
+    Members are read size-limited into a private scratch folder under flat names, so a name in
+    project.json cannot reach a file outside the archive.
+    """
+    from .io.atomic import scratch_dir
     from .io.avatar_file import read_avatar_or_gaussians
+    from .io.safe import MAX_JSON_BYTES, loads_json, open_zip, read_member, require_regular_file
     from .motion.amass import load_amass
-    from .scene import Placement, Scene, SceneItem
+    from .scene import Scene, SceneItem
     from .avatar import Avatar
 
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"Project not found: {path}")
-    try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as err:
-        raise InputError(f"{path.name} is not an Avatar Studio project (not a readable archive: {err}).") from err
+    path = require_regular_file(path, "Project")
+    label = excerpt(path.name)
     data = ProjectData()
     new_items = []
-    with zf, tempfile.TemporaryDirectory(prefix="avsproj-") as tmp_name:
-        tmp = Path(tmp_name)
-        try:
-            doc = json.loads(zf.read("project.json").decode("utf-8"))
-        except KeyError:
-            raise InputError(f"{path.name} is not an Avatar Studio project (it has no project.json).") from None
-        except (ValueError, UnicodeDecodeError) as err:
-            raise InputError(f"{path.name}: project.json is corrupt ({err}).") from err
+    with open_zip(path, f"{label} (not an Avatar Studio project)") as zf, scratch_dir("project") as tmp:
+        names = set(zf.namelist())
+        if "project.json" not in names:
+            raise InputError(f"{label} is not an Avatar Studio project (it has no project.json).")
+        doc = loads_json(read_member(zf, "project.json", label, MAX_JSON_BYTES), f"{label}: project.json")
         if not isinstance(doc, dict) or doc.get("format") != FORMAT_ID:
-            raise InputError(f"{path.name} is not an Avatar Studio project.")
-        if int(doc.get("version", 0)) > FORMAT_VERSION:
-            raise InputError(f"{path.name} was written by a newer Avatar Studio (project version "
-                             f"{doc.get('version')}); please update.")
+            raise InputError(f"{label} is not an Avatar Studio project.")
+        version = _number(doc.get("version"), f"{label}: version", 0.0)
+        if version > FORMAT_VERSION:
+            raise InputError(f"{label} was written by a newer Avatar Studio (project version "
+                             f"{excerpt(doc.get('version'))}); please update.")
+        written: list[Path] = []
 
-        def member(name: str) -> Path:
-            if name not in zf.namelist():
-                raise InputError(f"{path.name} is damaged: {name} is missing.")
-            target = tmp / name
-            if tmp.resolve() not in target.resolve().parents:
-                raise InputError(f"{path.name} is damaged: bad member name {name}.")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(zf.read(name))
+        def member(name: Any) -> Path:
+            name = _member_name(name, label)
+            if name not in names:
+                raise InputError(f"{label} is damaged: {excerpt(name)} is missing.")
+            target = tmp / f"m{len(written)}{Path(name).suffix.lower()}"
+            target.write_bytes(read_member(zf, name, label))
+            written.append(target)
             return target
 
-        try:
-            for entry in doc.get("items", []):
-                p = entry.get("placement", {})
-                placement = Placement(np.asarray(p.get("translation", [0, 0, 0]), np.float32).reshape(3),
-                                      float(p.get("yaw_deg", 0.0)), float(p.get("scale", 1.0)))
-                item = SceneItem(name=str(entry.get("name", "item")), placement=placement,
-                                 visible=bool(entry.get("visible", True)))
-                if "avatar" in entry:
-                    avatar = read_avatar_or_gaussians(member(entry["avatar"]))
-                    if not isinstance(avatar, Avatar):
-                        raise InputError(f"{path.name} is damaged: {entry['avatar']} has no rig.")
-                    avatar.name = item.name
-                    item.avatar = avatar
-                if "motion" in entry:
-                    item.motion = load_amass(member(entry["motion"]))
-                    if isinstance(entry.get("retarget"), dict):
-                        item.motion.meta["retarget"] = entry["retarget"]
-                if "splats" in entry:
-                    splats = member(entry["splats"])
-                    # projects saved before PLYs named their frame held the splats y-up, as the scene does
-                    with open(splats, "rb") as fh:
-                        named = b"comment avatar_studio frame " in fh.read(65536)
-                    g = read_avatar_or_gaussians(splats, None if named else "y")
-                    item.gaussians = g.gaussians if isinstance(g, Avatar) else g
-                if "sequence_source" in entry:
-                    src = entry.get("sequence_source")
-                    try:
-                        from .sequence import load_sequence
-                        if not src:
-                            raise InputError("its source was not recorded")
-                        item.sequence = load_sequence(src, fps=entry.get("sequence_fps"))
-                    except Exception as err:  # keep the rest of the project
-                        data.warnings.append(f"The sequence '{item.name}' could not be reopened from {src} ({err}).")
-                        continue
-                if item.avatar is None and item.gaussians is None and item.sequence is None:
-                    data.warnings.append(f"Item '{item.name}' had no content and was skipped.")
+        items = doc.get("items", [])
+        if not isinstance(items, list):
+            raise InputError(f"{label}: project.json is damaged (items is {excerpt(items)}).")
+        for n, entry in enumerate(items):
+            where = f"{label}: item {n + 1}"
+            if not isinstance(entry, dict):
+                raise InputError(f"{where} is {excerpt(entry)}, not an object.")
+            item = SceneItem(name=excerpt(entry.get("name", "item"), 200), placement=_placement(
+                entry.get("placement", {}), where), visible=bool(entry.get("visible", True)))
+            if "avatar" in entry:
+                avatar = read_avatar_or_gaussians(member(entry["avatar"]))
+                if not isinstance(avatar, Avatar):
+                    raise InputError(f"{label} is damaged: {excerpt(entry['avatar'])} has no rig.")
+                avatar.name = item.name
+                item.avatar = avatar
+            if "motion" in entry:
+                item.motion = load_amass(member(entry["motion"]))
+                if isinstance(entry.get("retarget"), dict):
+                    item.motion.meta["retarget"] = entry["retarget"]
+            if "splats" in entry:
+                splats = member(entry["splats"])
+                # projects saved before PLYs named their frame held the splats y-up, as the scene does
+                with open(splats, "rb") as fh:
+                    named = b"comment avatar_studio frame " in fh.read(65536)
+                g = read_avatar_or_gaussians(splats, None if named else "y")
+                item.gaussians = g.gaussians if isinstance(g, Avatar) else g
+            if "sequence_source" in entry:
+                src = entry.get("sequence_source")
+                try:
+                    from .sequence import load_sequence
+                    if not src or not isinstance(src, str):
+                        raise InputError("its source was not recorded")
+                    fps = _number(entry.get("sequence_fps"), f"{where}: sequence fps", 0.0) or None
+                    item.sequence = load_sequence(src, fps=fps)
+                except StudioError as err:  # keep the rest of the project
+                    data.warnings.append(f"The sequence '{item.name}' could not be reopened from "
+                                         f"{excerpt(src, 200)} ({excerpt(str(err), 300)}).")
                     continue
-                new_items.append(item)
-                data.item_extra.append(dict(entry.get("extra", {})))
-        except (KeyError, TypeError, ValueError) as err:
-            raise InputError(f"{path.name}: project.json is damaged ({err}).") from err
+            if item.avatar is None and item.gaussians is None and item.sequence is None:
+                data.warnings.append(f"Item '{item.name}' had no content and was skipped.")
+                continue
+            extra = entry.get("extra", {})
+            new_items.append(item)
+            data.item_extra.append(dict(extra) if isinstance(extra, dict) else {})
     scene = scene if scene is not None else Scene()
     for item in new_items:
         scene.add(item, select=False)
     sel = doc.get("selected")
-    if isinstance(sel, int) and 0 <= sel < len(new_items):
+    if isinstance(sel, int) and not isinstance(sel, bool) and 0 <= sel < len(new_items):
         scene.select(new_items[sel])
     elif new_items:
         scene.select(new_items[0])
-    scene.set_time(float(doc.get("time", 0.0)))
-    data.camera = doc.get("camera")
-    data.extra = dict(doc.get("extra") or {})
+    scene.set_time(_number(doc.get("time"), f"{label}: time", 0.0))
+    camera, extra = doc.get("camera"), doc.get("extra")
+    data.camera = camera if isinstance(camera, dict) else None
+    data.extra = dict(extra) if isinstance(extra, dict) else {}
     return scene, data

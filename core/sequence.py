@@ -43,7 +43,9 @@ import numpy as np
 
 from .errors import InputError
 from .gaussians import GaussianSet, rgb_to_sh0, sh0_to_rgb
-from .io.atomic import atomic_dir, atomic_path
+from .io.atomic import atomic_dir, atomic_path, temp_prefix
+from .io.safe import (MAX_JSON_BYTES, MAX_MEMBER_BYTES as MAX_INFLATED_BYTES, array_from_npy, excerpt, loads_json,
+                      open_zip, read_bytes_limited, read_member, require_regular_file, short_error)
 
 if TYPE_CHECKING:
     from .avatar import Avatar
@@ -161,17 +163,14 @@ class ZipSource:
         self.path = Path(path)
         self.members = list(members)
         self.num_frames = len(self.members)
-        self._zip = zipfile.ZipFile(self.path)
+        self._zip = open_zip(self.path, excerpt(self.path.name))
         self._lock = threading.Lock()
 
     def load(self, index: int) -> GaussianSet:
         from .io.formats import decode_gaussians
         name = self.members[index]
         with self._lock:
-            try:
-                data = self._zip.read(name)
-            except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as err:
-                raise InputError(f"{self.path.name}: member {name} cannot be read ({err}).") from err
+            data = read_member(self._zip, name, excerpt(self.path.name))
         return decode_gaussians(data, name)
 
     def frame_name(self, index: int) -> str:
@@ -227,6 +226,11 @@ class RawFrames:
                 self._fh.close()
                 self._fh = None
 
+    def __del__(self) -> None:  # a sequence dropped without close() must not keep its file open
+        fh = getattr(self, "_fh", None)
+        if fh is not None:
+            fh.close()
+
 
 class ArraySource:
     """Frames as rows of a (T, N, 14) array read lazily from disk (or in memory); `counts` valid rows per frame."""
@@ -262,7 +266,7 @@ class ArraySource:
             rows = self._rows(self.array, index, c)
             rest = None if self.sh_rest is None else self._rows(self.sh_rest, index, c)
         except (OSError, ValueError) as err:
-            raise InputError(f"{self.name}: frame {index + 1} cannot be read ({err}).") from err
+            raise InputError(f"{self.name}: frame {index + 1} cannot be read ({short_error(err)}).") from err
         return gaussians_from_l4gm(rows, rest, f"{self.name} frame {index + 1}")
 
     @staticmethod
@@ -504,18 +508,22 @@ class GaussianSequence:
 
 # ---------------------------------------------------------------------- loading
 def _read_manifest(data: bytes, source: str) -> dict:
-    try:
-        manifest = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise InputError(f"{source} is not valid JSON ({err}).") from err
+    """A checked manifest: fps a number, frames plain names that stay inside the folder or archive."""
+    source = excerpt(source)
+    manifest = loads_json(data, source)
     if not isinstance(manifest, dict):
         raise InputError(f"{source} must hold a JSON object such as {{\"fps\": 30}}.")
     fps = manifest.get("fps")
     if fps is not None and (isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0 < fps <= 1000):
-        raise InputError(f"{source}: fps must be a number between 0 and 1000, not {fps!r}.")
+        raise InputError(f"{source}: fps must be a number between 0 and 1000, not {excerpt(fps)}.")
     frames = manifest.get("frames")
     if frames is not None and (not isinstance(frames, list) or not all(isinstance(f, str) for f in frames)):
         raise InputError(f"{source}: frames must be a list of file names.")
+    for f in frames or []:
+        parts = f.replace("\\", "/").split("/")
+        if not f or f.startswith("/") or any(p in ("", ".", "..") or len(p) > 255 for p in parts) or ":" in parts[0]:
+            raise InputError(f"{source} names the frame {excerpt(f)}, which is outside its folder; "
+                             "frames must be plain names inside it.")
     return manifest
 
 
@@ -526,12 +534,13 @@ def _is_frame_name(name: str) -> bool:
 
 def _load_folder(path: Path) -> tuple[FrameSource, float | None]:
     manifest_path = path / "manifest.json"
-    manifest = _read_manifest(manifest_path.read_bytes(), manifest_path.name) if manifest_path.is_file() else {}
+    manifest = _read_manifest(read_bytes_limited(manifest_path), manifest_path.name) if manifest_path.exists() else {}
     if manifest.get("frames"):
         files = [path / f for f in manifest["frames"]]
-        missing = [f.name for f in files if not f.is_file()]
+        missing = [excerpt(f.name, 40) for f in files if not f.is_file()]
         if missing:
-            raise InputError(f"{path.name}/manifest.json lists frames that do not exist: {', '.join(missing[:5])}.")
+            raise InputError(f"{excerpt(path.name)}/manifest.json lists frames that do not exist: "
+                             f"{', '.join(missing[:5])}.")
     else:
         files = sorted((f for f in path.iterdir() if f.is_file() and _is_frame_name(f.name)),
                        key=lambda f: natural_key(f.name))
@@ -541,19 +550,18 @@ def _load_folder(path: Path) -> tuple[FrameSource, float | None]:
 
 
 def _load_zip(path: Path) -> tuple[FrameSource, float | None]:
-    try:
-        with zipfile.ZipFile(path) as zf:
-            names = [i.filename for i in zf.infolist() if not i.is_dir()]
-            manifest_name = next((n for n in names if n.rsplit("/", 1)[-1] == "manifest.json"), None)
-            manifest = _read_manifest(zf.read(manifest_name), manifest_name) if manifest_name else {}
-    except (zipfile.BadZipFile, OSError, EOFError) as err:
-        raise InputError(f"{path.name} is not a readable zip file ({err}).") from err
+    label = excerpt(path.name)
+    with open_zip(path, label) as zf:
+        names = [i.filename for i in zf.infolist() if not i.is_dir()]
+        manifest_name = next((n for n in names if n.rsplit("/", 1)[-1] == "manifest.json"), None)
+        manifest = (_read_manifest(read_member(zf, manifest_name, label, MAX_JSON_BYTES), manifest_name)
+                    if manifest_name else {})
     if manifest.get("frames"):
         prefix = manifest_name.rsplit("/", 1)[0] + "/" if "/" in manifest_name else ""
         members = [prefix + f for f in manifest["frames"]]
-        missing = [m for m in members if m not in names]
+        missing = [excerpt(m, 40) for m in members if m not in names]
         if missing:
-            raise InputError(f"{path.name}: manifest.json lists missing members {', '.join(missing[:5])}.")
+            raise InputError(f"{label}: manifest.json lists missing members {', '.join(missing[:5])}.")
     else:
         members = sorted((n for n in names if _is_frame_name(n) and not n.startswith("__MACOSX/")), key=natural_key)
     if not members:
@@ -581,11 +589,8 @@ def _zip_member_offset(fh, info: zipfile.ZipInfo) -> int:
 
 
 def _npz_members(path: Path) -> dict[str, zipfile.ZipInfo]:
-    try:
-        with zipfile.ZipFile(path) as zf:
-            return {i.filename[:-4]: i for i in zf.infolist() if i.filename.endswith(".npy")}
-    except (zipfile.BadZipFile, OSError, EOFError) as err:
-        raise InputError(f"{path.name} is not a readable npz file ({err}).") from err
+    with open_zip(path, excerpt(path.name)) as zf:
+        return {i.filename[:-4]: i for i in zf.infolist() if i.filename.endswith(".npy")}
 
 
 def _lazy_array(path: Path, offset: int, shape: tuple, fortran: bool, dtype: np.dtype, name: str):
@@ -611,10 +616,18 @@ def _open_npz_member(path: Path, info: zipfile.ZipInfo, tmpdir: list[str]):
                 raise InputError(f"{name} is shorter than its header says.")
             return _lazy_array(path, offset, shape, fortran, dtype, name)
         if not tmpdir:
-            tmpdir.append(tempfile.mkdtemp(prefix="avatar_studio_seq_"))
-        out = Path(tmpdir[0]) / Path(info.filename).name
+            tmpdir.append(tempfile.mkdtemp(prefix=temp_prefix("avatar-studio-seq")))
+        out = Path(tmpdir[0]) / f"member{len(list(Path(tmpdir[0]).iterdir()))}.npy"
+        if info.file_size > MAX_INFLATED_BYTES:
+            raise InputError(f"{name} would inflate to {info.file_size:,} bytes; over the "
+                             f"{MAX_INFLATED_BYTES:,}-byte limit.")
         with zipfile.ZipFile(path) as zf, zf.open(info) as src, open(out, "wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
+            copied = 0
+            while chunk := src.read(1 << 20):  # the stated size may lie: stop at the limit
+                copied += len(chunk)
+                if copied > max(info.file_size, 1 << 20):
+                    raise InputError(f"{name} inflates past its stated size.")
+                dst.write(chunk)
         with open(out, "rb") as fh:
             shape, fortran, dtype = _npy_header(fh)
             offset = fh.tell()
@@ -622,17 +635,15 @@ def _open_npz_member(path: Path, info: zipfile.ZipInfo, tmpdir: list[str]):
     except InputError:
         raise
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
-        raise InputError(f"{name} cannot be read ({err}).") from err
+        raise InputError(f"{name} cannot be read ({short_error(err, 100)}).") from err
     except Exception as err:  # zlib.error and friends from a corrupt member
-        raise InputError(f"{name} is corrupt ({err}).") from err
+        raise InputError(f"{name} is corrupt ({short_error(err, 100)}).") from err
 
 
 def _small_member(path: Path, info: zipfile.ZipInfo) -> np.ndarray:
-    try:
-        with zipfile.ZipFile(path) as zf, zf.open(info) as fh:
-            return np.lib.format.read_array(fh, allow_pickle=False)
-    except Exception as err:  # noqa: BLE001 - corrupt members raise many types
-        raise InputError(f"{path.name}: member {info.filename} cannot be read ({err}).") from err
+    label = excerpt(path.name)
+    with open_zip(path, label) as zf:
+        return array_from_npy(read_member(zf, info, label, 1 << 24), f"{label}:{excerpt(info.filename)}", 1 << 24)
 
 
 def _peek_shape(path: Path, info: zipfile.ZipInfo) -> tuple:
@@ -679,10 +690,10 @@ def _load_npy(path: Path) -> tuple[FrameSource, float | None]:
         array = _lazy_array(path, offset, shape, fortran, dtype, path.name)
     except InputError:
         raise
-    except (ValueError, OSError, EOFError) as err:
-        raise InputError(f"{path.name} is not a readable .npy array ({err}).") from err
+    except Exception as err:  # noqa: BLE001 - numpy's header parser raises many types on damaged input
+        raise InputError(f"{excerpt(path.name)} is not a readable .npy array ({short_error(err, 100)}).") from err
     side = path.with_suffix(".json")
-    manifest = _read_manifest(side.read_bytes(), side.name) if side.is_file() else {}
+    manifest = _read_manifest(read_bytes_limited(side), side.name) if side.exists() else {}
     return ArraySource(array, None, None, path.name), manifest.get("fps")
 
 
@@ -694,8 +705,10 @@ def load_sequence(path: str | Path, *, fps: float | None = None, cache_bytes: in
     """
     path = Path(path)
     if not path.exists():
-        raise InputError(f"File not found: {path}")
+        raise InputError(f"File not found: {excerpt(str(path), 200)}")
     lower = path.name.lower()
+    if not path.is_dir():
+        require_regular_file(path)
     if path.is_dir():
         source, stored = _load_folder(path)
     elif lower.endswith(".npz"):
@@ -821,7 +834,8 @@ def _write_zip(path: Path, frames: Iterable[GaussianSet], total: int, fps: float
                progress: Progress | None) -> Path:
     from .io.formats import write_gaussians
     names = []
-    with atomic_path(path, suffix=".zip") as tmp, tempfile.TemporaryDirectory(dir=path.parent) as work:
+    with atomic_path(path, suffix=".zip") as tmp, tempfile.TemporaryDirectory(
+            prefix=temp_prefix(path.name) + "work-", dir=path.parent) as work:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
             for i, g in enumerate(frames):
                 name = _frame_file_name(i, total, frame_format)

@@ -62,7 +62,7 @@ def test_damaged_projects_raise_readable_errors(scene, tmp_path):
         load_project(bad)
     with zipfile.ZipFile(bad, "w") as zf:
         zf.writestr("project.json", "{broken")
-    with pytest.raises(InputError, match="corrupt"):
+    with pytest.raises(InputError, match="not valid JSON"):
         load_project(bad)
     with zipfile.ZipFile(bad, "w") as zf:
         zf.writestr("project.json", json.dumps({"format": FORMAT_ID, "version": 1,

@@ -102,6 +102,7 @@ def _write_ffmpeg(tmp: Path, frames, options: VideoOptions, fmt: str) -> None:
                   output_params=["-crf", str(crf), "-b:v", "0", "-deadline", "realtime", "-cpu-used", "8",
                                  "-row-mt", "1", "-auto-alt-ref", "0"])
         channels = 4
+    from ..io.atomic import signals_deferred
     writer = iio.get_writer(str(tmp), format="FFMPEG", mode="I", fps=options.fps, macro_block_size=1,
                             ffmpeg_log_level="error", **kw)
     try:
@@ -109,9 +110,11 @@ def _write_ffmpeg(tmp: Path, frames, options: VideoOptions, fmt: str) -> None:
             if img.shape[2] != channels:
                 img = img[..., :3] if channels == 3 else np.concatenate(
                     [img, np.full(img.shape[:2] + (1,), 255, np.uint8)], axis=2)
-            writer.append_data(_even(img) if fmt == "mp4" else img)
+            with signals_deferred():  # the first frame starts ffmpeg: never leave it orphaned
+                writer.append_data(_even(img) if fmt == "mp4" else img)
     finally:
-        writer.close()
+        with signals_deferred():  # ffmpeg finishes with the temp file before it is removed
+            writer.close()
 
 
 def _write_gif(tmp: Path, frames, options: VideoOptions) -> None:

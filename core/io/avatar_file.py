@@ -72,9 +72,14 @@ def read_avatar_or_gaussians(path: str | Path, up: str | None = None,
     try:
         idx = np.stack([np.asarray(vertex[f"skin_j{i}"]) for i in range(k)], 1)
         w = np.stack([np.asarray(vertex[f"skin_w{i}"], np.float32) for i in range(k)], 1)
-        betas = np.array([float(x) for x in header.get("betas", "").split()], np.float32)
-    except ValueError as err:
-        raise InputError(f"{path.name}: the avatar's rig data is corrupt ({err}).") from err
+        betas = np.array([float(x) for x in header.get("betas", "").split()], np.float64)
+    except (ValueError, OverflowError) as err:
+        from .safe import short_error
+        raise InputError(f"{path.name}: the avatar's rig data is corrupt ({short_error(err, 80)}).") from err
+    with np.errstate(over="ignore"):  # float32 overflow shows up as inf, refused just below
+        betas = betas.astype(np.float32)
+    if not (np.all(np.isfinite(betas)) and np.all(np.isfinite(w))):
+        raise InputError(f"{path.name}: the avatar's shape (betas) or skin weights hold NaN or infinite values.")
     if not np.all(np.isfinite(idx)) or np.any(np.abs(idx - np.round(idx)) > 1e-3):
         raise InputError(f"{path.name}: the avatar's skin joint indices are not whole numbers.")
     locked = np.asarray(vertex["rot_locked"]) > 0.5 if "rot_locked" in props else None

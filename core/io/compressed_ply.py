@@ -28,6 +28,7 @@ import numpy as np
 from ..errors import InputError
 from ..gaussians import SH_C0, GaussianSet, normalize_quats, sh_degree_from_count
 from .atomic import atomic_path
+from .safe import short_error
 
 CHUNK_SIZE = 256
 CHUNK_PROPS = ["min_x", "min_y", "min_z", "max_x", "max_y", "max_z",
@@ -214,7 +215,7 @@ def decode_compressed_ply(data: bytes | Path | str, source: str = "compressed PL
         else:
             ply = PlyData.read(str(data))
     except Exception as err:  # plyfile raises many types on corrupt or truncated input
-        raise InputError(f"{source} is not a readable PLY file ({err}).") from err
+        raise InputError(f"{source} is not a readable PLY file ({short_error(err)}).") from err
     names = [e.name for e in ply.elements]
     if "chunk" not in names or "vertex" not in names:
         raise InputError(f"{source} is not a compressed PLY: it needs 'chunk' and 'vertex' elements.")

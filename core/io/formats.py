@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..gaussians import GaussianSet
+from .safe import short_error
 
 
 @dataclass(frozen=True)
@@ -207,7 +208,7 @@ def _decode_raw(fmt: str, data: bytes, source: str, sh_order: str | None = None)
         try:
             ply = PlyData.read(io.BytesIO(data))
         except Exception as err:  # plyfile raises many types on corrupt input
-            raise InputError(f"{source} is not a readable PLY file ({err}).") from err
+            raise InputError(f"{source} is not a readable PLY file ({short_error(err)}).") from err
         if "vertex" not in [e.name for e in ply.elements]:
             raise InputError(f"{source} has no 'vertex' element, so it holds no Gaussians.")
         return gaussians_from_vertex(ply["vertex"], source, sh_order), ply_file_frame(list(ply.comments))

@@ -37,7 +37,8 @@ def read_ply_element(path: str | Path):
     try:
         ply = PlyData.read(str(path))
     except Exception as err:  # plyfile raises many types on corrupt input
-        raise InputError(f"{path.name} is not a readable PLY file ({err}).") from err
+        from .safe import short_error
+        raise InputError(f"{path.name} is not a readable PLY file ({short_error(err)}).") from err
     names = [e.name for e in ply.elements]
     if "vertex" not in names:
         raise InputError(f"{path.name} has no 'vertex' element, so it holds no Gaussians.")
@@ -81,7 +82,8 @@ def gaussians_from_vertex(vertex, source: str = "PLY", sh_order: str | None = No
         try:
             return np.asarray(vertex[name], np.float32)
         except (ValueError, KeyError) as err:
-            raise InputError(f"{source}: property '{name}' cannot be read ({err}).") from err
+            from .safe import short_error
+            raise InputError(f"{source}: property '{name}' cannot be read ({short_error(err)}).") from err
 
     missing = [p for p in ("x", "y", "z") if p not in props]
     if missing:
@@ -110,11 +112,10 @@ def gaussians_from_vertex(vertex, source: str = "PLY", sh_order: str | None = No
         dc = (rgb - 0.5) / 0.28209479177387814
     else:
         dc = np.zeros((n, 3), np.float32)
-    rest_all = [p for p in props if p.startswith("f_rest_")]
-    rest_names = sorted((p for p in rest_all if p[7:].isdigit()), key=lambda s: int(s[7:]))
-    if len(rest_names) != len(rest_all):
-        odd = next(p for p in rest_all if not p[7:].isdigit())
-        raise InputError(f"{source} has a property '{odd[:30]}' that is not f_rest_<number>; it is damaged.")
+    found_rest = {p for p in props if p.startswith("f_rest_")}
+    rest_names = [f"f_rest_{i}" for i in range(len(found_rest))]
+    if found_rest != set(rest_names):  # checked by name, so a damaged name is refused, not parsed
+        raise InputError(f"{source}: SH properties must be named f_rest_0, f_rest_1, ... without gaps.")
     n_rest = len(rest_names)
     if n_rest % 3:
         raise InputError(f"{source} has {n_rest} f_rest properties; expected a multiple of 3.")

@@ -37,6 +37,7 @@ import numpy as np
 from ..errors import BackendUnavailableError, InputError
 from ..gaussians import GaussianSet, normalize_quats
 from .atomic import atomic_path
+from .safe import short_error
 
 MAGIC = 0x5053474E  # "NGSP" little-endian
 COLOR_SCALE = 0.15
@@ -168,12 +169,13 @@ def _gunzip_prefix(data: bytes, source: str) -> tuple[tuple, bytes]:
             raise InputError(f"{source} is gzip data but not an SPZ file (bad magic).")
         _check_header(source, version, n, degree, frac, range(1, 5))
         need = sum(_section_sizes(n, version, degree))
-        # A point needs ≥ 9 bytes and deflate expands at most ~1032×: reject absurd counts before inflating.
-        if need > len(data) * 1100 + 4096:
+        # Real splat data deflates 1.2-4x; deflate can reach ~1032x only on constant data (a bomb), so
+        # claims past 100x the file are refused before inflating.
+        if need > len(data) * 100 + 4096:
             raise InputError(f"{source}: SPZ header claims {n:,} points, far more than the file can hold.")
         body = d.decompress(d.unconsumed_tail, need)
     except zlib.error as err:
-        raise InputError(f"{source} is corrupt: gzip data cannot be inflated ({err}).") from err
+        raise InputError(f"{source} is corrupt: gzip data cannot be inflated ({short_error(err)}).") from err
     if len(body) < need:
         raise InputError(f"{source} is truncated: {len(body):,} of {need:,} SPZ payload bytes present.")
     return (version, n, degree, frac), body
@@ -204,7 +206,8 @@ def _unpack_ngsp(data: bytes, source: str) -> tuple[tuple, bytes]:
         try:
             part = dctx.decompress(data[offset:offset + csize], max_output_size=want)
         except zstd.ZstdError as err:
-            raise InputError(f"{source} is corrupt: SPZ v4 stream {i} cannot be decompressed ({err}).") from err
+            raise InputError(f"{source} is corrupt: SPZ v4 stream {i} cannot be decompressed "
+                             f"({short_error(err)}).") from err
         if len(part) != want:
             raise InputError(f"{source} is corrupt: SPZ v4 stream {i} inflates to {len(part)} bytes, not {want}.")
         parts.append(part)
@@ -296,7 +299,7 @@ def spz_version(data: bytes) -> int:
         try:
             head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data, LEGACY_HEADER.size)
         except zlib.error as err:
-            raise InputError(f"Not a readable SPZ file ({err}).") from err
+            raise InputError(f"Not a readable SPZ file ({short_error(err)}).") from err
         if len(head) == LEGACY_HEADER.size and struct.unpack_from("<I", head)[0] == MAGIC:
             return int(struct.unpack_from("<I", head, 4)[0])
     raise InputError("Not an SPZ file.")

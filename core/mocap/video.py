@@ -97,13 +97,11 @@ def list_image_files(folder: Path) -> list[Path]:
 
 def _read_image(path: Path) -> np.ndarray:
     """[H,W,3] uint8 picture, refusing unreadable files."""
-    from PIL import Image
+    from ..io.images import read_picture
     try:
-        with Image.open(path) as im:
-            im.load()
-            return np.asarray(im.convert("RGB"))
-    except Exception as err:
-        raise InputError(f"Frame picture {path.name} cannot be read ({err}).") from err
+        return np.ascontiguousarray(read_picture(path)[..., :3])
+    except InputError as err:
+        raise InputError(f"Frame picture: {err}") from err
 
 
 def _check_size(width: int, height: int, label: str) -> None:
@@ -142,7 +140,7 @@ def probe(path: str | Path, fps: float | None = None) -> VideoInfo:
     try:
         meta = reader.get_meta_data()
     finally:
-        reader.close()
+        _close_reader(reader)
     width, height = (int(v) for v in meta.get("size", (0, 0)))
     src_fps = float(meta.get("fps") or 0.0)
     if fps is None and not (np.isfinite(src_fps) and src_fps > 0):
@@ -158,11 +156,47 @@ def probe(path: str | Path, fps: float | None = None) -> VideoInfo:
 def _open_reader(path: Path, input_params: list[str] | None = None, size: tuple[int, int] | None = None):
     """imageio's FFMPEG reader for `path` (frames scaled to `size` (w, h) if given), with every
     failure turned into an InputError."""
-    import imageio.v2 as iio
+    from imageio.core.request import Request
+    from imageio.plugins.ffmpeg import FfmpegFormat
+    # The plugin object itself: imageio's lookup refuses names outside its list (.gif among them),
+    # though ffmpeg decodes every format our exporter writes.
+    plugin = FfmpegFormat("FFMPEG", "ffmpeg video reader", " ".join(VIDEO_EXTENSIONS), "I")
     try:
-        return iio.get_reader(str(path), format="FFMPEG", input_params=input_params or [], size=size)
+        reader = plugin.get_reader(Request(str(path), "rI", input_params=input_params or [], size=size))
+        _remember_process(reader)
+        return reader
     except (OSError, RuntimeError, ValueError, IndexError, KeyError, StopIteration) as err:
         raise InputError(f"{path.name} is not a readable video (ffmpeg: {_short(err)}).") from err
+
+
+_PROCESSES: dict[int, object] = {}  # id(reader) -> its ffmpeg Popen, kept to close its pipes
+
+
+def _remember_process(reader) -> None:
+    """Note the ffmpeg process of a freshly opened reader (a local of imageio-ffmpeg's frame generator)."""
+    frame = getattr(getattr(reader, "_read_gen", None), "gi_frame", None)
+    proc = frame.f_locals.get("process") if frame is not None else None
+    if proc is not None:
+        _PROCESSES[id(reader)] = proc
+
+
+def _close_reader(reader) -> None:
+    """Close an imageio ffmpeg reader and the pipes of its ffmpeg process (imageio stops the process but
+    leaves its pipes open)."""
+    proc = _PROCESSES.pop(id(reader), None)
+    try:
+        reader.close()
+    finally:
+        if proc is not None:
+            for pipe in (proc.stdin, proc.stdout, proc.stderr):
+                if pipe is not None:
+                    try:
+                        pipe.close()
+                    except OSError:
+                        pass
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
 
 
 def _short(err: Exception) -> str:
@@ -252,7 +286,7 @@ def iter_frames(info: VideoInfo, selection: FrameSelection, max_side: int | None
                 yield k, np.ascontiguousarray(np.asarray(frame)[..., :3], dtype=np.uint8)
             k += 1
     finally:
-        reader.close()
+        _close_reader(reader)
 
 
 def read_frames(path: str | Path, indices: list[int] | np.ndarray, fps: float | None = None,

@@ -299,8 +299,13 @@ def _parse_joint(tokens: _Tokens, name: str, parent: int, sk: dict) -> None:
             raise tokens.error(f"unexpected '{tok}' inside joint '{name}'")
 
 
+MAX_JOINT_DEPTH = 256
+
+
 def parse_bvh(text: str, source: str = "BVH") -> BvhClip:
     """Parse BVH text. Raises InputError naming the line for anything malformed or truncated."""
+    from ..io.safe import check_text_nesting
+    check_text_nesting(text, source, "{", "}", MAX_JOINT_DEPTH)  # the joint parser recurses per level
     lines = text.splitlines()
     motion_line = next((i for i, ln in enumerate(lines) if ln.strip().upper().startswith("MOTION")), None)
     if not lines or not lines[0].strip().upper().startswith("HIERARCHY"):
@@ -342,8 +347,8 @@ def _parse_motion(lines: list[str], motion_line: int, num_channels: int, source:
     try:
         frames = int(float(_header_value(l1, "Frames", source, n1)))
         frame_time = float(_header_value(l2, "Frame Time", source, n2))
-    except ValueError as err:
-        raise InputError(f"{source}: the frame count or frame time is not a number ({err}).") from None
+    except (ValueError, OverflowError):
+        raise InputError(f"{source}: the frame count or frame time is not a usable number (line {n1}).") from None
     if frames <= 0:
         raise InputError(f"{source} declares {frames} frames; it needs at least one.")
     if not (math.isfinite(frame_time) and frame_time > 0):

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..io.safe import require_regular_file
 from .amass import load_amass, looks_like_amass
 from .bvh import read_bvh
 from .conventions import rest_joints_of
@@ -55,6 +56,7 @@ def detect_format(path: str | Path) -> tuple[str, Path]:
             return "gvhmr", path / "hmr4d_results.pt"
         raise _unsupported(path, "the folder holds no known motion layout")
     suffix = path.suffix.lower()
+    require_regular_file(path, "Motion file")  # a pipe or device would block the sniffing read below
     head = _head(path)
     if suffix == ".bvh" or head.lstrip().upper().startswith(b"HIERARCHY"):
         return "bvh", path

@@ -11,22 +11,28 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..io.safe import excerpt, require_regular_file, short_error
 from .motion import Motion
 from .validate import positive_fps, shaped
 
 DEFAULT_FPS = 30.0
+MAX_FILE_BYTES = 1 << 30
 PARAM_KEYS = {"global": "smpl_params_global", "incam": "smpl_params_incam"}
 
 
 def read_results(path: Path) -> dict:
     """The dict inside a GVHMR result file, loaded with torch's tensors-only unpickler."""
     import torch
+    require_regular_file(path, "GVHMR result")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise InputError(f"{excerpt(path.name)} is over {MAX_FILE_BYTES:,} bytes; too large for a GVHMR result.")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError,
-            AttributeError, TypeError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise InputError(f"{path.name} is not a readable GVHMR result (torch could not load it safely: {first}).") from err
+            AttributeError, TypeError, KeyError, IndexError, OverflowError, NotImplementedError,
+            RecursionError, UnicodeDecodeError) as err:
+        raise InputError(f"{excerpt(path.name)} is not a readable GVHMR result (torch could not load it "
+                         f"safely: {short_error(err, 120)}).") from err
     if not isinstance(data, dict):
         raise InputError(f"{path.name} does not hold a GVHMR result dict.")
     return data
@@ -41,7 +47,10 @@ def looks_like_gvhmr(path: Path) -> bool:
 
 def _array(value, shape: tuple, what: str, source: str) -> np.ndarray:
     if hasattr(value, "detach"):
-        value = value.detach().cpu().double().numpy()
+        try:
+            value = value.detach().cpu().to_dense().double().numpy()
+        except (RuntimeError, TypeError, ValueError, NotImplementedError) as err:
+            raise InputError(f"{source}: '{what}' is not a plain tensor of numbers ({short_error(err, 80)}).") from err
     return shaped(value, shape, what, source)
 
 
@@ -61,7 +70,7 @@ def load_gvhmr(path: str | Path, which: str = "global", fps: float | None = None
     key = PARAM_KEYS[which]
     params = data.get(key)
     if not isinstance(params, dict):
-        raise InputError(f"{path.name} lacks '{key}' (it has {', '.join(map(str, data)) or 'nothing'}).")
+        raise InputError(f"{path.name} lacks '{key}' (it has {excerpt(', '.join(map(str, data)) or 'nothing', 120)}).")
     missing = [k for k in ("global_orient", "body_pose", "transl") if k not in params]
     if missing:
         raise InputError(f"{path.name}: '{key}' lacks {', '.join(missing)}.")

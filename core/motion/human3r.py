@@ -12,7 +12,6 @@ frame (OpenCV axes, not gravity-aligned):
 from __future__ import annotations
 
 import re
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,20 +58,11 @@ def looks_like_human3r(path: Path) -> bool:
 
 
 def _load_npz(path: Path) -> dict[str, np.ndarray]:
-    """The numeric members of an npz. Object members (Human3R's demo saves `msk=None` when there is
-    no mask, which numpy stores pickled) are skipped, never unpickled."""
-    out = {}
+    from ..io.safe import load_npz  # size-checked before inflating; only number arrays
     try:
-        with np.load(path, allow_pickle=False) as data:
-            for key in data.files:
-                try:
-                    out[key] = data[key]
-                except ValueError as err:
-                    if "allow_pickle" not in str(err):
-                        raise
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
+        return load_npz(path, skip_objects=True)  # the demo saves msk=None pickled
+    except InputError as err:
         raise InputError(f"{path.parent.name}/{path.name} is not a readable npz file ({err}).") from err
-    return out
 
 
 def _person_scores(value, n: int, src: str) -> np.ndarray:
@@ -101,7 +91,7 @@ def _read_people(path: Path) -> dict[str, np.ndarray]:
                          if "expression" in data and data["expression"].ndim == 2 else np.zeros((n, 10)))
     out["scores"] = _person_scores(data.get("scores"), n, src)
     if "smpl_id" in data:
-        out["smpl_id"] = np.asarray(data["smpl_id"]).reshape(-1).astype(np.int64)
+        out["smpl_id"] = np.clip(shaped(data["smpl_id"], (-1,), "smpl_id", src), -2**31, 2**31).astype(np.int64)
     for key, arr in out.items():
         if arr.shape[0] != n:
             raise InputError(f"{src}: '{key}' has {arr.shape[0]} rows but 'rotvec' has {n} people.")

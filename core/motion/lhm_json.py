@@ -14,13 +14,15 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..io.safe import excerpt, read_json
 from .conventions import CAMERA_TO_Y_UP, rest_joints_of, rotate_motion, to_flat_hands, to_world_y_up
 from .motion import Motion
-from .validate import positive_fps, shaped
+from .validate import finite, positive_fps, shaped
 
 DEFAULT_FPS = 30.0
 POSE_KEYS = {"root_pose": (3,), "body_pose": (21, 3), "jaw_pose": (3,), "leye_pose": (3,), "reye_pose": (3,),
              "lhand_pose": (15, 3), "rhand_pose": (15, 3), "trans": (3,)}
+CAMERA_KEYS = {"focal": (2,), "princpt": (2,), "img_size_wh": (2,), "pad_ratio": ()}
 # Camera written for motions that had none: portrait 1080x1920, ~53° vertical field of view.
 DEFAULT_CAMERA = {"focal": [1920.0, 1920.0], "princpt": [540.0, 960.0], "img_size_wh": [1080, 1920], "pad_ratio": 0.0}
 
@@ -55,12 +57,7 @@ def looks_like_lhm(path: Path) -> bool:
 
 
 def _read_frame(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"Cannot read {path.name}: {err}.") from err
-    except json.JSONDecodeError as err:
-        raise InputError(f"{path.name} is not valid JSON ({err.msg} at line {err.lineno}); the file may be truncated.") from err
+    data = read_json(path)
     if not isinstance(data, dict):
         raise InputError(f"{path.name} does not hold an LHM SMPL-X frame (expected a JSON object).")
     missing = [k for k in POSE_KEYS if k not in data]
@@ -87,9 +84,10 @@ def load_lhm(path: str | Path, fps: float | None = None) -> Motion:
         if "betas" in data:
             betas.append(shaped(data["betas"], (-1,), "betas", f.name))
         first = first or data
-    camera = {k: first[k] for k in ("focal", "princpt", "img_size_wh", "pad_ratio") if k in first}
+    camera = {k: shaped(first[k], shape, k, files[0].name).tolist() for k, shape in CAMERA_KEYS.items() if k in first}
     beta = betas[0] if betas else np.zeros(10)
-    stack = {k: np.stack(v).astype(np.float32) for k, v in frames.items()}
+    stack = {k: finite(np.stack(v).astype(np.float32), k, path.name) for k, v in frames.items()}  # float32 range
+    beta = finite(beta.astype(np.float32), "betas", path.name)
     return Motion(global_orient=stack["root_pose"], body_pose=stack["body_pose"], jaw=stack["jaw_pose"],
                   leye=stack["leye_pose"], reye=stack["reye_pose"], lhand=stack["lhand_pose"],
                   rhand=stack["rhand_pose"], transl=stack["trans"], betas=beta.astype(np.float32),

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..io.safe import excerpt
 from .conventions import infer_up_axis, rest_joints_of, rotate_motion
 from ..rotations import rotation_between
 from .motion import Motion
@@ -22,24 +23,23 @@ _AXES = {"+x": [1, 0, 0], "-x": [-1, 0, 0], "+y": [0, 1, 0], "-y": [0, -1, 0], "
 
 
 def read_array(path: Path) -> np.ndarray:
+    from ..io.safe import load_npy  # the header's shape is checked against the file size first
     try:
-        arr = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as err:
-        raise InputError(f"{path.name} is not a readable .npy array ({err}).") from err
-    if not isinstance(arr, np.ndarray):
-        raise InputError(f"{path.name} holds several arrays; a Motion-X file holds one (T, 322) array.")
-    return arr
+        return load_npy(path)
+    except InputError as err:
+        raise InputError(f"{excerpt(path.name)} is not a readable .npy array ({err}).") from err
 
 
 def looks_like_motionx(path: Path) -> bool:
     path = Path(path)
     if path.suffix.lower() != ".npy" or not path.is_file():
         return False
+    from ..io.safe import npy_shape
     try:
-        arr = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError, EOFError):
+        shape = npy_shape(path)
+    except InputError:
         return False
-    return arr.ndim == 2 and arr.shape[1] == WIDTH
+    return len(shape) == 2 and shape[1] == WIDTH
 
 
 def load_motionx(path: str | Path, body=None, up_axis: str | None = None, fps: float | None = None) -> Motion:
@@ -56,7 +56,7 @@ def load_motionx(path: str | Path, body=None, up_axis: str | None = None, fps: f
         raise InputError(f"{path.name} has shape {arr.shape}; a Motion-X motion is (T, 322).")
     if arr.shape[0] == 0:
         raise InputError(f"{path.name} has no frames.")
-    if not np.issubdtype(arr.dtype, np.number):
+    if arr.dtype.kind not in "fiu":
         raise InputError(f"{path.name} does not hold numbers.")
     arr = finite(arr.astype(np.float64), "motion", path.name)
     t = arr.shape[0]

@@ -4,14 +4,17 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
+from ..io.safe import excerpt, short_error
 
 
 def numeric(value, what: str, source: str) -> np.ndarray:
     """`value` as a float64 array, or InputError if it is not numbers."""
     try:
         arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise InputError(f"{source}: '{what}' is not an array of numbers ({err}).") from None
+    except (TypeError, ValueError, OverflowError, RecursionError, MemoryError) as err:
+        raise InputError(f"{source}: '{what}' is not an array of numbers ({short_error(err, 80)}).") from None
+    if arr.dtype.kind not in "fiub":
+        raise InputError(f"{source}: '{what}' is not an array of numbers.")
     return arr
 
 
@@ -43,8 +46,8 @@ def finite(arr: np.ndarray, what: str, source: str) -> np.ndarray:
 def positive_fps(fps, source: str) -> float:
     try:
         value = float(fps)
-    except (TypeError, ValueError):
-        raise InputError(f"{source}: frame rate {fps!r} is not a number.") from None
-    if not (np.isfinite(value) and value > 0):
-        raise InputError(f"{source}: frame rate must be positive, got {fps!r}.")
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(f"{source}: frame rate {excerpt(fps)} is not a number.") from None
+    if not (np.isfinite(value) and 0 < value <= 10000):
+        raise InputError(f"{source}: frame rate must be positive (at most 10000), got {excerpt(fps)}.")
     return value

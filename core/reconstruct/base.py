@@ -104,26 +104,9 @@ class Reconstructor(Protocol):
 
 def load_image(path: str | Path) -> np.ndarray:
     """Read a photo as [H,W,3] or [H,W,4] uint8, refusing corrupt, tiny or enormous images."""
-    from PIL import Image
+    from ..io.images import read_picture
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"Image not found: {path}")
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-    try:
-        with Image.open(path) as im:
-            w, h = im.size
-            if w * h > MAX_PIXELS:
-                raise InputError(f"{path.name} is {w}x{h} pixels; images over {MAX_PIXELS // 1_000_000} megapixels are refused.")
-            im.load()
-            mode = "RGBA" if ("A" in im.getbands() or im.mode == "P" and "transparency" in im.info) else "RGB"
-            arr = np.asarray(im.convert(mode))
-    except InputError:
-        raise
-    except Image.DecompressionBombError as err:
-        raise InputError(f"{path.name} is too large to open safely ({err}).") from err
-    except Exception as err:
-        raise InputError(f"{path.name} is not a readable image ({err}).") from err
-    return check_image(arr, path.name)
+    return check_image(read_picture(path, min_side=MIN_SIDE, max_pixels=MAX_PIXELS), path.name)
 
 
 def check_image(image: np.ndarray, label: str = "The image") -> np.ndarray:
