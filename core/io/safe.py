@@ -61,6 +61,18 @@ def require_regular_file(path: str | Path, what: str = "File") -> Path:
     return path
 
 
+def read_regular_file(path: str | Path, limit: int = MAX_MEMBER_BYTES) -> bytes:
+    """The bytes of a regular file no larger than `limit`."""
+    path = require_regular_file(path)
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise InputError(f"{excerpt(path.name, 100)} is {size:,} bytes; over the {limit:,}-byte limit.")
+        return path.read_bytes()
+    except OSError as err:
+        raise InputError(f"Cannot read {excerpt(path.name, 100)}: {err.strerror}.") from err
+
+
 # ---------------------------------------------------------------------------------------------- zip
 def open_zip(source: str | Path | bytes, label: str) -> zipfile.ZipFile:
     """A ZipFile over a path (a regular file) or bytes; damage becomes InputError."""

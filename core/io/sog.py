@@ -27,6 +27,8 @@ from ..errors import InputError
 from ..gaussians import GaussianSet
 from .atomic import atomic_path
 from .notes import finite_gaussians
+from .safe import (MAX_JSON_BYTES, MAX_MEMBER_BYTES, excerpt, loads_json, open_zip, read_member,
+                   read_regular_file, short_error)
 
 _SQRT2 = math.sqrt(2.0)
 PALETTE_KMEANS = 16384  # SH palette entries when a scene has more than 65536 distinct SH vectors
@@ -67,7 +69,7 @@ def decode_sog(meta: dict, load: Callable[[str], bytes], source: str) -> Gaussia
     try:
         version = meta.get("version")
         if version != 2:
-            raise InputError(f"{source}: SOG version {version!r} is not supported (only version 2, "
+            raise InputError(f"{source}: SOG version {excerpt(version, 40)} is not supported (only version 2, "
                              "written by splat-transform 0.16 and later).")
         n = int(meta["count"])
 
@@ -118,17 +120,14 @@ def decode_sog(meta: dict, load: Callable[[str], bytes], source: str) -> Gaussia
             labels = labels_px[:n, 0].astype(np.int64) + 256 * labels_px[:n, 1].astype(np.int64)
             valid = (labels < min(int(shn["count"]), len(palette)))
             sh[valid, 1:] = code[palette[labels[valid]]]
-    except (KeyError, IndexError, TypeError, ValueError) as err:
+    except (KeyError, IndexError, TypeError, ValueError, OverflowError) as err:
         raise InputError(f"{source}: the SOG meta.json is incomplete or malformed ({type(err).__name__}: "
-                         f"{str(err)[:60]}).") from err
+                         f"{short_error(err, 60)}).") from err
     return finite_gaussians(source, means, quats, scales, opac, sh)
 
 
 def _parse_meta(data: bytes, source: str) -> dict:
-    try:
-        meta = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise InputError(f"{source}: meta.json is not valid JSON ({err}).") from err
+    meta = loads_json(data, f"{source}: meta.json")  # bounded: size, nesting depth, NaN
     if not isinstance(meta, dict) or "means" not in meta:
         raise InputError(f"{source}: meta.json is not a SOG description (no 'means').")
     return meta
@@ -137,34 +136,31 @@ def _parse_meta(data: bytes, source: str) -> dict:
 def read_sog_folder(folder: str | Path) -> GaussianSet:
     """Read an unbundled SOG: `folder/meta.json` and the images it names (file frame)."""
     folder = Path(folder)
-    meta = _parse_meta((folder / "meta.json").read_bytes(), f"{folder.name}/meta.json")
+    meta = _parse_meta(read_regular_file(folder / "meta.json", MAX_JSON_BYTES), f"{folder.name}/meta.json")
 
     def load(name: str) -> bytes:
-        p = (folder / name)
-        if Path(name).name != name or not p.is_file():
-            raise InputError(f"{folder.name}: the SOG image '{name[:60]}' named in meta.json is missing.")
-        return p.read_bytes()
+        p = (folder / str(name))
+        if not isinstance(name, str) or Path(name).name != name or not p.is_file():
+            raise InputError(f"{folder.name}: the SOG image '{excerpt(name, 60)}' named in meta.json is missing.")
+        return read_regular_file(p, MAX_MEMBER_BYTES)
 
     return decode_sog(meta, load, folder.name)
 
 
 def decode_sog_zip(data: bytes, source: str = ".sog data") -> GaussianSet:
     """Read a bundled `.sog` zip (meta.json and images at its root; file frame)."""
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-        names = {Path(i.filename).name: i.filename for i in zf.infolist() if not i.is_dir()}
+    with open_zip(data, source) as zf:  # damage, bombs and encryption become InputError
+        names = {Path(i.filename).name: i for i in zf.infolist() if not i.is_dir()}
         if "meta.json" not in names:
             raise InputError(f"{source} is a zip without meta.json; it is not a SOG file.")
-        meta = _parse_meta(zf.read(names["meta.json"]), source)
+        meta = _parse_meta(read_member(zf, names["meta.json"], source, MAX_JSON_BYTES), source)
 
         def load(name: str) -> bytes:
-            if name not in names:
-                raise InputError(f"{source}: the SOG image '{name[:60]}' named in meta.json is missing.")
-            return zf.read(names[name])
+            if not isinstance(name, str) or name not in names:
+                raise InputError(f"{source}: the SOG image '{excerpt(name, 60)}' named in meta.json is missing.")
+            return read_member(zf, names[name], source)
 
         return decode_sog(meta, load, source)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, OSError) as err:
-        raise InputError(f"{source} is not a readable zip ({err}).") from err
 
 
 # ---------------------------------------------------------------------- encode

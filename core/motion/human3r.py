@@ -21,7 +21,7 @@ from ..errors import InputError
 from ..rotations import aa_to_quat, aa_to_rotmat, quat_slerp, quat_to_aa, rotmat_to_aa
 from .conventions import rest_joints_of
 from .motion import Motion
-from .validate import finite, positive_fps, shaped
+from .validate import positive_fps, shaped
 
 DEFAULT_FPS = 30.0
 HEAD = 15
@@ -70,7 +70,7 @@ def _person_scores(value, n: int, src: str) -> np.ndarray:
     value per person; then every person gets the map's mean (it only orders tracks)."""
     if value is None:
         return np.ones(n)
-    arr = finite(np.asarray(value, np.float64), "scores", src)
+    arr = shaped(value, (-1,), "scores", src)  # numeric and finite, checked; any shape flattened
     if arr.size == n:
         return arr.reshape(n)
     return np.full(n, float(arr.mean()) if arr.size else 1.0)

@@ -72,6 +72,17 @@ def _splat_seeds(ext: str, **opts) -> Callable[[Path], list[Path]]:
     return make
 
 
+def seeds_sog_folder(d: Path) -> list[Path]:
+    """Unbundled SOG: a folder holding meta.json and its WebP images."""
+    from avatar_studio.core.io.formats import write_gaussians
+    out = []
+    for name, g in (("a", _gaussians(300, 1)), ("b", _gaussians(50, 0, 3))):
+        (d / name).mkdir()
+        write_gaussians(d / name / "meta.json", g)
+        out.append(d / name)
+    return out
+
+
 def seeds_ksplat(d: Path) -> list[Path]:
     from test_formats_ksplat import make_ksplat
     out = []
@@ -254,6 +265,9 @@ TARGETS: dict[str, Target] = {t.name: t for t in [
     Target("spz", _splat_seeds(".spz"), load_gaussians),
     Target("splat", _splat_seeds(".splat"), load_gaussians),
     Target("ksplat", seeds_ksplat, load_gaussians),
+    Target("sog", _splat_seeds(".sog"), load_gaussians),
+    Target("sog_folder", seeds_sog_folder, load_gaussians, tree=True),
+    Target("gltf", _splat_seeds(".glb"), load_gaussians),
     Target("amass_npz", seeds_amass, load_motion_and_save),
     Target("lhm", seeds_lhm, load_motion_and_save, tree=True),
     Target("human3r", seeds_human3r, load_motion_and_save, tree=True),
