@@ -86,10 +86,22 @@ def main(files: list[str] | None = None) -> int:
             win.close()
             app.quit()
         win.first_frame.connect(lambda: QTimer.singleShot(0, probe))  # connect first: show() may paint
+    _quit_on_sigterm(win)
     win.show()
     if files:
         QTimer.singleShot(0, lambda: win.open_paths([str(Path(f)) for f in files]))
     return int(app.exec())
+
+
+def _quit_on_sigterm(win) -> None:
+    """SIGTERM closes the window the way `MainWindow.terminate` says. Qt's event loop runs no Python
+    while idle, so a timer gives Python's signal handler a turn a few times a second."""
+    import signal
+    from PySide6.QtCore import QTimer
+    signal.signal(signal.SIGTERM, lambda *_: QTimer.singleShot(0, win.terminate))
+    wake = QTimer(win)
+    wake.timeout.connect(lambda: None)
+    wake.start(200)
 
 
 def _process_start() -> float:

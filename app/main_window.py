@@ -1524,6 +1524,14 @@ class MainWindow(QMainWindow):
             self.open_paths(paths)
 
     # ================================================================== closing
+    def terminate(self) -> None:
+        """SIGTERM (logout, `kill`): no questions. Running jobs are cancelled, so their writers remove
+        their temp files and no existing file is touched; the autosave stays for recovery next time."""
+        self.prompt_on_close = False
+        self._keep_autosave = True
+        self.close()
+        QApplication.instance().quit()
+
     def closeEvent(self, e: QCloseEvent) -> None:
         if self.prompt_on_close and self.scene is not None and self.scene.items and not self.undo_stack.isClean():
             answer = self._ask("Unsaved changes", "Save the changes to this scene before closing?",
@@ -1549,7 +1557,8 @@ class MainWindow(QMainWindow):
                 thread.wait(10000)
         self.settings.save_window_state(self.saveGeometry(), self.saveState())
         self.settings.sync()
-        self.autosave_path.unlink(missing_ok=True)
+        if not getattr(self, "_keep_autosave", False):
+            self.autosave_path.unlink(missing_ok=True)
         super().closeEvent(e)
 
 

@@ -141,3 +141,26 @@ def test_killed_writer_leaves_the_old_file_whole_and_no_temp_files(inputs, tmp_p
         assert len(lines) == 1 and "Traceback" not in err, err[-600:]
     assert _temps(tmp_path) == [], f"{writer}: temp files left after {sig.name}"
     assert _scratch(proc.pid) == [], f"{writer}: scratch folders left in the temp dir after {sig.name}"
+
+
+@pytest.mark.gui
+def test_sigterm_closes_the_window_process_cleanly(tmp_path):
+    """`kill` on a running studio window: it quits within seconds, exit 0, no traceback, and keeps
+    its autosave folder for recovery (nothing written under HOME's normal data folder by the test)."""
+    if not os.environ.get("DISPLAY"):
+        pytest.skip("needs an X display (run the tests under xvfb-run)")
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data"),
+           "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    env.pop("QT_QPA_PLATFORM", None)
+    proc = subprocess.Popen([sys.executable, "-m", "avatar_studio.core.cli"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(6.0)  # the window is up and its core is loading
+        assert proc.poll() is None, proc.communicate()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err, err
