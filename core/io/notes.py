@@ -53,6 +53,9 @@ def finite_gaussians(source: str, means: np.ndarray, quats: np.ndarray, scales: 
     means, quats, scales = (np.asarray(a, np.float32) for a in (means, quats, scales))
     opacities, sh = np.asarray(opacities, np.float32).reshape(-1), np.asarray(sh, np.float32)
     n = means.shape[0]
+    if n == 0:  # nothing to check (and [0, -1] reshapes are ambiguous)
+        return GaussianSet(means.reshape(0, 3), quats.reshape(0, 4), scales.reshape(0, 3), opacities,
+                           sh.reshape(0, *sh.shape[1:]) if sh.ndim == 3 else np.zeros((0, 1, 3), np.float32))
     ok = (np.isfinite(means).all(1) & np.isfinite(quats).all(1) & np.isfinite(scales).all(1)
           & np.isfinite(opacities) & np.isfinite(sh.reshape(n, -1)).all(1))
     bad = n - int(ok.sum())
