@@ -189,7 +189,7 @@ def _check_run(summary, out: Path) -> dict:
             assert 0.02 < (frames.sum(-1) < 700).mean() < 0.6  # a figure on the white background
     assert status["broken/avatar"] == "failed" and status["broken/walk"] == "skipped"
     failed = {f[0]: f for f in summary.failures}
-    assert "not a readable image" in failed["broken/avatar"][2]
+    assert "broken.png is not a picture" in failed["broken/avatar"][2]
     assert failed["broken/walk"][1].endswith("broken.png")
     assert "size" in failed["row6/invalid"][2]
     assert status["sample_person_3/glb"] == "done"
