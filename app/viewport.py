@@ -184,6 +184,20 @@ class _ItemCache:
 
 
 # ---------------------------------------------------------------------- shared by both widgets
+NONE_REFS_FLOOR = 1 << 20
+
+
+def keep_none_alive() -> None:
+    """Work around PySide6 6.12 on Python 3.11: every call of a void Qt method (QPainter.drawLine,
+    QWidget.update, ...) drops one reference to None, and once None's count reaches zero the
+    interpreter aborts ("none_dealloc"). A viewport makes tens of such calls a frame, so before
+    the count gets low it is raised again (it is None's own counter; None is never freed)."""
+    import ctypes
+    import sys
+    if sys.getrefcount(None) < NONE_REFS_FLOOR:
+        ctypes.c_ssize_t.from_address(id(None)).value += 4 * NONE_REFS_FLOOR
+
+
 class _ViewportCore:
     """What both viewports share, written once: scene and draw list, camera and mouse, playback
     resolution, FPS readout, renderer choice. The widget classes add how pixels reach the screen
@@ -515,6 +529,7 @@ class _ViewportCore:
 
 
     def _tick_fps(self, t0: float) -> None:
+        keep_none_alive()
         now = time.perf_counter()
         self.last_render_ms = (now - t0) * 1000
         self.frames_drawn += 1
@@ -886,6 +901,7 @@ class RasterViewport(_ViewportCore, QWidget):
         self._grid_key: tuple | None = None
         self._grid_points = np.zeros((0, 3), np.float32)
         self._grid_colors: list = []
+        self._frame_image: Any = None
         self._create_renderer()
 
     def _screen_gl_name(self) -> str:
@@ -944,8 +960,7 @@ class RasterViewport(_ViewportCore, QWidget):
                 p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
             for d in sorted(draws, key=lambda d: -d.depth):  # far items first
                 rgba, fmt = self._splat_image(d, cam)
-                image = QImage(rgba.data, rgba.shape[1], rgba.shape[0], rgba.shape[1] * 4, fmt)
-                p.drawImage(self.rect(), image)  # source-over: premultiplied pixels blend as on GL
+                p.drawImage(self.rect(), self._qimage(rgba, fmt))  # source-over: premultiplied blends as on GL
             if self.show_skeleton and self._skeletons:
                 self._paint_skeletons(p, self.orbit_camera.camera(w, h))
         except Exception as err:  # keep the window alive; say what went wrong once
@@ -954,6 +969,19 @@ class RasterViewport(_ViewportCore, QWidget):
         finally:
             p.end()
             self._tick_fps(t0)
+
+    def _qimage(self, rgba: np.ndarray, fmt: Any) -> Any:
+        """A QImage holding a copy of [H,W,4] uint8 `rgba`, reused while the size stays: QImage's
+        constructor over a Python buffer miscounts references in PySide6 (a crash at exit)."""
+        from PySide6.QtGui import QImage
+        h, w = rgba.shape[:2]
+        img = self._frame_image
+        if img is None or img.width() != w or img.height() != h or img.format() != fmt:
+            img = self._frame_image = QImage(w, h, fmt)
+        bpl = img.bytesPerLine()
+        dst = np.frombuffer(img.bits(), np.uint8, count=bpl * h).reshape(h, bpl)[:, : w * 4]
+        dst[...] = rgba.reshape(h, w * 4)
+        return img
 
     def _splat_image(self, d: _Draw, cam: Camera) -> tuple[np.ndarray, Any]:
         """([H,W,4] uint8 C-contiguous, its QImage format) of one draw at the camera's size."""
@@ -974,15 +1002,18 @@ class RasterViewport(_ViewportCore, QWidget):
         if self._grid_key != key:
             data = grid_lines(self.ground_y, background=tuple(self.background))
             self._grid_points = data[:, :3]
-            self._grid_colors = [QColor.fromRgbF(*map(float, c)) for c in data[0::2, 3:]]
+            colours = [tuple(float(v) for v in c) for c in data[0::2, 3:]]
+            unique = sorted(set(colours))
+            self._grid_colors = [QColor.fromRgbF(*c) for c in unique]
+            self._grid_groups = np.array([unique.index(c) for c in colours])  # segment -> colour
             self._grid_key = key
         seg, idx = project_segments(self._grid_points, cam)
-        pen = QPen()
-        pen.setWidth(0)  # cosmetic 1-pixel lines
-        for (x0, y0, x1, y1), i in zip(seg.tolist(), idx.tolist()):
-            pen.setColor(self._grid_colors[i])
+        groups = self._grid_groups[idx]
+        for g, colour in enumerate(self._grid_colors):  # one call per colour: few Qt calls a frame
+            pen = QPen(colour)
+            pen.setWidth(0)  # cosmetic 1-pixel lines
             p.setPen(pen)
-            p.drawLine(QLineF(x0, y0, x1, y1))
+            p.drawLines([QLineF(*s) for s in seg[groups == g].tolist()])
 
     def _paint_skeletons(self, p: Any, cam: Camera) -> None:
         """Bones as 2-pixel lines and joints as dots, over the splats (as the GL overlay)."""
@@ -997,14 +1028,12 @@ class RasterViewport(_ViewportCore, QWidget):
             ends = np.stack([joints[parents[child]], joints[child]], 1).reshape(-1, 3)
             seg, _ = project_segments(ends, cam)
             p.setPen(QPen(colour, 2.0))
-            for x0, y0, x1, y1 in seg.tolist():
-                p.drawLine(QLineF(x0, y0, x1, y1))
+            p.drawLines([QLineF(*s) for s in seg.tolist()])
             view = cam.view.astype(np.float64)
             cj = joints @ view[:3, :3].T + view[:3, 3]
-            p.setPen(Qt.PenStyle.NoPen)
-            p.setBrush(colour)
-            for x, y, z in cj[cj[:, 2] > cam.near].tolist():
-                p.drawEllipse(QPointF(cam.fx * x / z + cam.cx, cam.fy * y / z + cam.cy), 2.0, 2.0)
+            cj = cj[cj[:, 2] > cam.near]
+            p.setPen(QPen(colour, 4.0, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))  # round dots
+            p.drawPoints([QPointF(cam.fx * x / z + cam.cx, cam.fy * y / z + cam.cy) for x, y, z in cj.tolist()])
 
 
 def wants_raster(renderer_name: str) -> bool:
