@@ -902,6 +902,8 @@ class RasterViewport(_ViewportCore, QWidget):
         self._grid_points = np.zeros((0, 3), np.float32)
         self._grid_colors: list = []
         self._frame_image: Any = None
+        self._backdrop_image: Any = None
+        self._backdrop_key: tuple | None = None
         self._create_renderer()
 
     def _screen_gl_name(self) -> str:
@@ -949,9 +951,7 @@ class RasterViewport(_ViewportCore, QWidget):
         p = QPainter(self)
         try:
             w, h = self.width(), self.height()
-            p.fillRect(0, 0, w, h, QColor.fromRgbF(*self.background))
-            if self.show_grid:
-                self._paint_grid(p, self.orbit_camera.camera(w, h))
+            p.drawImage(0, 0, self._backdrop())
             dw, dh = self.device_size()
             scale = self.render_scale
             cam = self.orbit_camera.camera(max(1, int(dw * scale)), max(1, int(dh * scale)))
@@ -969,6 +969,27 @@ class RasterViewport(_ViewportCore, QWidget):
         finally:
             p.end()
             self._tick_fps(t0)
+
+    def _backdrop(self) -> Any:
+        """Background and grid as one image, redrawn only when the camera, size or look changes:
+        QPainter's blended grid lines cost ~4 ms a frame at 740×545, the copy well under one."""
+        from PySide6.QtGui import QColor, QImage, QPainter
+        w, h = self.width(), self.height()
+        dpr = self.devicePixelRatioF()
+        oc = self.orbit_camera
+        key = (w, h, dpr, tuple(float(v) for v in oc.target), oc.distance, oc.azimuth, oc.elevation, oc.fov_y,
+               tuple(self.background), round(self.ground_y, 4), self.show_grid)
+        if self._backdrop_key != key:
+            dw, dh = self.device_size()
+            img = QImage(dw, dh, QImage.Format.Format_RGB32)
+            img.setDevicePixelRatio(dpr)
+            img.fill(QColor.fromRgbF(*self.background))
+            if self.show_grid:
+                bp = QPainter(img)
+                self._paint_grid(bp, self.orbit_camera.camera(w, h))
+                bp.end()
+            self._backdrop_image, self._backdrop_key = img, key
+        return self._backdrop_image
 
     def _qimage(self, rgba: np.ndarray, fmt: Any) -> Any:
         """A QImage holding a copy of [H,W,4] uint8 `rgba`, reused while the size stays: QImage's
