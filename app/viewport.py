@@ -946,7 +946,7 @@ class RasterViewport(_ViewportCore, QWidget):
 
     # ------------------------------------------------------------------ painting
     def paintEvent(self, _e: Any) -> None:
-        from PySide6.QtGui import QColor, QImage, QPainter
+        from PySide6.QtGui import QColor, QPainter
         t0 = time.perf_counter()
         p = QPainter(self)
         try:
