@@ -1,5 +1,8 @@
-"""The 3D viewport: a QOpenGLWidget that asks `core.render` for the splats and draws a ground grid and
-a skeleton overlay around them.
+"""The 3D viewport: a widget that asks `core.render` for the splats and draws a ground grid and a
+skeleton overlay around them. Two widgets share one core (`_ViewportCore`) and one interface:
+`Viewport` (a QOpenGLWidget: the GLSL and gsplat back-ends) and `RasterViewport` (a plain QWidget
+painting the CPU rasterizer's image with QPainter: no GL composition of the window, which costs ~20 ms
+a frame on llvmpipe). `create_viewport` picks one for the renderer asked for.
 
 - Mouse: left-drag orbits, right/middle-drag (or Shift+left) pans, the wheel zooms, double-click frames all.
 - Views: front / side / back, frame-all; background colour; grid and skeleton toggles; an FPS readout.
