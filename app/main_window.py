@@ -210,9 +210,9 @@ class MainWindow(QMainWindow):
         from .motion_panel import MotionPanel
         from .scene_panel import ScenePanel
         from .timeline import Timeline
-        from .viewport import Viewport
+        from .viewport import create_viewport
 
-        self.viewport = Viewport(self, renderer_name=self.settings.renderer)
+        self.viewport = create_viewport(self, renderer_name=self.settings.renderer)
         self.viewport.set_background(self.settings.background)
         self.viewport.set_show_grid(self.settings.show_grid)
         self.viewport.set_show_skeleton(self.settings.show_skeleton)

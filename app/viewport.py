@@ -1,5 +1,8 @@
-"""The 3D viewport: a QOpenGLWidget that asks `core.render` for the splats and draws a ground grid and
-a skeleton overlay around them.
+"""The 3D viewport: a widget that asks `core.render` for the splats and draws a ground grid and a
+skeleton overlay around them. Two widgets share one core (`_ViewportCore`) and one interface:
+`Viewport` (a QOpenGLWidget: the GLSL and gsplat back-ends) and `RasterViewport` (a plain QWidget
+painting the CPU rasterizer's image with QPainter: no GL composition of the window, which costs ~20 ms
+a frame on llvmpipe). `create_viewport` picks one for the renderer asked for.
 
 - Mouse: left-drag orbits, right/middle-drag (or Shift+left) pans, the wheel zooms, double-click frames all.
 - Views: front / side / back, frame-all; background colour; grid and skeleton toggles; an FPS readout.
@@ -183,25 +186,33 @@ class _ItemCache:
         self.skinning: tuple | None = None  # (transforms [55,4,4], joints [55,3])
 
 
-# ---------------------------------------------------------------------- the widget
-class Viewport(QOpenGLWidget):
-    """Draws a core `Scene` (set with `set_scene`) at the scene's current time.
+# ---------------------------------------------------------------------- shared by both widgets
+NONE_REFS_FLOOR = 1 << 20
 
-    Signals: fps_changed(float), readout_changed(str) (fps, frame time, splats, render size; a few
-    times a second), camera_changed(), render_error(str) (once per distinct message).
-    """
 
-    fps_changed = Signal(float)
-    readout_changed = Signal(str)
-    camera_changed = Signal()
-    render_error = Signal(str)
-    renderer_changed = Signal(str)  # the back-end now drawing (its `renderer_label`)
+def keep_none_alive() -> None:
+    """Work around PySide6 6.12 on Python 3.11: every call of a void Qt method (QPainter.drawLine,
+    QWidget.update, ...) drops one reference to None, and once None's count reaches zero the
+    interpreter aborts ("none_dealloc"). A viewport makes tens of such calls a frame, so before
+    the count gets low it is raised again (it is None's own counter; None is never freed)."""
+    import ctypes
+    import sys
+    if sys.getrefcount(None) < NONE_REFS_FLOOR:
+        ctypes.c_ssize_t.from_address(id(None)).value += 4 * NONE_REFS_FLOOR
 
-    def __init__(self, parent: QWidget | None = None, renderer_name: str = "auto") -> None:
-        super().__init__(parent)
+
+class _ViewportCore:
+    """What both viewports share, written once: scene and draw list, camera and mouse, playback
+    resolution, FPS readout, renderer choice. The widget classes add how pixels reach the screen
+    (`Viewport`: OpenGL; `RasterViewport`: QPainter) and declare the signals (Qt wants them on the
+    QObject subclass)."""
+
+    _interim_backend: str | None = "gl"  # what draws while a renderer probe runs (None: nothing)
+
+    def _init_core(self, renderer_name: str) -> None:
         self.setMinimumSize(320, 240)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        # paintGL covers every pixel: without this, each frame also repaints the widgets behind and
+        # paint covers every pixel: without this, each frame also repaints the widgets behind and
         # around the viewport (the splitter and the timeline's labels), several ms of CPU a frame.
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
         self.setToolTip("Left-drag: orbit · Right/middle-drag or Shift+drag: pan · Wheel: zoom · "
@@ -221,13 +232,6 @@ class Viewport(QOpenGLWidget):
         self._items: dict[int, _ItemCache] = {}
         self._skeletons: list = []
         self._last_error = ""
-        self._grid_vbo = self._grid_vao = None
-        self._grid_key: tuple | None = None  # (floor height, background) the grid was built for
-        self._grid_count = 0
-        self._offscreen = self._offscreen_tex = self._splat_tex = None
-        self._offscreen_size = (0, 0)
-        self._bridge: Any = None
-        self._overlay_gl: Any = None
         self._awaiting_probe = False
 
         self._interacting = False
@@ -334,17 +338,6 @@ class Viewport(QOpenGLWidget):
             self._frame_times.clear()
             self._paint_ms.clear()
 
-    def set_renderer_name(self, name: str) -> None:
-        """Switch back-end (auto/gl/gsplat) now."""
-        if name == self.renderer_name:
-            return
-        self.renderer_name = name
-        if self.ctx is not None:
-            self.makeCurrent()
-            self._close_renderer()
-            self._create_renderer()
-            self.doneCurrent()
-            self.update()
 
     def camera(self, scale: float = 1.0) -> Camera:
         """The view camera at device-pixel resolution times `scale`."""
@@ -362,32 +355,6 @@ class Viewport(QOpenGLWidget):
             return 0.0
         return (len(t) - 1) / (t[-1] - t[0])
 
-    def grab_rgb(self) -> np.ndarray:
-        """[H,W,3] uint8 of what the viewport shows (renders a fresh frame)."""
-        from PySide6.QtGui import QImage
-        img = self.grabFramebuffer().convertToFormat(QImage.Format.Format_RGB888)
-        w, h, bpl = img.width(), img.height(), img.bytesPerLine()
-        arr = np.frombuffer(img.constBits(), np.uint8, count=bpl * h).reshape(h, bpl)[:, : w * 3]
-        return arr.reshape(h, w, 3).copy()
-
-    # ------------------------------------------------------------------ GL lifetime
-    def initializeGL(self) -> None:
-        import moderngl
-        self._release_gl()
-        try:
-            self.ctx = moderngl.create_context()
-        except Exception as err:  # no usable OpenGL
-            self._report(f"OpenGL is not available here ({err}); the viewport cannot draw.")
-            return
-        ctx = self.ctx
-        self._line_prog = ctx.program(vertex_shader=_LINE_VS, fragment_shader=_LINE_FS)
-        self._blit_prog = ctx.program(vertex_shader=_BLIT_VS, fragment_shader=_BLIT_FS)
-        self._quad_vbo = ctx.buffer(np.array([-1, -1, 1, -1, -1, 1, 1, 1], np.float32).tobytes())
-        self._blit_vao = ctx.vertex_array(self._blit_prog, [(self._quad_vbo, "2f", "in_pos")])
-        self._create_renderer()
-        qctx = self.context()
-        if qctx is not None:
-            qctx.aboutToBeDestroyed.connect(self._release_gl)
 
     def _create_renderer(self) -> None:
         try:
@@ -396,8 +363,12 @@ class Viewport(QOpenGLWidget):
             self._awaiting_probe = self._probe_pending(name)
             if self._awaiting_probe:
                 # The gsplat probe imports torch and the CPU one compiles its kernels (seconds): start
-                # on OpenGL now; `backend_probed()` switches once the probes ran off the GUI thread.
-                name = "gl"
+                # on OpenGL now (the raster widget: draw the grid alone); `backend_probed()` switches
+                # once the probes ran off the GUI thread.
+                if self._interim_backend is None:
+                    self.renderer, self.renderer_label, self.renderer_note = None, "", ""
+                    return
+                name = self._interim_backend
             notes: list[str] = []
 
             def notice(msg: str) -> None:
@@ -426,126 +397,37 @@ class Viewport(QOpenGLWidget):
         if name == "cpu" and not cpu_known:
             return True
         if name == "auto" and not cpu_known and not rendering.probe_gsplat()[0]:
-            return rendering.is_software_gl(str(self.ctx.info.get("GL_RENDERER", "")))
+            return rendering.is_software_gl(self._screen_gl_name())
         return False
+
+    def _screen_gl_name(self) -> str:
+        """GL_RENDERER of the OpenGL that draws the screen ("" when unknown)."""
+        raise NotImplementedError
+
+    def _switch_renderer(self) -> None:
+        """Close the renderer and create the one `renderer_name` asks for, then redraw."""
+        raise NotImplementedError
+
+    def set_renderer_name(self, name: str) -> None:
+        """Switch back-end (auto/gl/gsplat/cpu) now."""
+        if name == self.renderer_name:
+            return
+        self.renderer_name = name
+        self._switch_renderer()
 
     def backend_probed(self) -> None:
         """Called after `rendering.probe_gsplat()` or `probe_cpu()` ran off the GUI thread: switch to
         the back-end that was asked for (or the best for "auto") once every probe it needs has run."""
-        if not self._awaiting_probe or self.ctx is None or self._probe_pending(self.renderer_name):
+        if not self._awaiting_probe or self._probe_pending(self.renderer_name):
             return
-        self.makeCurrent()
-        self._close_renderer()
-        self._create_renderer()
-        self.doneCurrent()
-        self.update()
+        self._switch_renderer()
 
-    def _close_renderer(self) -> None:
-        self._items.clear()
-        if self._overlay_gl is not None:
-            self._overlay_gl.close()
-            self._overlay_gl = None
-        if self._bridge is not None:
-            self._bridge.release()
-            self._bridge = None
-        if self.renderer is not None:
-            try:
-                self.renderer.close()
-            except Exception:
-                pass
-        self.renderer = None
-
-    def _release_gl(self) -> None:
-        if self.ctx is None:
-            return
-        self.makeCurrent()
-        self._close_renderer()
-        for name in ("_offscreen", "_offscreen_tex", "_splat_tex", "_grid_vao", "_grid_vbo", "_blit_vao",
-                     "_quad_vbo", "_line_prog", "_blit_prog"):
-            obj = getattr(self, name, None)
-            if obj is not None:
-                try:
-                    obj.release()
-                except Exception:
-                    pass
-            setattr(self, name, None)
-        self._offscreen_size = (0, 0)
-        self.ctx = None
-        self.doneCurrent()
 
     def _report(self, message: str) -> None:
         if message != self._last_error:
             self._last_error = message
             self.render_error.emit(message)
 
-    def resizeGL(self, w: int, h: int) -> None:
-        self.camera_changed.emit()
-
-    def _ensure_offscreen(self, w: int, h: int) -> None:
-        if self._offscreen is not None and self._offscreen_size == (w, h):
-            return
-        for obj in (self._offscreen, self._offscreen_tex):
-            if obj is not None:
-                obj.release()
-        self._offscreen_tex = self.ctx.texture((w, h), 4)
-        self._offscreen_tex.filter = (self.ctx.LINEAR, self.ctx.LINEAR)
-        self._offscreen = self.ctx.framebuffer(color_attachments=[self._offscreen_tex])
-        self._offscreen_size = (w, h)
-
-    # ------------------------------------------------------------------ painting
-    def paintGL(self) -> None:
-        t0 = time.perf_counter()
-        if self.ctx is None:
-            return
-        ctx = self.ctx
-        screen = ctx.detect_framebuffer(self.defaultFramebufferObject())
-        w, h = self.device_size()
-        try:
-            scale = self.render_scale
-            sw, sh = max(1, int(w * scale)), max(1, int(h * scale))
-            cam = self.orbit_camera.camera(sw, sh)
-            self._ensure_offscreen(sw, sh)
-            self._offscreen.use()
-            ctx.viewport = (0, 0, sw, sh)
-            ctx.scissor = None
-            ctx.disable(ctx.DEPTH_TEST | ctx.CULL_FACE)
-            ctx.clear(*self.background, 1.0)
-            if self.show_grid:
-                self._draw_grid(gl_projection(cam))
-            draws = self._draw_list(cam) if self.scene is not None and self.renderer is not None else []
-            for d in sorted(draws, key=lambda d: -d.depth):  # far items first
-                self._draw_splats(d, cam)
-            # Upscale the (possibly reduced) image onto the widget's framebuffer.
-            screen.use()
-            ctx.viewport = (0, 0, w, h)
-            ctx.scissor = None
-            ctx.disable(ctx.BLEND | ctx.DEPTH_TEST)
-            self._blit(self._offscreen_tex, flip_y=False, straight_alpha=False)
-            overlay = self._overlay_renderer() if self.show_skeleton and self._skeletons else None
-            if overlay is not None:
-                full = self.orbit_camera.camera(w, h)
-                dpr = self.devicePixelRatioF()
-                for joints, parents in self._skeletons:
-                    overlay.draw_skeleton(joints, parents, full, framebuffer=screen, viewport=(0, 0, w, h),
-                                          line_px=2.0 * dpr, joint_px=4.0 * dpr)
-        except Exception as err:  # keep the window alive; say what went wrong once
-            self._report(f"Rendering failed: {err}")
-            screen.use()
-            ctx.viewport = (0, 0, w, h)
-            ctx.scissor = None
-            ctx.clear(*self.background, 1.0)
-        finally:
-            self._tick_fps(t0)
-
-    def _overlay_renderer(self) -> Any:
-        """What draws the skeleton overlay: the renderer when it is GL, else a GL renderer on our
-        context made on first use (it only compiles its overlay shader)."""
-        if hasattr(self.renderer, "draw_skeleton"):
-            return self.renderer
-        if self._overlay_gl is None:
-            from ..core.render.gl import GLRenderer
-            self._overlay_gl = GLRenderer(self.ctx)
-        return self._overlay_gl
 
     def _mode(self) -> str:
         r = self.renderer
@@ -648,77 +530,9 @@ class Viewport(QOpenGLWidget):
         shs = [torch.nn.functional.pad(p[4], (0, 0, 0, k - p[4].shape[1])) for p in parts]
         return tuple(torch.cat([p[i] for p in parts]) for i in range(4)) + (torch.cat(shs),)
 
-    def _draw_splats(self, d: _Draw, cam: Camera) -> None:
-        """Composite one draw over what the offscreen target holds (background, grid, farther items)."""
-        r = self.renderer
-        if hasattr(r, "draw"):
-            r.draw(d.target, cam, framebuffer=self._offscreen, viewport=(0, 0, cam.width, cam.height),
-                   transforms=d.transforms, background=None, clear=False, flip_y=True)
-            return
-        if hasattr(r, "render_premultiplied"):   # CPU rasterizer: premultiplied RGBA8, uploaded and blended
-            handle = d.target if hasattr(d.target, "records") else r.set_avatar(d.target)
-            self._blend_image(r.render_premultiplied(handle, cam, d.transforms), straight_alpha=False)
-            return
-        if isinstance(d.target, tuple):  # CUDA tensors: rasterize on the device, bridge into a GL texture
-            import torch
-            from ..core.render.cuda import TextureBridge
-            color, alpha, _ = r.rasterize(*d.target, cam, background=None)  # premultiplied
-            if self._bridge is None or (self._bridge.width, self._bridge.height) != (cam.width, cam.height):
-                if self._bridge is not None:
-                    self._bridge.release()
-                self._bridge = TextureBridge(self.ctx, cam.width, cam.height)
-            self._bridge.update(torch.cat([color, alpha[..., None]], dim=-1))
-            self._offscreen.use()
-            self.ctx.viewport = (0, 0, cam.width, cam.height)
-            self.ctx.enable(self.ctx.BLEND)
-            self.ctx.blend_func = self.ctx.ONE, self.ctx.ONE_MINUS_SRC_ALPHA
-            self._blit(self._bridge.texture, flip_y=True, straight_alpha=False)
-            self.ctx.disable(self.ctx.BLEND)
-            return
-        # Generic path for any `Renderer`: straight-alpha pixels, uploaded and blended.
-        self._blend_image(r.render(d.target, cam, background=None).rgba8(), straight_alpha=True)
-
-    def _blend_image(self, rgba: np.ndarray, *, straight_alpha: bool) -> None:
-        """Upload [H,W,4] uint8 pixels (rows top first) and blend them over the offscreen target."""
-        rgba = np.ascontiguousarray(rgba)
-        h, w = rgba.shape[:2]
-        if self._splat_tex is None or self._splat_tex.size != (w, h):
-            if self._splat_tex is not None:
-                self._splat_tex.release()
-            self._splat_tex = self.ctx.texture((w, h), 4)
-        self._splat_tex.write(rgba)
-        self._offscreen.use()
-        self.ctx.viewport = (0, 0, w, h)
-        self.ctx.enable(self.ctx.BLEND)
-        self.ctx.blend_func = self.ctx.ONE, self.ctx.ONE_MINUS_SRC_ALPHA
-        self._blit(self._splat_tex, flip_y=True, straight_alpha=straight_alpha)
-        self.ctx.disable(self.ctx.BLEND)
-
-    def _blit(self, texture: Any, *, flip_y: bool, straight_alpha: bool) -> None:
-        texture.use(0)
-        self._blit_prog["tex"] = 0
-        self._blit_prog["flip_y"] = flip_y
-        self._blit_prog["straight_alpha"] = straight_alpha
-        self._blit_vao.render(mode=self.ctx.TRIANGLE_STRIP)
-
-    def _draw_grid(self, mvp: np.ndarray) -> None:
-        ctx = self.ctx
-        key = (round(self.ground_y, 4), tuple(self.background))
-        if self._grid_vbo is None or self._grid_key != key:
-            for obj in (self._grid_vao, self._grid_vbo):
-                if obj is not None:
-                    obj.release()
-            data = grid_lines(self.ground_y, background=tuple(self.background))
-            self._grid_vbo = ctx.buffer(data.tobytes())
-            self._grid_vao = ctx.vertex_array(self._line_prog, [(self._grid_vbo, "3f 4f", "in_pos", "in_color")])
-            self._grid_count, self._grid_key = data.shape[0], key
-        ctx.enable(ctx.BLEND)
-        ctx.blend_func = ctx.SRC_ALPHA, ctx.ONE_MINUS_SRC_ALPHA
-        self._line_prog["mvp"].write(np.ascontiguousarray(mvp.T).tobytes())
-        self._grid_vao.render(mode=ctx.LINES, vertices=self._grid_count)
-        ctx.disable(ctx.BLEND)
 
     def _tick_fps(self, t0: float) -> None:
+        keep_none_alive()
         now = time.perf_counter()
         self.last_render_ms = (now - t0) * 1000
         self.frames_drawn += 1
@@ -799,3 +613,472 @@ class Viewport(QOpenGLWidget):
             p = e.position()
             self.orbit_camera.zoom_at(0.88 ** steps, p.x(), p.y(), max(1, self.width()), max(1, self.height()))
             self._camera_moved()
+
+
+# ---------------------------------------------------------------------- the OpenGL widget
+class Viewport(_ViewportCore, QOpenGLWidget):
+    """Draws a core `Scene` (set with `set_scene`) at the scene's current time through OpenGL.
+
+    Signals: fps_changed(float), readout_changed(str) (fps, frame time, splats, render size; a few
+    times a second), camera_changed(), render_error(str) (once per distinct message).
+    """
+
+    fps_changed = Signal(float)
+    readout_changed = Signal(str)
+    camera_changed = Signal()
+    render_error = Signal(str)
+    renderer_changed = Signal(str)  # the back-end now drawing (its `renderer_label`)
+
+    def __init__(self, parent: QWidget | None = None, renderer_name: str = "auto") -> None:
+        QOpenGLWidget.__init__(self, parent)
+        self._init_core(renderer_name)
+        self._grid_vbo = self._grid_vao = None
+        self._grid_key: tuple | None = None  # (floor height, background) the grid was built for
+        self._grid_count = 0
+        self._offscreen = self._offscreen_tex = self._splat_tex = None
+        self._offscreen_size = (0, 0)
+        self._bridge: Any = None
+        self._overlay_gl: Any = None
+
+    def _screen_gl_name(self) -> str:
+        return str(self.ctx.info.get("GL_RENDERER", "")) if self.ctx is not None else ""
+
+    def _switch_renderer(self) -> None:
+        if self.ctx is None:  # not initialized yet: initializeGL creates the renderer
+            return
+        self.makeCurrent()
+        self._close_renderer()
+        self._create_renderer()
+        self.doneCurrent()
+        self.update()
+
+    def grab_rgb(self) -> np.ndarray:
+        """[H,W,3] uint8 of what the viewport shows (renders a fresh frame)."""
+        from PySide6.QtGui import QImage
+        img = self.grabFramebuffer().convertToFormat(QImage.Format.Format_RGB888)
+        w, h, bpl = img.width(), img.height(), img.bytesPerLine()
+        arr = np.frombuffer(img.constBits(), np.uint8, count=bpl * h).reshape(h, bpl)[:, : w * 3]
+        return arr.reshape(h, w, 3).copy()
+
+    # ------------------------------------------------------------------ GL lifetime
+    def initializeGL(self) -> None:
+        import moderngl
+        self._release_gl()
+        try:
+            self.ctx = moderngl.create_context()
+        except Exception as err:  # no usable OpenGL
+            self._report(f"OpenGL is not available here ({err}); the viewport cannot draw.")
+            return
+        ctx = self.ctx
+        self._line_prog = ctx.program(vertex_shader=_LINE_VS, fragment_shader=_LINE_FS)
+        self._blit_prog = ctx.program(vertex_shader=_BLIT_VS, fragment_shader=_BLIT_FS)
+        self._quad_vbo = ctx.buffer(np.array([-1, -1, 1, -1, -1, 1, 1, 1], np.float32).tobytes())
+        self._blit_vao = ctx.vertex_array(self._blit_prog, [(self._quad_vbo, "2f", "in_pos")])
+        self._create_renderer()
+        qctx = self.context()
+        if qctx is not None:
+            qctx.aboutToBeDestroyed.connect(self._release_gl)
+
+    def _close_renderer(self) -> None:
+        self._items.clear()
+        if self._overlay_gl is not None:
+            self._overlay_gl.close()
+            self._overlay_gl = None
+        if self._bridge is not None:
+            self._bridge.release()
+            self._bridge = None
+        if self.renderer is not None:
+            try:
+                self.renderer.close()
+            except Exception:
+                pass
+        self.renderer = None
+
+    def _release_gl(self) -> None:
+        if self.ctx is None:
+            return
+        self.makeCurrent()
+        self._close_renderer()
+        for name in ("_offscreen", "_offscreen_tex", "_splat_tex", "_grid_vao", "_grid_vbo", "_blit_vao",
+                     "_quad_vbo", "_line_prog", "_blit_prog"):
+            obj = getattr(self, name, None)
+            if obj is not None:
+                try:
+                    obj.release()
+                except Exception:
+                    pass
+            setattr(self, name, None)
+        self._offscreen_size = (0, 0)
+        self.ctx = None
+        self.doneCurrent()
+
+    def resizeGL(self, w: int, h: int) -> None:
+        self.camera_changed.emit()
+
+    def _ensure_offscreen(self, w: int, h: int) -> None:
+        if self._offscreen is not None and self._offscreen_size == (w, h):
+            return
+        for obj in (self._offscreen, self._offscreen_tex):
+            if obj is not None:
+                obj.release()
+        self._offscreen_tex = self.ctx.texture((w, h), 4)
+        self._offscreen_tex.filter = (self.ctx.LINEAR, self.ctx.LINEAR)
+        self._offscreen = self.ctx.framebuffer(color_attachments=[self._offscreen_tex])
+        self._offscreen_size = (w, h)
+
+    # ------------------------------------------------------------------ painting
+    def paintGL(self) -> None:
+        t0 = time.perf_counter()
+        if self.ctx is None:
+            return
+        ctx = self.ctx
+        screen = ctx.detect_framebuffer(self.defaultFramebufferObject())
+        w, h = self.device_size()
+        try:
+            scale = self.render_scale
+            sw, sh = max(1, int(w * scale)), max(1, int(h * scale))
+            cam = self.orbit_camera.camera(sw, sh)
+            self._ensure_offscreen(sw, sh)
+            self._offscreen.use()
+            ctx.viewport = (0, 0, sw, sh)
+            ctx.scissor = None
+            ctx.disable(ctx.DEPTH_TEST | ctx.CULL_FACE)
+            ctx.clear(*self.background, 1.0)
+            if self.show_grid:
+                self._draw_grid(gl_projection(cam))
+            draws = self._draw_list(cam) if self.scene is not None and self.renderer is not None else []
+            for d in sorted(draws, key=lambda d: -d.depth):  # far items first
+                self._draw_splats(d, cam)
+            # Upscale the (possibly reduced) image onto the widget's framebuffer.
+            screen.use()
+            ctx.viewport = (0, 0, w, h)
+            ctx.scissor = None
+            ctx.disable(ctx.BLEND | ctx.DEPTH_TEST)
+            self._blit(self._offscreen_tex, flip_y=False, straight_alpha=False)
+            overlay = self._overlay_renderer() if self.show_skeleton and self._skeletons else None
+            if overlay is not None:
+                full = self.orbit_camera.camera(w, h)
+                dpr = self.devicePixelRatioF()
+                for joints, parents in self._skeletons:
+                    overlay.draw_skeleton(joints, parents, full, framebuffer=screen, viewport=(0, 0, w, h),
+                                          line_px=2.0 * dpr, joint_px=4.0 * dpr)
+        except Exception as err:  # keep the window alive; say what went wrong once
+            self._report(f"Rendering failed: {err}")
+            screen.use()
+            ctx.viewport = (0, 0, w, h)
+            ctx.scissor = None
+            ctx.clear(*self.background, 1.0)
+        finally:
+            self._tick_fps(t0)
+
+    def _overlay_renderer(self) -> Any:
+        """What draws the skeleton overlay: the renderer when it is GL, else a GL renderer on our
+        context made on first use (it only compiles its overlay shader)."""
+        if hasattr(self.renderer, "draw_skeleton"):
+            return self.renderer
+        if self._overlay_gl is None:
+            from ..core.render.gl import GLRenderer
+            self._overlay_gl = GLRenderer(self.ctx)
+        return self._overlay_gl
+
+    def _draw_splats(self, d: _Draw, cam: Camera) -> None:
+        """Composite one draw over what the offscreen target holds (background, grid, farther items)."""
+        r = self.renderer
+        if hasattr(r, "draw"):
+            r.draw(d.target, cam, framebuffer=self._offscreen, viewport=(0, 0, cam.width, cam.height),
+                   transforms=d.transforms, background=None, clear=False, flip_y=True)
+            return
+        if hasattr(r, "render_premultiplied"):   # CPU rasterizer: premultiplied RGBA8, uploaded and blended
+            handle = d.target if hasattr(d.target, "records") else r.set_avatar(d.target)
+            self._blend_image(r.render_premultiplied(handle, cam, d.transforms), straight_alpha=False)
+            return
+        if isinstance(d.target, tuple):  # CUDA tensors: rasterize on the device, bridge into a GL texture
+            import torch
+            from ..core.render.cuda import TextureBridge
+            color, alpha, _ = r.rasterize(*d.target, cam, background=None)  # premultiplied
+            if self._bridge is None or (self._bridge.width, self._bridge.height) != (cam.width, cam.height):
+                if self._bridge is not None:
+                    self._bridge.release()
+                self._bridge = TextureBridge(self.ctx, cam.width, cam.height)
+            self._bridge.update(torch.cat([color, alpha[..., None]], dim=-1))
+            self._offscreen.use()
+            self.ctx.viewport = (0, 0, cam.width, cam.height)
+            self.ctx.enable(self.ctx.BLEND)
+            self.ctx.blend_func = self.ctx.ONE, self.ctx.ONE_MINUS_SRC_ALPHA
+            self._blit(self._bridge.texture, flip_y=True, straight_alpha=False)
+            self.ctx.disable(self.ctx.BLEND)
+            return
+        # Generic path for any `Renderer`: straight-alpha pixels, uploaded and blended.
+        self._blend_image(r.render(d.target, cam, background=None).rgba8(), straight_alpha=True)
+
+    def _blend_image(self, rgba: np.ndarray, *, straight_alpha: bool) -> None:
+        """Upload [H,W,4] uint8 pixels (rows top first) and blend them over the offscreen target."""
+        rgba = np.ascontiguousarray(rgba)
+        h, w = rgba.shape[:2]
+        if self._splat_tex is None or self._splat_tex.size != (w, h):
+            if self._splat_tex is not None:
+                self._splat_tex.release()
+            self._splat_tex = self.ctx.texture((w, h), 4)
+        self._splat_tex.write(rgba)
+        self._offscreen.use()
+        self.ctx.viewport = (0, 0, w, h)
+        self.ctx.enable(self.ctx.BLEND)
+        self.ctx.blend_func = self.ctx.ONE, self.ctx.ONE_MINUS_SRC_ALPHA
+        self._blit(self._splat_tex, flip_y=True, straight_alpha=straight_alpha)
+        self.ctx.disable(self.ctx.BLEND)
+
+    def _blit(self, texture: Any, *, flip_y: bool, straight_alpha: bool) -> None:
+        texture.use(0)
+        self._blit_prog["tex"] = 0
+        self._blit_prog["flip_y"] = flip_y
+        self._blit_prog["straight_alpha"] = straight_alpha
+        self._blit_vao.render(mode=self.ctx.TRIANGLE_STRIP)
+
+    def _draw_grid(self, mvp: np.ndarray) -> None:
+        ctx = self.ctx
+        key = (round(self.ground_y, 4), tuple(self.background))
+        if self._grid_vbo is None or self._grid_key != key:
+            for obj in (self._grid_vao, self._grid_vbo):
+                if obj is not None:
+                    obj.release()
+            data = grid_lines(self.ground_y, background=tuple(self.background))
+            self._grid_vbo = ctx.buffer(data.tobytes())
+            self._grid_vao = ctx.vertex_array(self._line_prog, [(self._grid_vbo, "3f 4f", "in_pos", "in_color")])
+            self._grid_count, self._grid_key = data.shape[0], key
+        ctx.enable(ctx.BLEND)
+        ctx.blend_func = ctx.SRC_ALPHA, ctx.ONE_MINUS_SRC_ALPHA
+        self._line_prog["mvp"].write(np.ascontiguousarray(mvp.T).tobytes())
+        self._grid_vao.render(mode=ctx.LINES, vertices=self._grid_count)
+        ctx.disable(ctx.BLEND)
+
+
+
+# ---------------------------------------------------------------------- the raster widget
+def project_segments(points: np.ndarray, camera: Camera) -> tuple[np.ndarray, np.ndarray]:
+    """Project [N*2,3] world line-segment end points with `camera`, clipping each segment at the
+    near plane. Returns ([M,4] pixel coordinates x0,y0,x1,y1 of the visible segments, [M] indices of
+    those segments into the N given)."""
+    pts = np.asarray(points, np.float64).reshape(-1, 2, 3)
+    view = camera.view.astype(np.float64)
+    cam = pts @ view[:3, :3].T + view[:3, 3]           # [N,2,3] camera space, z forward
+    a, b = cam[:, 0], cam[:, 1]
+    near = max(camera.near, 1e-4)
+    keep = (a[:, 2] > near) | (b[:, 2] > near)
+    # move the end behind the near plane onto it
+    t_a = np.where(a[:, 2] < near, (near - a[:, 2]) / np.where(b[:, 2] != a[:, 2], b[:, 2] - a[:, 2], 1), 0.0)
+    t_b = np.where(b[:, 2] < near, (near - b[:, 2]) / np.where(a[:, 2] != b[:, 2], a[:, 2] - b[:, 2], 1), 0.0)
+    a2 = a + (b - a) * t_a[:, None]
+    b2 = b + (a - b) * t_b[:, None]
+    idx = np.nonzero(keep)[0]
+    ends = np.stack([a2[idx], b2[idx]], 1)             # [M,2,3]
+    z = np.maximum(ends[..., 2], near)
+    px = camera.fx * ends[..., 0] / z + camera.cx
+    py = camera.fy * ends[..., 1] / z + camera.cy
+    return np.stack([px[:, 0], py[:, 0], px[:, 1], py[:, 1]], 1), idx
+
+
+SKELETON_COLOR = (1.0, 0.35, 0.1, 1.0)  # as the GL overlay draws it
+
+
+class RasterViewport(_ViewportCore, QWidget):
+    """The same viewport as `Viewport` without OpenGL: a plain widget painting the renderer's 8-bit
+    image with QPainter, the grid and the skeleton drawn as QPainter lines projected with the same
+    camera. Where OpenGL is a software rasterizer (llvmpipe) a GL widget makes Qt compose the whole
+    window through OpenGL, about 20 ms a frame at 1400×900; this widget's paint costs ~1 ms on top
+    of the rasterizer (tests/bench/bench_raster_viewport.py). Any back-end draws here: the CPU
+    rasterizer hands its premultiplied image over; others render() an image that is read back.
+    """
+
+    fps_changed = Signal(float)
+    readout_changed = Signal(str)
+    camera_changed = Signal()
+    render_error = Signal(str)
+    renderer_changed = Signal(str)
+
+    _interim_backend = None  # while probes run, draw background and grid alone (no GL context made)
+
+    def __init__(self, parent: QWidget | None = None, renderer_name: str = "cpu") -> None:
+        QWidget.__init__(self, parent)
+        self._init_core(renderer_name)
+        self.setAutoFillBackground(False)
+        self._grid_key: tuple | None = None
+        self._grid_points = np.zeros((0, 3), np.float32)
+        self._grid_colors: list = []
+        self._frame_image: Any = None
+        self._backdrop_image: Any = None
+        self._backdrop_key: tuple | None = None
+        self._create_renderer()
+
+    def _screen_gl_name(self) -> str:
+        from ..core.render.rendering import probe_gl
+        ok, reason = probe_gl()
+        return reason[4:] if ok and reason.startswith("ok: ") else ""
+
+    def _switch_renderer(self) -> None:
+        self._close_renderer()
+        self._create_renderer()
+        self.update()
+
+    def _close_renderer(self) -> None:
+        self._items.clear()
+        if self.renderer is not None:
+            try:
+                self.renderer.close()
+            except Exception:
+                pass
+        self.renderer = None
+
+    def _mode(self) -> str:
+        mode = super()._mode()
+        return mode if mode == "cpu" else "generic"  # GL/CUDA draws need a GL target: read back instead
+
+    def resizeEvent(self, e: Any) -> None:
+        self.camera_changed.emit()
+
+    def grab_rgb(self) -> np.ndarray:
+        """[H,W,3] uint8 of what the viewport shows (renders a fresh frame)."""
+        from PySide6.QtGui import QImage
+        img = self.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
+        w, h, bpl = img.width(), img.height(), img.bytesPerLine()
+        arr = np.frombuffer(img.constBits(), np.uint8, count=bpl * h).reshape(h, bpl)[:, : w * 3]
+        return arr.reshape(h, w, 3).copy()
+
+    def closeEvent(self, e: Any) -> None:
+        self._close_renderer()
+        super().closeEvent(e)
+
+    # ------------------------------------------------------------------ painting
+    def paintEvent(self, _e: Any) -> None:
+        from PySide6.QtGui import QColor, QPainter
+        t0 = time.perf_counter()
+        p = QPainter(self)
+        try:
+            w, h = self.width(), self.height()
+            p.drawImage(0, 0, self._backdrop())
+            dw, dh = self.device_size()
+            scale = self.render_scale
+            cam = self.orbit_camera.camera(max(1, int(dw * scale)), max(1, int(dh * scale)))
+            draws = self._draw_list(cam) if self.scene is not None and self.renderer is not None else []
+            if scale < 1.0:
+                p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+            for d in sorted(draws, key=lambda d: -d.depth):  # far items first
+                rgba, fmt = self._splat_image(d, cam)
+                p.drawImage(self.rect(), self._qimage(rgba, fmt))  # source-over: premultiplied blends as on GL
+            if self.show_skeleton and self._skeletons:
+                self._paint_skeletons(p, self.orbit_camera.camera(w, h))
+        except Exception as err:  # keep the window alive; say what went wrong once
+            self._report(f"Rendering failed: {err}")
+            p.fillRect(0, 0, self.width(), self.height(), QColor.fromRgbF(*self.background))
+        finally:
+            p.end()
+            self._tick_fps(t0)
+
+    def _backdrop(self) -> Any:
+        """Background and grid as one image, redrawn only when the camera, size or look changes:
+        QPainter's blended grid lines cost ~4 ms a frame at 740×545, the copy well under one."""
+        from PySide6.QtGui import QColor, QImage, QPainter
+        w, h = self.width(), self.height()
+        dpr = self.devicePixelRatioF()
+        oc = self.orbit_camera
+        key = (w, h, dpr, tuple(float(v) for v in oc.target), oc.distance, oc.azimuth, oc.elevation, oc.fov_y,
+               tuple(self.background), round(self.ground_y, 4), self.show_grid)
+        if self._backdrop_key != key:
+            dw, dh = self.device_size()
+            img = QImage(dw, dh, QImage.Format.Format_RGB32)
+            img.setDevicePixelRatio(dpr)
+            img.fill(QColor.fromRgbF(*self.background))
+            if self.show_grid:
+                bp = QPainter(img)
+                self._paint_grid(bp, self.orbit_camera.camera(w, h))
+                bp.end()
+            self._backdrop_image, self._backdrop_key = img, key
+        return self._backdrop_image
+
+    def _qimage(self, rgba: np.ndarray, fmt: Any) -> Any:
+        """A QImage holding a copy of [H,W,4] uint8 `rgba`, reused while the size stays: QImage's
+        constructor over a Python buffer miscounts references in PySide6 (a crash at exit)."""
+        from PySide6.QtGui import QImage
+        h, w = rgba.shape[:2]
+        img = self._frame_image
+        if img is None or img.width() != w or img.height() != h or img.format() != fmt:
+            img = self._frame_image = QImage(w, h, fmt)
+        bpl = img.bytesPerLine()
+        dst = np.frombuffer(img.bits(), np.uint8, count=bpl * h).reshape(h, bpl)[:, : w * 4]
+        dst[...] = rgba.reshape(h, w * 4)
+        return img
+
+    def _splat_image(self, d: _Draw, cam: Camera) -> tuple[np.ndarray, Any]:
+        """([H,W,4] uint8 C-contiguous, its QImage format) of one draw at the camera's size."""
+        from PySide6.QtGui import QImage
+        r = self.renderer
+        if hasattr(r, "render_premultiplied"):
+            handle = d.target if hasattr(d.target, "records") else r.set_avatar(d.target)
+            rgba = r.render_premultiplied(handle, cam, d.transforms)
+            return np.ascontiguousarray(rgba), QImage.Format.Format_RGBA8888_Premultiplied
+        rgba = r.render(d.target, cam, background=None).rgba8()
+        return np.ascontiguousarray(rgba), QImage.Format.Format_RGBA8888
+
+    def _paint_grid(self, p: Any, cam: Camera) -> None:
+        """The ground grid of `grid_lines`, projected and drawn as 1-pixel lines (no GL)."""
+        from PySide6.QtCore import QLineF
+        from PySide6.QtGui import QColor, QPen
+        key = (round(self.ground_y, 4), tuple(self.background))
+        if self._grid_key != key:
+            data = grid_lines(self.ground_y, background=tuple(self.background))
+            self._grid_points = data[:, :3]
+            colours = [tuple(float(v) for v in c) for c in data[0::2, 3:]]
+            unique = sorted(set(colours))
+            self._grid_colors = [QColor.fromRgbF(*c) for c in unique]
+            self._grid_groups = np.array([unique.index(c) for c in colours])  # segment -> colour
+            self._grid_key = key
+        seg, idx = project_segments(self._grid_points, cam)
+        groups = self._grid_groups[idx]
+        for g, colour in enumerate(self._grid_colors):  # one call per colour: few Qt calls a frame
+            pen = QPen(colour)
+            pen.setWidth(0)  # cosmetic 1-pixel lines
+            p.setPen(pen)
+            p.drawLines([QLineF(*s) for s in seg[groups == g].tolist()])
+
+    def _paint_skeletons(self, p: Any, cam: Camera) -> None:
+        """Bones as 2-pixel lines and joints as dots, over the splats (as the GL overlay)."""
+        from PySide6.QtCore import QLineF, QPointF
+        from PySide6.QtGui import QColor, QPainter, QPen
+        colour = QColor.fromRgbF(*SKELETON_COLOR)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        for joints, parents in self._skeletons:
+            joints = np.asarray(joints, np.float64)
+            parents = np.asarray(parents)
+            child = np.nonzero(parents >= 0)[0]
+            ends = np.stack([joints[parents[child]], joints[child]], 1).reshape(-1, 3)
+            seg, _ = project_segments(ends, cam)
+            p.setPen(QPen(colour, 2.0))
+            p.drawLines([QLineF(*s) for s in seg.tolist()])
+            view = cam.view.astype(np.float64)
+            cj = joints @ view[:3, :3].T + view[:3, 3]
+            cj = cj[cj[:, 2] > cam.near]
+            p.setPen(QPen(colour, 4.0, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))  # round dots
+            p.drawPoints([QPointF(cam.fx * x / z + cam.cx, cam.fy * y / z + cam.cy) for x, y, z in cj.tolist()])
+
+
+def wants_raster(renderer_name: str) -> bool:
+    """Whether the raster widget is the faster viewport for `renderer_name` here: for the CPU
+    rasterizer, which "auto" picks where the screen's OpenGL is a software rasterizer. Set
+    AVATAR_STUDIO_VIEWPORT=gl or =raster to choose by hand (benchmarks, comparisons)."""
+    import os
+    forced = os.environ.get("AVATAR_STUDIO_VIEWPORT", "").strip().lower()
+    if forced in ("gl", "raster"):
+        return forced == "raster"
+    if renderer_name == "cpu":
+        return True
+    if renderer_name != "auto":
+        return False
+    from ..core.render.rendering import is_software_gl, probe_gl
+    ok, reason = probe_gl()  # a headless context: well under a second
+    return not ok or is_software_gl(reason)
+
+
+def create_viewport(parent: QWidget | None = None, renderer_name: str = "auto") -> "Viewport | RasterViewport":
+    """The viewport for `renderer_name`: `RasterViewport` where it wins (`wants_raster`), else the
+    OpenGL `Viewport`. Both have the same methods and signals."""
+    cls = RasterViewport if wants_raster(renderer_name) else Viewport
+    return cls(parent, renderer_name=renderer_name)

@@ -107,13 +107,16 @@ def test_scrub_changes_rendered_frame(window, dancing):
 
 def test_viewport_moves_to_the_cpu_rasterizer_on_software_gl(window, dancing):
     """Where OpenGL is a software rasterizer (llvmpipe here), the viewport moves to the CPU splatter
-    once its kernels are compiled off the GUI thread. It draws the same picture as the GLSL path,
-    with the skeleton overlay, and Settings can still switch between them."""
+    once its kernels are compiled off the GUI thread, in the raster (QPainter, no GL) viewport. It
+    draws the same picture as the GLSL path, with the skeleton overlay, and Settings can still switch
+    between them."""
+    from avatar_studio.app.viewport import RasterViewport, wants_raster
     from avatar_studio.core.render.reference import psnr
     from avatar_studio.core.render.rendering import is_software_gl
     vp = window.viewport
-    if not is_software_gl(str(vp.ctx.info.get("GL_RENDERER", ""))):
+    if not is_software_gl(vp._screen_gl_name()):
         pytest.skip("OpenGL runs on a GPU here: the viewport keeps the GLSL renderer")
+    assert isinstance(vp, RasterViewport) == wants_raster("auto")
     wait_until(lambda: vp.renderer_label == "cpu", 60, what="the switch to the CPU rasterizer")
     window.timeline.set_frame(5, emit=True)
     vp.frame_all()
