@@ -187,20 +187,6 @@ class _ItemCache:
 
 
 # ---------------------------------------------------------------------- shared by both widgets
-NONE_REFS_FLOOR = 1 << 20
-
-
-def keep_none_alive() -> None:
-    """Work around PySide6 6.12 on Python 3.11: every call of a void Qt method (QPainter.drawLine,
-    QWidget.update, ...) drops one reference to None, and once None's count reaches zero the
-    interpreter aborts ("none_dealloc"). A viewport makes tens of such calls a frame, so before
-    the count gets low it is raised again (it is None's own counter; None is never freed)."""
-    import ctypes
-    import sys
-    if sys.getrefcount(None) < NONE_REFS_FLOOR:
-        ctypes.c_ssize_t.from_address(id(None)).value += 4 * NONE_REFS_FLOOR
-
-
 class _ViewportCore:
     """What both viewports share, written once: scene and draw list, camera and mouse, playback
     resolution, FPS readout, renderer choice. The widget classes add how pixels reach the screen
@@ -532,7 +518,6 @@ class _ViewportCore:
 
 
     def _tick_fps(self, t0: float) -> None:
-        keep_none_alive()
         now = time.perf_counter()
         self.last_render_ms = (now - t0) * 1000
         self.frames_drawn += 1

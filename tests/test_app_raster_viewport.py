@@ -80,10 +80,14 @@ def test_raster_viewport_orbit_and_skeleton_change_the_image(raster):
     assert np.abs(with_skeleton.astype(int) - after.astype(int)).max() > 100, "no skeleton drawn"
 
 
-def test_none_keeps_references_against_lost_ones():
-    """PySide6 6.12 on Python 3.11 drops a reference to None per void Qt call; the viewports top the
-    count up each frame so a long playback cannot reach zero (the interpreter aborts there)."""
+def test_qt_bindings_do_not_leak_references_to_none():
+    """PySide6 6.12.0 on Python 3.11 drops a reference to None on every void Qt call (QImage.fill,
+    QWidget.update, QPainter.drawLine...); a viewport makes tens a frame, and the interpreter aborts
+    once None's count reaches zero ("none_dealloc"). pyproject excludes that release; this guards it."""
     import sys
-    from avatar_studio.app.viewport import NONE_REFS_FLOOR, keep_none_alive
-    keep_none_alive()
-    assert sys.getrefcount(None) >= NONE_REFS_FLOOR
+    from PySide6.QtGui import QImage
+    img = QImage(4, 4, QImage.Format.Format_RGB32)
+    before = sys.getrefcount(None)
+    for _ in range(2000):
+        img.fill(0)
+    assert before - sys.getrefcount(None) < 100, "this PySide6 leaks references to None (use another release)"
