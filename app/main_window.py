@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (QApplication, QColorDialog, QDockWidget, QFileDia
                                QMessageBox, QProgressBar, QProgressDialog, QSplitter, QToolButton, QWidget)
 
 from .. import RESOURCES_DIR, __version__
+from ..core.io.atomic import pid_alive
 from ..core.io.formats import FORMATS as SPLAT_FORMATS
 from ..core.io.formats import file_dialog_filter as splat_dialog_filter
 from .icons import icon
@@ -92,16 +93,6 @@ def _limit_torch_threads() -> None:
     viewport's skinning and the UI stall (on 2 cores, 2 torch threads made one pose take 3 s, 1 took 0.08 s)."""
     import torch
     torch.set_num_threads(max(1, min(4, (os.cpu_count() or 2) - 1)))
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True
-    return True
 
 
 class _Warmup(QThread):
@@ -1223,7 +1214,7 @@ class MainWindow(QMainWindow):
                 pid = int(f.stem.split("-", 1)[1])
             except ValueError:
                 continue
-            if pid != os.getpid() and not _pid_alive(pid):
+            if pid != os.getpid() and not pid_alive(pid):
                 out.append(f)
         return out
 

@@ -394,6 +394,16 @@ class _ViewportCore:
         """Close the renderer and create the one `renderer_name` asks for, then redraw."""
         raise NotImplementedError
 
+    def _close_renderer(self) -> None:
+        """Drop the per-item caches and close the renderer (a closing error is not worth a report)."""
+        self._items.clear()
+        if self.renderer is not None:
+            try:
+                self.renderer.close()
+            except Exception:
+                pass
+        self.renderer = None
+
     def set_renderer_name(self, name: str) -> None:
         """Switch back-end (auto/gl/gsplat/cpu) now."""
         if name == self.renderer_name:
@@ -665,19 +675,13 @@ class Viewport(_ViewportCore, QOpenGLWidget):
             qctx.aboutToBeDestroyed.connect(self._release_gl)
 
     def _close_renderer(self) -> None:
-        self._items.clear()
         if self._overlay_gl is not None:
             self._overlay_gl.close()
             self._overlay_gl = None
         if self._bridge is not None:
             self._bridge.release()
             self._bridge = None
-        if self.renderer is not None:
-            try:
-                self.renderer.close()
-            except Exception:
-                pass
-        self.renderer = None
+        super()._close_renderer()
 
     def _release_gl(self) -> None:
         if self.ctx is None:
@@ -903,15 +907,6 @@ class RasterViewport(_ViewportCore, QWidget):
         self._close_renderer()
         self._create_renderer()
         self.update()
-
-    def _close_renderer(self) -> None:
-        self._items.clear()
-        if self.renderer is not None:
-            try:
-                self.renderer.close()
-            except Exception:
-                pass
-        self.renderer = None
 
     def _mode(self) -> str:
         mode = super()._mode()

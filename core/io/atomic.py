@@ -27,14 +27,15 @@ def _umask() -> int:
     return mask
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """True unless no process `pid` exists (a process we may not signal, or an odd number, counts as alive)."""
     if pid == os.getpid():
         return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except (PermissionError, OverflowError):
+    except (OSError, OverflowError):
         return True
     return True
 
@@ -48,7 +49,7 @@ def sweep_stale(folder: str | Path) -> list[Path]:
         return removed
     for entry in entries:
         m = _STALE.search(entry.name)
-        if not m or _alive(int(m.group(1))):
+        if not m or pid_alive(int(m.group(1))):
             continue
         path = Path(entry.path)
         if entry.name.endswith("-old") and entry.name.startswith("."):
