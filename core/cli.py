@@ -9,10 +9,11 @@ import argparse
 import importlib
 import os
 import pkgutil
+import signal
 import sys
-import warnings
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -227,18 +228,29 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _caused_by_interrupt(err: BaseException) -> bool:
+    """True when a Ctrl-C is behind `err` (a C extension's import turns KeyboardInterrupt into ImportError)."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, KeyboardInterrupt):
+            return True
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return False
+
+
 def _run(argv: list[str]) -> int:
-    from .io.atomic import sweep_stale
-    sweep_stale(tempfile.gettempdir())  # scratch folders a killed run left behind
-    if argv:
-        parser = build_parser()
-        args = parser.parse_args(argv)
-        if getattr(args, "func", None) is None:
-            parser.print_help()
-            return 0
-    else:  # the GUI: skip building the parser
-        args = argparse.Namespace(func=cmd_gui, files=[])
     try:
+        from .io.atomic import sweep_stale
+        sweep_stale(tempfile.gettempdir())  # scratch folders a killed run left behind
+        if argv:
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            if getattr(args, "func", None) is None:
+                parser.print_help()
+                return 0
+        else:  # the GUI: skip building the parser
+            args = argparse.Namespace(func=cmd_gui, files=[])
         return int(args.func(args) or 0)
     except CancelledError as err:
         print(f"cancelled: {err}", file=sys.stderr)
@@ -250,6 +262,9 @@ def _run(argv: list[str]) -> int:
         print(f"error: {' '.join(str(err).split())}", file=sys.stderr)  # one line, whatever the message
         return 2
     except Exception as err:  # a bug: one line for users, full trace with AVATAR_STUDIO_DEBUG
+        if _caused_by_interrupt(err):
+            print("cancelled", file=sys.stderr)
+            return 130
         if os.environ.get("AVATAR_STUDIO_DEBUG"):
             raise
         from .io.safe import excerpt
@@ -258,5 +273,17 @@ def _run(argv: list[str]) -> int:
         return 3
 
 
+def entry() -> None:
+    """The `avatar-studio` console script: `main`, then exit with its code. Once the work is done SIGINT is
+    ignored (a process-wide disposition that Python keeps through its shutdown; blocking would cover the
+    main thread only), so a Ctrl-C that only races the exit cannot turn it into a signal death."""
+    try:
+        code = main()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except KeyboardInterrupt:  # arrived between main's return and the line above
+        code = 130
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
