@@ -588,7 +588,7 @@ def export_glb(path: str | Path, avatar: Avatar, body: BodyModel, motion: Motion
                options: GlbOptions | None = None, renderer: Renderer | None = None,
                progress: Progress | None = None) -> GlbReport:
     """Write the rigged GLB atomically. Creates (and closes) a renderer when the mesh needs one."""
-    from ..io.atomic import atomic_path
+    from ..io.atomic import write_bytes_atomically
     t0 = time.perf_counter()
     options = options or GlbOptions()
     options.validate()
@@ -601,9 +601,7 @@ def export_glb(path: str | Path, avatar: Avatar, body: BodyModel, motion: Motion
     finally:
         if own and renderer is not None:
             renderer.close()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
+    path = write_bytes_atomically(path, data)
     if progress:
         progress("done", 1.0)
     return GlbReport(path, len(data), summary["vertices"], summary["faces"], summary["gaussians"], summary["keys"],

@@ -109,6 +109,14 @@ def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
         raise
 
 
+def write_bytes_atomically(path: str | Path, data: bytes) -> Path:
+    """Write `data` to `path` through `atomic_path`: an existing file is replaced only by a whole new one."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return path
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Yield a temp folder beside `path`; on success it replaces `path` (a folder), else it is removed."""

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..gaussians import SH_C0, GaussianSet, normalize_quats, sh_degree_from_count
-from .atomic import atomic_path
+from .atomic import write_bytes_atomically
 from .safe import short_error
 
 CHUNK_SIZE = 256
@@ -184,10 +184,7 @@ def encode_compressed_ply(g: GaussianSet, *, sort: bool = True) -> bytes:
 def write_compressed_ply(path: str | Path, g: GaussianSet, *, sort: bool = True) -> Path:
     """Write `g` as a SuperSplat compressed PLY, atomically."""
     data = encode_compressed_ply(g, sort=sort)
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-    return path
+    return write_bytes_atomically(path, data)
 
 
 # ---------------------------------------------------------------------- read

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..gaussians import SH_C0, GaussianSet
-from .atomic import atomic_path
+from .atomic import write_bytes_atomically
 from .notes import finite_gaussians, note
 
 EXT = "KHR_gaussian_splatting"
@@ -269,7 +269,4 @@ def encode_glb(g: GaussianSet) -> bytes:
 def write_glb(path: str | Path, g: GaussianSet) -> Path:
     """Write `g` as a .glb with KHR_gaussian_splatting, atomically."""
     data = encode_glb(g)
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-    return path
+    return write_bytes_atomically(path, data)

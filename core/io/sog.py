@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..gaussians import GaussianSet
-from .atomic import atomic_path
+from .atomic import atomic_path, write_bytes_atomically
 from .notes import finite_gaussians
 from .safe import (MAX_JSON_BYTES, MAX_MEMBER_BYTES, excerpt, loads_json, open_zip, read_member,
                    read_regular_file, short_error)
@@ -311,6 +311,5 @@ def write_sog(path: str | Path, g: GaussianSet, bundle: bool | None = None, iter
     folder = path.parent if path.name.lower() == "meta.json" else path
     folder.mkdir(parents=True, exist_ok=True)
     for name, data in sorted(files.items(), key=lambda kv: kv[0] == "meta.json"):  # meta.json last
-        with atomic_path(folder / name) as tmp:
-            tmp.write_bytes(data)
+        write_bytes_atomically(folder / name, data)
     return folder / "meta.json"

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..gaussians import SH_C0, GaussianSet, normalize_quats, rgb_to_sh0
-from .atomic import atomic_path
+from .atomic import write_bytes_atomically
 from .notes import finite_gaussians
 
 RECORD = np.dtype([("pos", "<f4", 3), ("scale", "<f4", 3), ("rgba", "u1", 4), ("rot", "u1", 4)])
@@ -40,10 +40,7 @@ def encode_splat(g: GaussianSet) -> bytes:
 def write_splat(path: str | Path, g: GaussianSet) -> Path:
     """Write `g` as an antimatter15 `.splat` file, atomically."""
     data = encode_splat(g)
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-    return path
+    return write_bytes_atomically(path, data)
 
 
 def decode_splat(data: bytes, source: str = ".splat data") -> GaussianSet:

@@ -36,7 +36,7 @@ import numpy as np
 
 from ..errors import BackendUnavailableError, InputError
 from ..gaussians import GaussianSet, normalize_quats
-from .atomic import atomic_path
+from .atomic import write_bytes_atomically
 from .safe import short_error
 
 MAGIC = 0x5053474E  # "NGSP" little-endian
@@ -134,10 +134,7 @@ def encode_spz(g: GaussianSet, version: int = DEFAULT_VERSION, *, sh1_bits: int 
 def write_spz(path: str | Path, g: GaussianSet, version: int = DEFAULT_VERSION, **options) -> Path:
     """Write `g` as `.spz`, atomically. Options: sh1_bits (5), sh_rest_bits (4)."""
     data = encode_spz(g, version, **options)
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-    return path
+    return write_bytes_atomically(path, data)
 
 
 # ---------------------------------------------------------------------- read
