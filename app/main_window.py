@@ -82,7 +82,7 @@ def _short_dir(folder: Path) -> str:
 
 def sample_photo() -> Path | None:
     """The demo's sample photo (as `avatar-studio demo` uses), or any shipped sample photo."""
-    from ..core.demo import SAMPLE_PHOTO
+    from .. import SAMPLE_PHOTO
     if SAMPLE_PHOTO.is_file():
         return SAMPLE_PHOTO
     return next(iter(sorted((RESOURCES_DIR / "photos").glob("*.png"))), None)
@@ -1022,7 +1022,7 @@ class MainWindow(QMainWindow):
             return
 
         def start() -> None:
-            from ..core.demo import SAMPLE_MOTION
+            from .. import SAMPLE_MOTION
             if SAMPLE_MOTION.is_file():
                 from ..core.motion.amass import load_amass
                 try:

@@ -26,13 +26,9 @@ def reconstruct_photo(photo: str | Path, output: str | Path, *, backend: str = "
     Returns (the written path, the number of Gaussians).
     """
     from .io.avatar_file import write_avatar
-    from .reconstruct.base import load_image
-    from .reconstruct.factory import create_reconstructor
-    image = load_image(photo)
-    rec = reconstructor or create_reconstructor(backend, model_dir=model_dir, prior_dir=prior_dir, device=device,
-                                                num_gaussians=gaussians)
-    result = rec.run(image, progress=progress, cancel=cancel)
-    result.avatar.name = Path(photo).stem
+    from .pipeline import reconstruct_file
+    result = reconstruct_file(photo, backend=backend, model_dir=model_dir, prior_dir=prior_dir, device=device,
+                              gaussians=gaussians, reconstructor=reconstructor, progress=progress, cancel=cancel)
     path = write_avatar(output, result.avatar)
     return path, len(result.avatar.gaussians)
 

@@ -17,7 +17,7 @@ window = window_fixture()
 def test_export_glb_from_the_window(window, body, tmp_path):
     import pygltflib
     from avatar_studio.core.avatar import Avatar, Rig
-    from avatar_studio.core.demo import SAMPLE_MOTION
+    from avatar_studio import SAMPLE_MOTION
     from avatar_studio.core.pipeline import load_motion_for_playback
     from avatar_studio.core.reconstruct.template.surface import sample_surface, interpolate, sparse_weights_at
     from avatar_studio.core.gaussians import GaussianSet

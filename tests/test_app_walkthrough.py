@@ -100,7 +100,7 @@ def _fresh_scene(win) -> None:
 
 
 def _add_dancer(win, name: str = "dancer", seed: int = 0):
-    from avatar_studio.core.demo import SAMPLE_MOTION
+    from avatar_studio import SAMPLE_MOTION
     from avatar_studio.core.pipeline import load_motion_for_playback
     from avatar_studio.core.scene import SceneItem
     body = win.scene.body
@@ -381,7 +381,7 @@ def test_recovered_session_comes_back_as_its_project(window, tmp_path):
 
 def test_first_export_does_not_default_into_the_apps_own_folders(window, tmp_path):
     from avatar_studio import RESOURCES_DIR
-    from avatar_studio.core.demo import SAMPLE_MOTION
+    from avatar_studio import SAMPLE_MOTION
     from test_app_helpers import drop_files, wait_until
     _fresh_scene(window)
     item = _add_dancer(window)

@@ -65,7 +65,7 @@ def avatar_item(window, photo):
 @pytest.fixture(scope="module")
 def dancing(window, avatar_item):
     """The avatar with the sample dance, dropped as a motion file."""
-    from avatar_studio.core.demo import SAMPLE_MOTION
+    from avatar_studio import SAMPLE_MOTION
     window.scene.select(avatar_item)
     window.last_error = ""
     drop_files(window, [SAMPLE_MOTION])

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from avatar_studio.core.avatar import Avatar, Rig
-from avatar_studio.core.cli import build_parser, main
+from avatar_studio.cli.main import main
+from avatar_studio.cli.parser import build_parser
 from avatar_studio.core.io.avatar_file import write_avatar
 from conftest import random_gaussians
 

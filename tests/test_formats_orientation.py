@@ -128,7 +128,7 @@ def test_non_finite_splats_dropped_with_a_note_or_refused(tmp_path, rng):
 
 
 def test_cli_prints_the_note_and_strict_refuses(tmp_path, rng, capsys):
-    from avatar_studio.core.cli import main
+    from avatar_studio.cli.main import main
     arr = gaussian_vertex_array(random_gaussians(10, rng, 0))
     arr["opacity"][0] = np.nan
     PlyData([PlyElement.describe(arr, "vertex")]).write(str(tmp_path / "n.ply"))
@@ -207,7 +207,7 @@ def test_a_fifo_is_refused_without_blocking(tmp_path):
 
 
 def test_animate_on_an_spz_says_it_has_no_rig(tmp_path, rng, capsys):
-    from avatar_studio.core.cli import main
+    from avatar_studio.cli.main import main
     write_gaussians(tmp_path / "s.spz", random_gaussians(8, rng, 0))
     assert main(["animate", str(tmp_path / "s.spz"), "--motion", str(tmp_path / "none.bvh"),
                  "-o", str(tmp_path / "o.mp4")]) == 2

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from avatar_studio.core.io.atomic import TEMP_TAG
+from avatar_studio.core.motion.amass import write_amass
 
 REPO = Path(__file__).resolve().parents[1]
 SIGNALS = [signal.SIGKILL, signal.SIGTERM, signal.SIGINT]
@@ -23,7 +24,7 @@ SIGNALS = [signal.SIGKILL, signal.SIGTERM, signal.SIGINT]
 
 def _cli() -> list[str]:
     exe = shutil.which("avatar-studio")
-    return [exe] if exe else [sys.executable, "-m", "avatar_studio.core.cli"]
+    return [exe] if exe else [sys.executable, "-m", "avatar_studio.cli"]
 
 
 def _env() -> dict:
@@ -71,7 +72,7 @@ def inputs(tmp_path_factory):
     rig = Rig(rng.integers(0, 22, (n, 1)).astype(np.int32), np.ones((n, 1), np.float32), np.zeros(10, np.float32),
               "neutral", "standin", None)
     write_avatar(d / "avatar.ply", Avatar(random_gaussians(n, rng, 0), rig, "runner"))
-    smooth_motion(600).save_npz(d / "long.npz")
+    write_amass(smooth_motion(600), d / "long.npz")
     return d
 
 
@@ -152,7 +153,7 @@ def test_sigterm_closes_the_window_process_cleanly(tmp_path):
     env = {**os.environ, "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data"),
            "XDG_CONFIG_HOME": str(tmp_path / "config")}
     env.pop("QT_QPA_PLATFORM", None)
-    proc = subprocess.Popen([sys.executable, "-m", "avatar_studio.core.cli"], env=env, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "avatar_studio.cli"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
         time.sleep(6.0)  # the window is up and its core is loading

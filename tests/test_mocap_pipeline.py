@@ -13,6 +13,7 @@ from avatar_studio.core.mocap.evaluate import pa_mpjpe
 from avatar_studio.core.mocap.pipeline import capture_motion, overlay_skeleton
 from avatar_studio.core.mocap.video import read_frames
 from avatar_studio.core.reconstruct.base import CancelToken
+from avatar_studio.core.motion.amass import load_amass
 
 pytestmark = pytest.mark.skipif(not landmarks.available(),
                                 reason="mediapipe 0.10.21 not installed (avatar-studio install-landmarks)")
@@ -121,11 +122,11 @@ def test_cancel(clip, body, stage):
 
 
 def test_cli_mocap(clip, tmp_path, capsys):
-    from avatar_studio.core.cli import main
+    from avatar_studio.cli.main import main
     from avatar_studio.core.motion.motion import Motion
     out = tmp_path / "captured.npz"
     assert main(["mocap", str(clip.path), "-o", str(out), "--end", "1.5", "-q"]) == 0
-    assert Motion.load_npz(out).num_frames == 15
+    assert load_amass(out).num_frames == 15
     bad = tmp_path / "noise.mov"
     bad.write_bytes(b"\x00" * 500)
     assert main(["mocap", str(bad), "-o", str(tmp_path / "x.npz")]) == 2

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from avatar_studio.core.commands import motion_cmd
+from avatar_studio.cli.commands import motion as motion_cmd
 from avatar_studio.core.errors import InputError, StudioError
 from avatar_studio.core.motion.bvh import read_bvh
 from avatar_studio.core.motion.conventions import hand_means, normalize, to_flat_hands, to_mean_hands, to_world_y_up

@@ -1,7 +1,7 @@
 """Video -> SMPL-X `Motion`: the one entry point the CLI and the GUI share.
 
     result = capture_motion("dance.mp4", progress=lambda stage, f: ..., cancel=token)
-    result.motion.save_npz("dance.npz")                     # Y-up world, feet on the floor
+    write_amass(result.motion, "dance.npz")                 # (motion.amass) Y-up world, feet on the floor
     img = overlay_skeleton(frame, result, i)                # check view: fitted skeleton on frame i
 
 Stages (reported through `progress(stage, fraction_of_whole_job)`): "landmarks" (decoding and

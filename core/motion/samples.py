@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..rotations import aa_to_rotmat, rotmat_to_aa
+from .amass import write_amass
 from .motion import Motion
 from .skeleton import posed_joints
 
@@ -227,7 +228,7 @@ def write_samples(out_dir: str | Path) -> list[Path]:
     paths = []
     for name, make in SAMPLES.items():
         path = out_dir / f"{name}.npz"
-        make().save_npz(path)
+        write_amass(make(), path)
         paths.append(path)
     return paths
 

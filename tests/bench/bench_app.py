@@ -38,7 +38,7 @@ TARGET_FPS = 30.0
 
 
 ENTRY_POINTS = {
-    "avatar-studio": "import sys; from avatar_studio.core.cli import main; sys.exit(main([]))",
+    "avatar-studio": "import sys; from avatar_studio.cli.main import main; sys.exit(main([]))",
     "app.main": "import sys; from avatar_studio.app.main import main; sys.exit(main())",
 }
 
@@ -123,7 +123,7 @@ def run_event_loop(seconds: float) -> None:
 def bench_viewport(win, item, seconds: float) -> dict:
     from PySide6.QtWidgets import QApplication
     from test_app_helpers import pump
-    from avatar_studio.core.demo import SAMPLE_MOTION
+    from avatar_studio import SAMPLE_MOTION
     from avatar_studio.core.pipeline import load_motion_for_playback
     if item.motion is None:
         win.set_motion(load_motion_for_playback(SAMPLE_MOTION, win.scene.body))
@@ -178,7 +178,7 @@ def bench_window_playback(win, item, seconds: float, speed: float = 2.0, size=(1
     the docks leave (issue 23, item 8: target >= 60 at 2x on the 2-core machine)."""
     from test_app_helpers import pump
     from avatar_studio.app.timeline import SPEEDS
-    from avatar_studio.core.demo import SAMPLE_MOTION
+    from avatar_studio import SAMPLE_MOTION
     from avatar_studio.core.pipeline import load_motion_for_playback
     if item.motion is None:
         win.set_motion(load_motion_for_playback(SAMPLE_MOTION, win.scene.body))

@@ -16,6 +16,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from avatar_studio.core.motion.amass import write_amass
+
 TESTS_DIR = Path(__file__).resolve().parents[1]
 if str(TESTS_DIR) not in sys.path:
     sys.path.insert(0, str(TESTS_DIR))
@@ -97,7 +99,7 @@ def seeds_amass(d: Path) -> list[Path]:
     from test_motion_helpers import write_amass_npz
     m = _motion()
     ours = d / "ours.npz"
-    m.save_npz(ours)
+    write_amass(m, ours)
     return [ours, write_amass_npz(d / "clip_stageii.npz", m), write_amass_npz(d / "smplh.npz", m, smplh=True)]
 
 
@@ -245,7 +247,7 @@ def seeds_cli(d: Path) -> list[Path]:
 def load_cli_info(path: Path):
     """`avatar-studio info PATH` in-process: exit 0, or exit 2 with one `error:` line; never the catch-all."""
     import contextlib
-    from avatar_studio.core.cli import main
+    from avatar_studio.cli.main import main
     from avatar_studio.core.errors import InputError
     err, out = io.StringIO(), io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):

@@ -12,7 +12,7 @@ import sys
 import threading
 from pathlib import Path
 
-from ..errors import InputError
+from ...core.errors import InputError
 
 
 def register(subparsers) -> None:
@@ -60,10 +60,10 @@ def _native_logs_muted():
 
 
 def cmd_mocap(args: argparse.Namespace) -> int:
-    from ..cli import ConsoleProgress
-    from ..mocap.pipeline import MocapSettings, capture_motion
-    from ..motion.detect import save_motion
-    from ..reconstruct.base import CancelToken
+    from ..progress import ConsoleProgress
+    from ...core.mocap.pipeline import MocapSettings, capture_motion
+    from ...core.motion.detect import save_motion
+    from ...core.reconstruct.base import CancelToken
     out = Path(args.output)
     if out.suffix.lower() not in (".npz", ".bvh", ""):
         raise InputError(f"Cannot write a motion to '{out.name}': use .npz, .bvh, or a folder name (LHM).")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import InputError
+from ...core.errors import InputError
 
 EPILOG = """\
 JOBS is a folder of photos, a glob ('shoots/**/*.jpg'), or a manifest: CSV with a header row or
@@ -20,7 +20,7 @@ failed (each named in the summary), 130 stopped (run again with --resume to fini
 
 
 def _size(text: str) -> tuple[int, int]:
-    from ..batch.jobs import parse_size
+    from ...core.batch.jobs import parse_size
     try:
         return parse_size(text)
     except InputError as err:
@@ -28,8 +28,8 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    from ..batch import JobDefaults, run_batch
-    from ..batch.jobs import parse_outputs
+    from ...core.batch import JobDefaults, run_batch
+    from ...core.batch.jobs import parse_outputs
     defaults = JobDefaults(motions=list(args.motion or []),
                            outputs=parse_outputs(args.outputs) if args.outputs else None,
                            size=args.size, camera=args.camera, frames=args.frames, fps=args.fps,

@@ -1,28 +1,23 @@
-"""`avatar-studio demo`: the whole path on the embedded defaults — photo -> avatar -> animation."""
+"""`avatar-studio demo`: the whole path on the embedded samples — photo -> avatar -> animation."""
 from __future__ import annotations
 
 import sys
 import time
 from pathlib import Path
 
-from .. import RESOURCES_DIR
-
-SAMPLE_PHOTO = RESOURCES_DIR / "photos" / "sample_person_1.png"
-SAMPLE_MOTION = RESOURCES_DIR / "motions" / "dance.npz"
+from .. import SAMPLE_MOTION, SAMPLE_PHOTO
 
 
 def run_demo(out_dir: Path, *, photo: str | Path | None = None, motion: str | Path | None = None,
              size: int = 512, renderer: str = "auto", quiet: bool = False) -> dict[str, Path]:
     """Write avatar.ply, demo.mp4 and demo_frame.png into `out_dir`; returns their paths."""
-    from .body.model import default_body_model
-    from .cli import ConsoleProgress
-    from .export.animation import AnimationSettings, AvatarAnimation
-    from .export.video import VideoOptions, write_video
-    from .io.avatar_file import write_avatar
-    from .pipeline import load_motion_for_playback
-    from .reconstruct.base import load_image
-    from .reconstruct.factory import create_reconstructor
-    from .render.rendering import create_renderer
+    from ..core.body.model import default_body_model
+    from ..core.export.animation import AnimationSettings, AvatarAnimation
+    from ..core.export.video import VideoOptions, write_video
+    from ..core.io.avatar_file import write_avatar
+    from ..core.pipeline import load_motion_for_playback, reconstruct_file
+    from ..core.render.rendering import create_renderer
+    from .progress import ConsoleProgress
 
     out_dir.mkdir(parents=True, exist_ok=True)
     photo = Path(photo) if photo else SAMPLE_PHOTO
@@ -31,9 +26,7 @@ def run_demo(out_dir: Path, *, photo: str | Path | None = None, motion: str | Pa
     t0 = time.perf_counter()
 
     prog = ConsoleProgress("reconstruct", quiet)
-    result = create_reconstructor("template").run(load_image(photo), progress=prog.stage)
-    avatar = result.avatar
-    avatar.name = photo.stem
+    avatar = reconstruct_file(photo, backend="template", progress=prog.stage).avatar
     avatar_path = write_avatar(out_dir / "avatar.ply", avatar)
     prog.done(f"{len(avatar.gaussians):,} Gaussians -> {avatar_path}")
 

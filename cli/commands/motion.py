@@ -10,7 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ..errors import InputError, StudioError
+from ...core.errors import InputError, StudioError
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +29,7 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
 
 def source_options(args: argparse.Namespace) -> dict:
     """`load_motion` keyword options from parsed arguments (only those the user set)."""
-    from ..motion.retarget import RetargetSettings
+    from ...core.motion.retarget import RetargetSettings
     options: dict = {"fps": args.fps, "person": args.person}
     if args.camera_frame:
         options["world"] = False
@@ -52,13 +52,13 @@ def body_from_args(args: argparse.Namespace):
     """A `BodyModel` for `--body`, or None for the default model (loaded only when needed)."""
     if getattr(args, "body", None) is None:
         return None
-    from ..body.model import BodyModel
+    from ...core.body.model import BodyModel
     return BodyModel(args.body)
 
 
 def register(subparsers) -> argparse.ArgumentParser:
     """Add `motion convert` and `motion info` to an argparse sub-command set; returns the group parser."""
-    from ..motion.sources import FORMATS
+    from ...core.motion.sources import FORMATS
     formats = "; ".join(FORMATS.values())
     motion = subparsers.add_parser("motion", help="import, inspect and convert motion files",
                                    description=f"Supported motion sources: {formats}.")
@@ -102,7 +102,7 @@ def _format_info(info: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run `motion convert` or `motion info`; StudioError for anything the user must fix."""
-    from ..motion.detect import describe, load_motion, motion_facts, save_motion
+    from ...core.motion.detect import describe, load_motion, motion_facts, save_motion
     command = getattr(args, "motion_command", None)
     if command == "info":
         info = describe(args.input, **source_options(args))
@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     if command == "convert":
         body = body_from_args(args)
         motion = load_motion(args.input, body=body, **source_options(args))
-        from ..motion.detect import prepare_export
+        from ...core.motion.detect import prepare_export
         motion = prepare_export(motion, args.output, body, fps=args.out_fps, on_floor=not args.keep_height)
         out = save_motion(motion, args.output, body, fps=motion.fps, on_floor=False)
         facts = motion_facts(motion)

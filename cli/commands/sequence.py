@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
-from .convert_cmd import SEQUENCE_FORMATS, sequence_format_for
+from ...core.errors import InputError
+from .convert import SEQUENCE_FORMATS, sequence_format_for
 
 
 def _open(args: argparse.Namespace):
-    from ..sequence import load_sequence, normalise_object_space
+    from ...core.sequence import load_sequence, normalise_object_space
     seq = load_sequence(args.sequence, fps=args.fps)
     if getattr(args, "normalise", False) or getattr(args, "height", None):
         seq = normalise_object_space(seq, up_axis=args.up, height=args.height)
@@ -46,7 +46,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_frame(args: argparse.Namespace) -> int:
     """Scrub: write the frame shown at a time (or an index) as one splat file."""
-    from ..io.formats import write_gaussians
+    from ...core.io.formats import write_gaussians
     with _open(args) as seq:
         if args.index is not None:
             i = args.index - 1
@@ -61,8 +61,8 @@ def cmd_frame(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from ..cli import ConsoleProgress
-    from ..sequence import export_sequence
+    from ..progress import ConsoleProgress
+    from ...core.sequence import export_sequence
     out = Path(args.output)
     fmt = sequence_format_for(out, args.format)
     with _open(args) as seq:
@@ -74,11 +74,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_bake(args: argparse.Namespace) -> int:
-    from ..body.model import body_for_rig
-    from ..cli import ConsoleProgress
-    from ..io.avatar_file import read_avatar
-    from ..pipeline import load_motion_for_playback
-    from ..sequence import bake_avatar
+    from ...core.body.model import body_for_rig
+    from ..progress import ConsoleProgress
+    from ...core.io.avatar_file import read_avatar
+    from ...core.pipeline import load_motion_for_playback
+    from ...core.sequence import bake_avatar
     avatar = read_avatar(args.avatar)
     body = body_for_rig(avatar.rig.body_model, avatar.rig.gender, args.body)
     motion = load_motion_for_playback(args.motion, body)

@@ -5,14 +5,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import InputError
+from ...core.errors import InputError
 
 
 def cmd_glb(args: argparse.Namespace) -> int:
-    from ..body.model import body_for_rig
-    from ..cli import ConsoleProgress
-    from ..export.glb import GlbOptions, export_glb
-    from ..io.avatar_file import read_avatar
+    from ...core.body.model import body_for_rig
+    from ..progress import ConsoleProgress
+    from ...core.export.glb import GlbOptions, export_glb
+    from ...core.io.avatar_file import read_avatar
     out = Path(args.output)
     if out.suffix.lower() != ".glb":
         raise InputError(f"The output must be a .glb file, not '{out.name}'.")
@@ -20,7 +20,7 @@ def cmd_glb(args: argparse.Namespace) -> int:
     body = body_for_rig(avatar.rig.body_model, avatar.rig.gender, args.body)
     motion = None
     if args.motion:
-        from ..pipeline import load_motion_for_playback
+        from ...core.pipeline import load_motion_for_playback
         motion = load_motion_for_playback(args.motion, body)
     elif args.start or args.end is not None or args.fps is not None:
         raise InputError("--start, --end and --fps choose part of a motion: give one with --motion.")

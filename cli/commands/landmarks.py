@@ -7,8 +7,8 @@ import os
 import subprocess
 import sys
 
-from ..errors import BackendUnavailableError
-from ..mediapipe_models import MEDIAPIPE_REQUIREMENT, RUNTIME_REQUIREMENTS
+from ...core.errors import BackendUnavailableError
+from ...core.mediapipe_models import MEDIAPIPE_REQUIREMENT, RUNTIME_REQUIREMENTS
 
 # Loading both models in a fresh interpreter proves the install works offline.
 _CHECK = ("import mediapipe as mp; "

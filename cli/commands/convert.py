@@ -5,7 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import InputError
+from ...core.errors import InputError
+from ..options import add_splat_read_options, quiet_option
 
 SEQUENCE_SUFFIXES = (".npz", ".npy", ".zip")
 SEQUENCE_FORMATS = ("ply_folder", "npz", "zip")
@@ -29,20 +30,6 @@ def sequence_format_for(out: Path, explicit: str | None = None) -> str:
     return "npz" if lower.endswith(".npz") else "zip" if lower.endswith(".zip") else "ply_folder"
 
 
-UP_HELP = ("the file's up axis when its format's frame is wrong for it: auto (default: PLY scenes, "
-           "compressed PLY, .splat, .ksplat and SOG are y-down, SPZ and glTF y-up, avatars y-up), y, -y, z or -z")
-
-
-def add_splat_read_options(sp: argparse.ArgumentParser) -> None:
-    """--up, --strict and --sh-order: how a splat file is read (info, convert, animate)."""
-    sp.add_argument("--up", default="auto", choices=["auto", "y", "-y", "z", "-z"], help=UP_HELP)
-    sp.add_argument("--strict", action="store_true",
-                    help="refuse files holding NaN or infinite splats instead of dropping them with a note")
-    sp.add_argument("--sh-order", default=None, choices=["channel", "coeff"],
-                    help="PLY f_rest order: channel (INRIA, the default) or coeff (R,G,B per coefficient, "
-                         "as LHM writes without gs_use_rgb)")
-
-
 def print_notes(notes: list[str]) -> None:
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
@@ -55,8 +42,8 @@ def _say(args: argparse.Namespace, text: str) -> None:
 
 def sniff_path_or_none(path: Path) -> str | None:
     """formats.sniff_path, or None where it does not know the file."""
-    from ..errors import StudioError
-    from ..io.formats import sniff_path
+    from ...core.errors import StudioError
+    from ...core.io.formats import sniff_path
     try:
         return sniff_path(path)
     except StudioError:
@@ -64,16 +51,16 @@ def sniff_path_or_none(path: Path) -> str | None:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from ..io.formats import format_for_output, format_info, lost_in_conversion, write_gaussians
-    from ..pipeline import load_splats
+    from ...core.io.formats import format_for_output, format_info, lost_in_conversion, write_gaussians
+    from ...core.pipeline import load_splats
     src, out = Path(args.input), Path(args.output)
     if not src.exists():
         raise InputError(f"File not found: {src}")
     if src.resolve() == out.resolve():
         raise InputError("The output must differ from the input.")
     if is_sequence_path(src) and not (src.is_dir() and sniff_path_or_none(src) == "sog"):
-        from ..cli import ConsoleProgress
-        from ..sequence import export_sequence, load_sequence
+        from ..progress import ConsoleProgress
+        from ...core.sequence import export_sequence, load_sequence
         fmt = sequence_format_for(out, args.to if args.to in SEQUENCE_FORMATS else None)
         frame_format = args.frame_format or (args.to if args.to and args.to not in SEQUENCE_FORMATS else "ply")
         with load_sequence(src, fps=args.fps) as seq:
@@ -119,5 +106,5 @@ def register(subparsers) -> None:
                     help="per-frame file format when writing a sequence folder or zip (default ply)")
     sp.add_argument("--fps", type=float, default=None, help="frame rate of an input sequence that stores none")
     add_splat_read_options(sp)
-    sp.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    quiet_option(sp)
     sp.set_defaults(func=cmd_convert)
