@@ -15,7 +15,7 @@ window = window_fixture((1200, 800))
 
 def test_override_bvh_mapping_and_save_it(window, body, tmp_path, rng):
     from avatar_studio.core.avatar import Avatar, Rig
-    from avatar_studio.core.motion import samples
+    from avatar_studio.testing import motion_samples as samples
     from avatar_studio.core.motion.export import save_bvh
     from avatar_studio.core.project import load_project
     from avatar_studio.core.scene import SceneItem
@@ -63,7 +63,7 @@ def test_a_refused_bvh_is_mapped_from_the_menu(window, body, tmp_path, rng):
     BVH Mapping on that file maps the legs and the motion loads."""
     from avatar_studio.core.avatar import Avatar, Rig
     from avatar_studio.core.errors import StudioError
-    from avatar_studio.core.motion import samples
+    from avatar_studio.testing import motion_samples as samples
     from avatar_studio.core.motion.bvh import BvhClip, BvhSkeleton, read_bvh, write_bvh
     from avatar_studio.core.motion.export import motion_to_bvh
     from avatar_studio.core.pipeline import load_motion_for_playback

@@ -18,9 +18,9 @@ window = window_fixture((1200, 800))
 
 @pytest.fixture(scope="module")
 def clip_and_avatar(tmp_path_factory, body):
-    from avatar_studio.core.mocap.synthetic_video import camera_for, render_clip
-    from avatar_studio.core.motion import samples
-    from avatar_studio.core.reconstruct import synthetic as syn
+    from avatar_studio.testing.synthetic_video import camera_for, render_clip
+    from avatar_studio.testing import motion_samples as samples
+    from avatar_studio.testing import synthetic as syn
     avatar = syn.make_avatar(syn.random_spec(5), body, 20000)
     motion = samples.arms_overhead(3.0, rest_joints=body.rest_joints(avatar.rig.betas))
     motion = motion.frames(slice(0, 90, 4)).replace(fps=7.5)

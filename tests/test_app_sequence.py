@@ -16,7 +16,8 @@ window = window_fixture((1000, 700))
 
 
 def test_open_and_scrub_sequence(window, tmp_path, rng):
-    from avatar_studio.core.gaussians import GaussianSet, normalize_quats
+    from avatar_studio.core.gaussians import GaussianSet
+    from avatar_studio.core.rotations import normalize_quats
     from avatar_studio.core.io.ply import write_ply
     folder = tmp_path / "blob_seq"
     folder.mkdir()

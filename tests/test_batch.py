@@ -32,7 +32,7 @@ def manifest(tmp_path_factory) -> Path:
     """2 photos x 2 motions, a photo that is not an image (x 1 motion), a row with a bad size, a
     GLB row, and an avatar file (a synthetic subject) posed to PLY and animated."""
     from avatar_studio.core.io.avatar_file import write_avatar
-    from avatar_studio.core.reconstruct.synthetic import make_avatar, random_spec
+    from avatar_studio.testing.synthetic import make_avatar, random_spec
     folder = tmp_path_factory.mktemp("jobs")
     (folder / "broken.png").write_text("not an image")
     write_avatar(folder / "synthetic.ply", make_avatar(random_spec(3), num_gaussians=2000))

@@ -51,7 +51,8 @@ def _type_checking_nodes(tree: ast.AST) -> set[int]:
 
 def imported_names(path: pathlib.Path, modules: set[str] | None = None) -> list[tuple[int, str]]:
     """(line, absolute dotted name) for every import in the file at `path`: `import a.b`, `from a import b`
-    (yields a and a.b; given the set of `modules`, only a.b where that is a module), relative imports, `importlib.import_module("...")`/`__import__("...")` calls, and
+    (yields a and a.b; given the set of `modules`, only a.b where that is a module), relative imports,
+    `importlib.import_module("...")`/`__import__("...")` calls, and
     "package.module:function" strings (targets that a worker imports by name)."""
     module = module_name(path)
     is_package = path.name == "__init__.py"

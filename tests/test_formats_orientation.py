@@ -9,7 +9,8 @@ import pytest
 from plyfile import PlyData, PlyElement
 
 from avatar_studio.core.errors import InputError, StudioError
-from avatar_studio.core.gaussians import SH_C0, GaussianSet, quat_to_rotmat
+from avatar_studio.core.gaussians import SH_C0, GaussianSet
+from avatar_studio.core.rotations import quat_to_rotmat
 from avatar_studio.core.io import formats
 from avatar_studio.core.io.formats import lost_in_conversion, read_gaussians, sniff_path, write_gaussians
 from avatar_studio.core.io.orientation import (FRAME_TO_STUDIO, X_TURN_SH_SIGNS, flip_upside_down, from_studio,

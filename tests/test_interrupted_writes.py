@@ -37,7 +37,8 @@ import numpy as np
 from avatar_studio.core.io.atomic import Terminated, sigterm_unwinds
 from avatar_studio.core.project import save_project
 from avatar_studio.core.scene import Scene, SceneItem
-from avatar_studio.core.gaussians import GaussianSet, normalize_quats
+from avatar_studio.core.gaussians import GaussianSet
+from avatar_studio.core.rotations import normalize_quats
 rng = np.random.default_rng(0)
 n = 400_000
 g = GaussianSet(rng.normal(size=(n, 3)), normalize_quats(rng.normal(size=(n, 4))), rng.uniform(0.01, 0.1, (n, 3)),

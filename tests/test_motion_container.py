@@ -61,7 +61,7 @@ def test_sample_motions_ship_and_move(name, body):
 
 
 def test_samples_regenerate_identically(tmp_path):
-    from avatar_studio.core.motion.samples import write_samples
+    from avatar_studio.testing.motion_samples import write_samples
     for p in write_samples(tmp_path):
         a, b = load_amass(p), load_amass(RESOURCES_DIR / "motions" / p.name)
         np.testing.assert_allclose(a.full_pose(), b.full_pose(), atol=1e-6)

@@ -13,6 +13,7 @@ def test_every_python_package_is_listed():
             rel = init.parent.relative_to(ROOT)
             found.add("avatar_studio." + ".".join(rel.parts))
     missing = found - listed
+    assert "avatar_studio.testing" not in listed, "the workshop (testing/) is not part of the installed product"
     assert not missing, f"add these to [tool.setuptools] packages in pyproject.toml: {sorted(missing)}"
     tracked = set()
     import subprocess

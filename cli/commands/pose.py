@@ -17,7 +17,8 @@ def cmd_pose(args: argparse.Namespace) -> int:
 def register(subparsers) -> None:
     sp = quiet_option(subparsers.add_parser(
         "pose", help="avatar + motion -> the posed avatar at one time as 3DGS PLY",
-        description="Write the avatar posed at one time. For every frame of a range, use `avatar-studio sequence bake`."))
+        description="Write the avatar posed at one time. For every frame of a range, use "
+                    "`avatar-studio sequence bake`."))
     sp.add_argument("avatar")
     sp.add_argument("--motion", required=True)
     sp.add_argument("-o", "--output", required=True, help=".ply file to write")

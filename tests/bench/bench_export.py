@@ -25,7 +25,8 @@ def body_avatar(n: int, seed: int = 0):
     """A 40k-Gaussian avatar on the embedded body surface, skinned with the surface weights."""
     from avatar_studio.core.avatar import Avatar, Rig
     from avatar_studio.core.body.model import default_body_model
-    from avatar_studio.core.gaussians import GaussianSet, normalize_quats
+    from avatar_studio.core.gaussians import GaussianSet
+    from avatar_studio.core.rotations import normalize_quats
     from avatar_studio.core.skinning import dense_to_sparse_weights
     body = default_body_model()
     rng = np.random.default_rng(seed)

@@ -9,7 +9,7 @@ forward with -x once lowered; the left elbow flexes with -y (right side mirrored
 Every generator derives the translation from the joint angles with `plant_feet` (the supporting
 foot stays still on the floor), so no clip has foot skate of its own.
 
-Run `python -m avatar_studio.core.motion.samples --out resources/motions` to regenerate.
+Run `python -m avatar_studio.testing.motion_samples --out resources/motions` to regenerate.
 """
 from __future__ import annotations
 
@@ -18,15 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..rotations import aa_to_rotmat, rotmat_to_aa
-from .amass import write_amass
-from .motion import Motion
-from .skeleton import posed_joints
+from ..core.body.joints import NUM_BODY_JOINTS, SMPLX_JOINT_NAMES
+from ..core.rotations import aa_to_rotmat, rotmat_to_aa
+from ..core.motion.amass import write_amass
+from ..core.motion.motion import Motion
+from ..core.motion.skeleton import posed_joints
 
 FPS = 30.0
-JOINTS = ("pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2", "left_ankle",
-          "right_ankle", "spine3", "left_foot", "right_foot", "neck", "left_collar", "right_collar", "head",
-          "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist")
+JOINTS = SMPLX_JOINT_NAMES[:NUM_BODY_JOINTS]
 J = {name: i for i, name in enumerate(JOINTS)}
 ARM_DOWN = np.radians(72.0)
 
@@ -90,7 +89,7 @@ def plant_feet(full_pose: np.ndarray, rest_joints: np.ndarray) -> np.ndarray:
 
 def _motion(pose: np.ndarray, rest_joints: np.ndarray | None, name: str) -> Motion:
     if rest_joints is None:
-        from ..body.model import default_body_model
+        from ..core.body.model import default_body_model
         rest_joints = default_body_model().rest_joints()
     tr = plant_feet(pose, np.asarray(rest_joints, np.float64))
     return Motion.from_full_pose(pose, tr, fps=FPS, up_axis="y", name=name)

@@ -14,9 +14,9 @@ from typing import Callable
 
 import numpy as np
 
-from ..avatar import Avatar
-from ..motion.motion import Motion
-from ..render.base import Camera
+from ..core.avatar import Avatar
+from ..core.motion.motion import Motion
+from ..core.render.base import Camera
 
 VIEWS = {"front": 0.0, "three_quarter": 45.0}
 
@@ -67,10 +67,10 @@ def render_clip(avatar: Avatar, body, motion: Motion, camera: Camera, path: str 
         renderer: a `Renderer` (default: a new OpenGL one, closed afterwards).
         backdrop: [H,W,3] float 0..1 picture behind the person (default: a plain light grey).
     """
-    from ..export.video import VideoOptions, write_video
+    from ..core.export.video import VideoOptions, write_video
     own = renderer is None
     if own:
-        from ..render.rendering import create_renderer
+        from ..core.render.rendering import create_renderer
         renderer = create_renderer("gl")
     if backdrop is None:
         backdrop = np.full((camera.height, camera.width, 3), 0.8, np.float32)

@@ -19,7 +19,7 @@ exact SMPL-X `.npz` layout that `smplx` 0.1.28 reads. Everything here is generat
    directions (height, girth, shoulder width, leg length) and two small expression directions,
    landmarks, hand means; no pose correctives (`posedirs` is all zeros).
 
-Run `python -m avatar_studio.core.body.standin --out resources/body/smplx/SMPLX_NEUTRAL.npz`.
+Run `python -m avatar_studio.testing.standin --out resources/body/smplx/SMPLX_NEUTRAL.npz`.
 The result is deterministic for a given seed (the seed only breaks ties in the decimation).
 """
 from __future__ import annotations
@@ -39,21 +39,7 @@ NUM_EXPR = 100
 NUM_POSE_BASIS = (NUM_JOINTS - 1) * 9  # 486
 FLOOR_Y = -1.30
 
-JOINT_NAMES = (
-    "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2", "left_ankle",
-    "right_ankle", "spine3", "left_foot", "right_foot", "neck", "left_collar", "right_collar", "head",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "jaw",
-    "left_eye_smplhf", "right_eye_smplhf",
-    "left_index1", "left_index2", "left_index3", "left_middle1", "left_middle2", "left_middle3",
-    "left_pinky1", "left_pinky2", "left_pinky3", "left_ring1", "left_ring2", "left_ring3",
-    "left_thumb1", "left_thumb2", "left_thumb3",
-    "right_index1", "right_index2", "right_index3", "right_middle1", "right_middle2", "right_middle3",
-    "right_pinky1", "right_pinky2", "right_pinky3", "right_ring1", "right_ring2", "right_ring3",
-    "right_thumb1", "right_thumb2", "right_thumb3",
-)
-PARENTS = np.array([-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 15, 15, 15,
-                    20, 25, 26, 20, 28, 29, 20, 31, 32, 20, 34, 35, 20, 37, 38,
-                    21, 40, 41, 21, 43, 44, 21, 46, 47, 21, 49, 50, 21, 52, 53], np.int64)
+from ..core.body.joints import SMPLX_JOINT_NAMES as JOINT_NAMES, SMPLX_PARENTS as PARENTS  # noqa: E402
 _J = {name: i for i, name in enumerate(JOINT_NAMES)}
 FINGERS = ("index", "middle", "pinky", "ring", "thumb")  # SMPL-X order of the finger chains
 

@@ -7,7 +7,7 @@ Clothing patterns are solid, stripes, checks, noise or a front print, so the fro
 garment are alike but not identical, as in real clothes.
 
 Used by the template benchmark (`tests/bench/bench_template.py`), the tests, and the sample photos:
-`python -m avatar_studio.core.reconstruct.synthetic --photos resources/photos`.
+`python -m avatar_studio.testing.synthetic --photos resources/photos`.
 """
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..avatar import Avatar, Rig
-from ..body.model import BodyModel, default_body_model
-from ..gaussians import GaussianSet
-from ..render.base import Camera
-from ..skinning import dense_to_sparse_weights
-from .template.surface import (face_areas_normals, interpolate, mean_spacing, sample_surface, surfels,
+from ..core.avatar import Avatar, Rig
+from ..core.body.model import BodyModel, default_body_model
+from ..core.gaussians import GaussianSet
+from ..core.render.base import Camera
+from ..core.skinning import dense_to_sparse_weights
+from ..core.reconstruct.template.surface import (face_areas_normals, interpolate, mean_spacing, sample_surface, surfels,
                                vertex_normals)
 
 PATTERNS = ("solid", "stripes", "checks", "noise", "print")
@@ -436,7 +436,7 @@ def background(height: int, width: int, rng: np.random.Generator, kind: str = "g
 
 def render_rgba(gaussians: GaussianSet, camera: Camera, renderer=None) -> np.ndarray:
     """[H,W,4] float32 straight-alpha render of `gaussians` through `camera`."""
-    from ..render.rendering import create_renderer
+    from ..core.render.rendering import create_renderer
     r = renderer or create_renderer("auto")
     out = r.render(gaussians, camera, background=None)
     return np.concatenate([out.color, out.alpha[..., None]], axis=-1)

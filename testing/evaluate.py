@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..rotations import aa_to_rotmat
+from ..core.rotations import aa_to_rotmat
 
 
 def procrustes(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
