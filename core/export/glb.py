@@ -18,20 +18,19 @@ import io
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from ..avatar import Avatar
+from ..body.joints import SMPLX_JOINT_NAMES, SMPLX_PARENTS
 from ..body.model import BodyModel
 from ..errors import InputError
 from ..gaussians import GaussianSet, sh0_to_rgb
+from ..jobs import Progress
 from ..motion.motion import Motion
 from ..render.base import Camera, Renderer
-from ..body.joints import SMPLX_JOINT_NAMES, SMPLX_PARENTS
 from ..skinning import dense_to_sparse_weights
 
-Progress = Callable[[str, float], None]
 
 KHR_SPLAT = "KHR_gaussian_splatting"
 KHR_UNLIT = "KHR_materials_unlit"

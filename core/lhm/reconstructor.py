@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError, ModelFileError
-from ..reconstruct.base import CancelToken, Diagnostics, Progress, ProgressCallback, ReconstructionResult, check_image
+from ..reconstruct.base import CancelToken, Diagnostics, Progress, StageProgress, ReconstructionResult, check_image
 from .animate import lhm_avatar
 from .checkpoint import find_checkpoint, load_network
 from .config import LHMConfig
@@ -65,7 +65,7 @@ class LHMReconstructor:
     def loaded(self) -> bool:
         return self.network is not None
 
-    def load(self, progress: Progress | None = None) -> None:
+    def load(self, progress: StageProgress | None = None) -> None:
         """Load prior, Sapiens and the checkpoint (once)."""
         if self.loaded:
             return
@@ -100,7 +100,7 @@ class LHMReconstructor:
         return feats.float().permute(0, 2, 3, 1).flatten(1, 2)
 
     @torch.no_grad()
-    def gaussians(self, body_tokens: torch.Tensor, head: torch.Tensor, progress: Progress | None = None
+    def gaussians(self, body_tokens: torch.Tensor, head: torch.Tensor, progress: StageProgress | None = None
                   ) -> dict[str, np.ndarray]:
         """Network pass for one subject -> numpy attributes [N,...]."""
         assert self.network is not None and self.prior is not None
@@ -115,11 +115,11 @@ class LHMReconstructor:
         return {k: v[0].float().cpu().numpy() for k, v in out.items()}
 
     # ------------------------------------------------------------------ run
-    def run(self, image: np.ndarray, *, progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+    def run(self, image: np.ndarray, *, progress: Progress | None = None, cancel: CancelToken | None = None,
             mask: np.ndarray | None = None, head_box: tuple[float, float, float, float] | None = None,
             betas: np.ndarray | None = None) -> ReconstructionResult:
         """Reconstruct from an [H,W,3|4] uint8 photo; optional mask/head box/betas override the estimate."""
-        prog = Progress(STAGES, progress, cancel)
+        prog = StageProgress(STAGES, progress, cancel)
         self.load(prog)
         prog.stage("preprocess", 0.0)
         image = check_image(image)
