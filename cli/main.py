@@ -12,11 +12,12 @@ import tempfile
 import warnings
 
 from ..core.errors import CancelledError, StudioError
+# At import, not in `main`: a Ctrl-C during this import meets the package's one-line hook, not a silent exit.
+from ..core.io.atomic import Terminated, sigterm_unwinds
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI. SIGTERM unwinds (writers remove their temp files) and exits 143; Ctrl-C exits 130."""
-    from ..core.io.atomic import Terminated, sigterm_unwinds
     argv = sys.argv[1:] if argv is None else argv
     try:
         with sigterm_unwinds(), warnings.catch_warnings():

@@ -20,7 +20,7 @@ def test_override_bvh_mapping_and_save_it(window, body, tmp_path, rng):
     from avatar_studio.core.project import load_project
     from avatar_studio.core.scene import SceneItem
     from avatar_studio.core.skinning import dense_to_sparse_weights
-    from conftest import random_gaussians
+    from support import random_gaussians
 
     bvh = save_bvh(samples.wave(2.0), tmp_path / "wave.bvh", body)
     v, _ = body.shaped()
@@ -69,7 +69,7 @@ def test_a_refused_bvh_is_mapped_from_the_menu(window, body, tmp_path, rng):
     from avatar_studio.core.pipeline import load_motion_for_playback
     from avatar_studio.core.scene import SceneItem
     from avatar_studio.core.skinning import dense_to_sparse_weights
-    from conftest import random_gaussians
+    from support import random_gaussians
 
     clip = motion_to_bvh(samples.wave(1.0), body)
     legs = {"left_hip": "Cuisse_G", "left_knee": "Genou_G", "left_ankle": "Cheville_G",

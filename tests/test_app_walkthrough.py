@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import random_gaussians
+from support import random_gaussians
 from test_app_helpers import pump, requires_display
 
 pytestmark = [requires_display, pytest.mark.gui]

@@ -107,7 +107,7 @@ def test_cli_info_refuses_pipes_of_every_kind(tmp_path):
 
 
 def test_manifests_and_projects_cannot_name_files_outside(tmp_path, rng):
-    from conftest import random_gaussians
+    from support import random_gaussians
     from avatar_studio.core.io.ply import write_ply
     from avatar_studio.core.project import FORMAT_ID, load_project
     from avatar_studio.core.sequence import load_sequence

@@ -11,7 +11,7 @@ from avatar_studio.core.avatar import Avatar, Rig
 from avatar_studio.cli.main import main
 from avatar_studio.cli.parser import build_parser
 from avatar_studio.core.io.avatar_file import write_avatar
-from conftest import random_gaussians
+from support import random_gaussians
 
 
 def run_cli(capsys, *argv):

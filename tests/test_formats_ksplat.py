@@ -20,7 +20,7 @@ from avatar_studio.core.gaussians import SH_C0, GaussianSet
 from avatar_studio.core.io.notes import collecting
 from avatar_studio.core.io.formats import detect_format, read_gaussians
 from avatar_studio.core.io.ksplat import bytes_per_splat, decode_ksplat
-from conftest import random_gaussians
+from support import random_gaussians
 
 
 # ---------------------------------------------------------------------- fixture writer

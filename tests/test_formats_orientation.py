@@ -16,7 +16,7 @@ from avatar_studio.core.io.formats import lost_in_conversion, read_gaussians, sn
 from avatar_studio.core.io.orientation import (FRAME_TO_STUDIO, X_TURN_SH_SIGNS, flip_upside_down, from_studio,
                                                sh_basis, sh_rotation, to_studio)
 from avatar_studio.core.io.ply import gaussian_vertex_array, read_ply, write_ply
-from conftest import random_gaussians
+from support import random_gaussians
 
 
 def covariances(g: GaussianSet) -> np.ndarray:

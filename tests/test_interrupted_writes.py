@@ -60,8 +60,8 @@ except KeyboardInterrupt:
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
     """A large splat file (slow enough to interrupt), a small one, an avatar and a long motion."""
-    from conftest import random_gaussians
-    from test_motion_helpers import smooth_motion
+    from support import random_gaussians
+    from support.motion import smooth_motion
     from avatar_studio.core.avatar import Avatar, Rig
     from avatar_studio.core.io.avatar_file import write_avatar
     from avatar_studio.core.io.ply import write_ply

@@ -14,7 +14,7 @@ from avatar_studio.core.motion.conventions import hand_means, normalize, to_flat
 from avatar_studio.core.motion.ground import floor_height
 from avatar_studio.core.motion.detect import load_motion, save_motion
 from avatar_studio.core.motion.skeleton import SMPLX_JOINT_NAMES, posed_joints
-from test_motion_helpers import rotation_error_deg, shared_body, smooth_motion, write_amass_npz, write_lhm_folder
+from support.motion import rotation_error_deg, shared_body, smooth_motion, write_amass_npz, write_lhm_folder
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 from avatar_studio.cli.main import main
 from avatar_studio.core.io.formats import read_gaussians, write_gaussians
 from avatar_studio.core.sequence import GaussianSequence, MemorySource, export_sequence, load_sequence
-from conftest import random_gaussians
+from support import random_gaussians
 from avatar_studio.core.motion.amass import write_amass
 
 

@@ -32,7 +32,7 @@ class Target:
 
 
 def _gaussians(n: int = 300, sh_degree: int = 1, seed: int = 0):
-    from conftest import random_gaussians
+    from support import random_gaussians
     return random_gaussians(n, np.random.default_rng(seed), sh_degree)
 
 
@@ -46,7 +46,7 @@ def _avatar(n: int = 300):
 
 
 def _motion(frames: int = 6, hands: bool = True):
-    from test_motion_helpers import smooth_motion
+    from support.motion import smooth_motion
     return smooth_motion(frames, hands=hands)
 
 
@@ -96,7 +96,7 @@ def seeds_ksplat(d: Path) -> list[Path]:
 
 
 def seeds_amass(d: Path) -> list[Path]:
-    from test_motion_helpers import write_amass_npz
+    from support.motion import write_amass_npz
     m = _motion()
     ours = d / "ours.npz"
     write_amass(m, ours)
@@ -105,13 +105,13 @@ def seeds_amass(d: Path) -> list[Path]:
 
 def seeds_lhm(d: Path) -> list[Path]:
     from avatar_studio.core.motion.lhm_json import save_lhm
-    from test_motion_helpers import write_lhm_folder
+    from support.motion import write_lhm_folder
     m = _motion(3).replace(frame="camera")
     return [save_lhm(m, d / "ours", _body()), write_lhm_folder(d / "nested", m)]
 
 
 def seeds_human3r(d: Path) -> list[Path]:
-    from test_motion_helpers import write_human3r_folder
+    from support.motion import write_human3r_folder
     body = _body()
     a, b = _motion(3).replace(frame="camera"), _motion(3).replace(frame="camera")
     c2w = np.tile(np.eye(4), (3, 1, 1))
@@ -120,13 +120,13 @@ def seeds_human3r(d: Path) -> list[Path]:
 
 
 def seeds_gvhmr(d: Path) -> list[Path]:
-    from test_motion_helpers import write_gvhmr_pt
+    from support.motion import write_gvhmr_pt
     m = _motion(4, hands=False)
     return [write_gvhmr_pt(d / "hmr4d_results.pt", m, m)]
 
 
 def seeds_motionx(d: Path) -> list[Path]:
-    from test_motion_helpers import write_motionx_npy
+    from support.motion import write_motionx_npy
     return [write_motionx_npy(d / "clip.npy", _motion(5))]
 
 

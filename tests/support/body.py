@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from avatar_studio.core.skinning import SMPLX_PARENTS
+from avatar_studio.core.body.joints import SMPLX_PARENTS
 
 V = 10475
 
