@@ -6,7 +6,7 @@ from PIL import Image
 from avatar_studio.cli.main import main
 from avatar_studio.core.io.avatar_file import read_avatar
 from support.body import write_random_smplx
-from test_lhm_e2e import photo, write_tiny_release
+from support.lhm import photo, write_tiny_release
 from avatar_studio.core.motion.amass import write_amass
 
 

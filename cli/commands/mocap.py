@@ -63,7 +63,7 @@ def cmd_mocap(args: argparse.Namespace) -> int:
     from ..progress import ConsoleProgress
     from ...core.mocap.pipeline import MocapSettings, capture_motion
     from ...core.motion.detect import save_motion
-    from ...core.reconstruct.base import CancelToken
+    from ...core.jobs import CancelToken
     out = Path(args.output)
     if out.suffix.lower() not in (".npz", ".bvh", ""):
         raise InputError(f"Cannot write a motion to '{out.name}': use .npz, .bvh, or a folder name (LHM).")

@@ -86,7 +86,7 @@ def seeds_sog_folder(d: Path) -> list[Path]:
 
 
 def seeds_ksplat(d: Path) -> list[Path]:
-    from test_formats_ksplat import make_ksplat
+    from support.ksplat import make_ksplat
     out = []
     for level in (0, 1, 2):
         p = d / f"l{level}.ksplat"
