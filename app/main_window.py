@@ -28,33 +28,14 @@ from .. import RESOURCES_DIR, __version__
 from ..core.io.atomic import pid_alive
 from ..core.io.formats import FORMATS as SPLAT_FORMATS
 from ..core.io.formats import file_dialog_filter as splat_dialog_filter
+from ..core.open import MOTION_PATTERNS, PHOTO_EXTENSIONS, PROJECT_SUFFIX
 from .icons import icon
 from .jobs import Job, JobManager
 from .settings import StudioSettings, check_smplx_dir
 
-IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 SPLAT_EXTS = {Path("x" + e).suffix for f in SPLAT_FORMATS if f.can_read for e in f.extensions}
-PROJECT_EXTS = {".avsproj"}
-MOTION_PATTERNS = "*.npz *.json *.bvh *.pt *.npy"  # folders (LHM, Human3R, frame PLYs) open by drag and drop
 APP_NAME = "Avatar Studio"
 NEIGHBOUR_GAP_M = 0.25  # space left between a new avatar and the one beside it
-
-
-def classify(path: Path) -> str:
-    """'photo', 'project', 'splats' or 'motion' (a motion or a Gaussian sequence: decided by reading it).
-    Splat files are recognised by content (core's one detector), whatever their name."""
-    from ..core.errors import InputError
-    from ..core.io.formats import sniff_path
-    ext = path.suffix.lower()
-    if path.is_file() and ext in IMAGE_EXTS:
-        return "photo"
-    if path.is_file() and ext in PROJECT_EXTS:
-        return "project"
-    try:
-        sniff_path(path)
-        return "splats"
-    except InputError:
-        return "motion"
 
 
 def initial_size(available: Any = None, wanted: tuple[int, int] = (1400, 900)) -> tuple[int, int]:
@@ -182,7 +163,7 @@ class MainWindow(QMainWindow):
         else:
             data = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
             self.autosave_dir = (Path(data) if data else Path.home() / ".avatar_studio") / "autosave"
-        self.autosave_path = self.autosave_dir / f"autosave-{os.getpid()}.avsproj"
+        self.autosave_path = self.autosave_dir / f"autosave-{os.getpid()}{PROJECT_SUFFIX}"
 
         self._build_widgets()
         self._build_actions()
@@ -749,22 +730,24 @@ class MainWindow(QMainWindow):
 
     # ================================================================== opening things
     def open_paths(self, paths: list[str | Path]) -> None:
-        """Open dropped or given files: photos reconstruct, PLYs view, motions go on the avatar."""
+        """Open dropped or given files: core says what each is; photos reconstruct, projects replace the
+        scene, motions go on the avatar, the rest become scene items. Each bad file gets its message."""
+        from ..core.errors import StudioError
+        from ..core.open import classify
         for p in paths:
             path = Path(p).expanduser()
-            if not path.exists():
-                self.show_error(f"File not found: {path}")
+            try:
+                found = classify(path)
+            except StudioError as err:
+                self.show_error(str(err))
                 continue
-            kind = classify(path)
             self.settings.last_dir = str(path.parent)
-            if kind == "photo":
+            if found.kind == "photo":
                 self.when_ready(lambda path=path: self.reconstruct(path))
-            elif kind == "project":
+            elif found.kind == "project":
                 self.when_ready(lambda path=path: self.open_project(path))
-            elif kind == "splats":
-                self.when_ready(lambda path=path: self.load_splats(path))
             else:
-                self.when_ready(lambda path=path: self.load_motion_or_sequence(path))
+                self.when_ready(lambda path=path: self.open_file(path))
 
     def reconstruct(self, path: str | Path) -> Job | None:
         """Reconstruct an avatar from a photo in the worker process; it appears when done."""
@@ -841,70 +824,34 @@ class MainWindow(QMainWindow):
         lo, hi = np.percentile(g.means[:, 0], [0.5, 99.5])
         return float(lo), float(hi)
 
-    def load_splats(self, path: str | Path) -> Job:
-        path = Path(path)
-        notes: list[str] = []
-
-        def work(progress, cancel):
-            from ..core.pipeline import load_splats
-            progress("reading", 0.0)
-            return load_splats(path, notes=notes)
-
-        def done(obj: Any) -> None:
-            from ..core.avatar import Avatar
-            from ..core.scene import SceneItem
-            if isinstance(obj, Avatar):
-                motion, self._pending_motion = self._pending_motion, None
-                item = SceneItem(name=obj.name or path.stem, avatar=obj, motion=motion)
-            else:
-                item = SceneItem(name=path.stem, gaussians=obj)
-            self.add_item(item, f"Open {path.name}")
-            self.settings.add_recent(path)
-            if notes:  # what the read repaired (dropped NaN splats, a guessed SH order)
-                self.statusBar().showMessage("; ".join(notes), 10000)
-
-        return self._start_foreground(f"Opening {path.name}", work, done)
-
-    def load_motion_or_sequence(self, path: str | Path) -> Job:
-        """A motion goes on the selected avatar; a Gaussian sequence becomes a scene item."""
+    def open_file(self, path: str | Path) -> Job:
+        """Read an avatar, splats, a motion or a sequence (`core.open.open_path`) on a worker thread: a
+        motion goes on the selected avatar, the others become scene items."""
         path = Path(path)
         target = self.selected_avatar()
         body = self.scene.body_for(target) if target is not None else self.scene.body
 
         def work(progress, cancel):
-            from ..core.errors import InputError, StudioError
-            from ..core.pipeline import load_motion_for_playback
-            progress("reading motion", 0.0)
-            errors = []
-            try:
-                return "motion", load_motion_for_playback(path, body)
-            except StudioError as err:
-                errors.append(str(err))
-            except ImportError as err:
-                errors.append(f"motion import is unavailable ({err})")
-            cancel.check()
-            try:
-                from ..core.sequence import load_sequence
-                progress("reading sequence", 0.3)
-                return "sequence", load_sequence(path)
-            except ImportError:
-                pass
-            except StudioError as err:
-                errors.append(str(err))
-            if errors and errors[0].startswith(path.name):  # already says which file and why: once is enough
-                raise InputError(errors[0])
-            raise InputError(f"{path.name} is not a motion or Gaussian sequence Avatar Studio can read. "
-                             + (errors[0] if errors else ""))
+            from ..core.open import open_path
+            progress("reading", 0.0)
+            return open_path(path, body=body, playable=True)
 
-        def done(result: Any) -> None:
-            kind, obj = result
-            if kind == "motion":
+        def done(opened: Any) -> None:
+            from ..core.scene import SceneItem
+            obj = opened.value
+            if opened.kind == "motion":
                 obj.name = obj.name if obj.name and obj.name != "motion" else path.stem
                 self.set_motion(obj)
-            else:
-                from ..core.scene import SceneItem
+            elif opened.kind == "avatar":
+                motion, self._pending_motion = self._pending_motion, None
+                self.add_item(SceneItem(name=obj.name or path.stem, avatar=obj, motion=motion), f"Open {path.name}")
+            elif opened.kind == "splats":
+                self.add_item(SceneItem(name=path.stem, gaussians=obj), f"Open {path.name}")
+            elif opened.kind == "sequence":
                 self.add_item(SceneItem(name=path.stem, sequence=obj), f"Open {path.name}")
             self.settings.add_recent(path)
+            if opened.notes:  # what the read repaired (dropped NaN splats, a guessed SH order)
+                self.statusBar().showMessage("; ".join(opened.notes), 10000)
 
         return self._start_foreground(f"Opening {path.name}", work, done)
 
@@ -991,10 +938,10 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ dialogs
     def _file_filter(self) -> str:
-        photos = " ".join(f"*{e}" for e in sorted(IMAGE_EXTS))
+        photos = " ".join(f"*{e}" for e in PHOTO_EXTENSIONS)
         splats = " ".join(f"*{e}" for e in sorted(SPLAT_EXTS))
-        return (f"Everything Avatar Studio opens ({photos} {splats} *.avsproj {MOTION_PATTERNS});;"
-                f"Photos ({photos});;{splat_dialog_filter('read')};;Projects (*.avsproj);;"
+        return (f"Everything Avatar Studio opens ({photos} {splats} *{PROJECT_SUFFIX} {MOTION_PATTERNS});;"
+                f"Photos ({photos});;{splat_dialog_filter('read')};;Projects (*{PROJECT_SUFFIX});;"
                 f"Motions ({MOTION_PATTERNS});;All files (*)")
 
     def open_dialog(self) -> None:
@@ -1003,7 +950,7 @@ class MainWindow(QMainWindow):
             self.open_paths(paths)
 
     def open_photo_dialog(self) -> None:
-        photos = " ".join(f"*{e}" for e in sorted(IMAGE_EXTS))
+        photos = " ".join(f"*{e}" for e in PHOTO_EXTENSIONS)
         path, _ = QFileDialog.getOpenFileName(self, "Open photo", self.settings.last_dir, f"Photos ({photos})")
         if path:
             self.open_paths([path])

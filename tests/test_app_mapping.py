@@ -28,7 +28,7 @@ def test_override_bvh_mapping_and_save_it(window, body, tmp_path, rng):
     idx, w = dense_to_sparse_weights(body.weights[sel], 4)
     window.add_item(SceneItem(name="subject", avatar=Avatar(random_gaussians(400, rng).replace(means=v[sel]), Rig(idx, w))))
     item = window.selected_avatar()
-    window.load_motion_or_sequence(bvh)
+    window.open_file(bvh)
     wait_until(lambda: item.motion is not None, 60, what="the BVH motion")
     elbow = 19  # right_elbow
     assert np.abs(item.motion.full_pose()[:, elbow]).max() > 0.5  # the wave bends the right elbow
