@@ -1231,21 +1231,21 @@ class MainWindow(QMainWindow):
         return videos if videos.is_dir() else Path.home()
 
     def run_export(self, req: Any) -> Job | None:
-        """Run an `ExportRequest` on a worker thread with a progress dialog (Cancel works)."""
+        """Run an `ExportRequest` (core/export/requests.py) on a worker thread with a progress dialog
+        (Cancel works); the window adds its renderer and background to the request."""
+        from dataclasses import replace
+        from ..core.errors import StudioError
+        from ..core.export.requests import check_export, run_export
         if self.scene is None or not self.scene.items:
             self.show_error("Nothing to export yet.")
             return None
+        req = replace(req, background=tuple(self.viewport.background), renderer=self.settings.renderer)
         snap = self._snapshot()
-        item = next((i for i in snap.items if i is snap.selected and i.avatar is not None), None) or next(
-            (i for i in snap.items if i.avatar is not None), None)
-        scene_fps = self.scene.fps
-        background = None if req.transparent else tuple(self.viewport.background)
-        renderer_name = self.settings.renderer
-        if req.kind == "ply" and req.ply_mode == "canonical" and item is None:
-            self.show_error("There is no avatar to export; choose 'current posed frame' for plain splats.")
+        try:
+            check_export(req, snap)
+        except StudioError as err:
+            self.show_error(str(err))
             return None
-        fn = self._video_work(req, item, snap, scene_fps, background, renderer_name) if req.kind == "video" \
-            else self._ply_work(req, item, snap, scene_fps)
 
         dlg = QProgressDialog(f"Exporting {req.path.name}…", "Cancel", 0, 1000, self)
         dlg.setWindowTitle("Export")
@@ -1253,7 +1253,8 @@ class MainWindow(QMainWindow):
         dlg.setMinimumDuration(0)
         dlg.setAutoClose(False)
         dlg.setAutoReset(False)
-        job = self.jobs.submit(f"Export {req.path.name}", fn)
+        job = self.jobs.submit(f"Export {req.path.name}", lambda progress, cancel: run_export(req, snap, progress,
+                                                                                              cancel))
         self.export_progress = dlg
         dlg.canceled.connect(job.cancel)
 
@@ -1274,68 +1275,6 @@ class MainWindow(QMainWindow):
         job.finished.connect(finished)
         dlg.show()
         return job.start()
-
-    @staticmethod
-    def _video_work(req: Any, item: Any, snap: Any, scene_fps: float, background: Any, renderer_name: str):
-        def work(progress, cancel):
-            from ..core.export.animation import AnimationSettings, SceneAnimation
-            from ..core.export.video import VideoOptions, write_video
-            from ..core.render.rendering import create_renderer
-            if snap.duration > 0:
-                start, end = req.start_frame / scene_fps, (req.end_frame + 1) / scene_fps
-            else:  # a still scene: three seconds (a turntable makes sense)
-                start, end = 0.0, None
-            path = req.path
-            if req.fmt != "png" and path.suffix.lower() != f".{req.fmt}":
-                path = path.with_suffix(f".{req.fmt}")
-            progress("starting renderer", 0.0)
-            renderer = create_renderer(renderer_name, video=True)  # headless, owned by this thread
-            try:
-                settings = AnimationSettings(width=req.width, height=req.height, fps=req.fps, start=start, end=end,
-                                             camera_mode=req.camera_mode, azimuth_deg=req.azimuth,
-                                             elevation_deg=req.elevation, background=background)
-                anim = SceneAnimation(snap, renderer, settings)
-                return write_video(path, anim, anim.num_frames, VideoOptions(req.fps, req.quality),
-                                   progress=lambda d, n: progress(f"frame {d}/{n}", d / n), cancel=cancel)
-            finally:
-                renderer.close()
-        return work
-
-    @staticmethod
-    def _ply_work(req: Any, item: Any, snap: Any, scene_fps: float):
-        def posed(t: float) -> Any:
-            if req.whole_scene or item is None:
-                return snap.gaussians_at(t)
-            return item.gaussians_at(snap.body_for(item), t)
-
-        def work(progress, cancel):
-            from ..core.errors import InputError
-            from ..core.io.atomic import atomic_dir
-            from ..core.io.avatar_file import write_avatar
-            from ..core.io.ply import write_ply
-            path = req.path
-            if req.ply_mode == "canonical":
-                progress("writing avatar", 0.2)
-                return write_avatar(path if path.suffix.lower() == ".ply" else path.with_suffix(".ply"), item.avatar)
-            if req.ply_mode == "frame":  # any writable splat format, chosen by the extension
-                from ..core.io.formats import FORMATS, write_gaussians
-                progress("posing", 0.2)
-                g = posed(snap.time)
-                if not len(g):
-                    raise InputError("Nothing is visible to export.")
-                writable = [e for f in FORMATS if f.can_write for e in f.extensions]
-                if not any(path.name.lower().endswith(e) for e in writable):
-                    path = path.with_suffix(".ply")
-                return write_gaussians(path, g)
-            frames = list(range(req.start_frame, req.end_frame + 1))
-            folder = path.with_suffix("") if path.suffix.lower() == ".ply" else path
-            with atomic_dir(folder) as tmp:
-                for n, f in enumerate(frames):
-                    cancel.check()
-                    write_ply(tmp / f"frame{n + 1:04d}.ply", posed(f / scene_fps))
-                    progress(f"frame {n + 1}/{len(frames)}", (n + 1) / len(frames))
-            return folder
-        return work
 
     # ================================================================== GLB export (self-contained)
     def export_glb_dialog(self) -> Job | None:
@@ -1360,15 +1299,8 @@ class MainWindow(QMainWindow):
         renderer_name = self.settings.renderer
 
         def work(progress, cancel):
-            from ..core.export.glb import GlbOptions, export_glb
-            from ..core.render.rendering import create_renderer
-            body = snap.body_for(item)
-            renderer = create_renderer(renderer_name)  # headless, owned by this thread
-            try:
-                return export_glb(path, item.avatar, body, item.motion, GlbOptions(), renderer=renderer,
-                                  progress=progress).path
-            finally:
-                renderer.close()
+            from ..core.export.requests import export_scene_glb
+            return export_scene_glb(path, snap, item, renderer=renderer_name, progress=progress)
 
         def done(out: Any) -> None:
             self.statusBar().showMessage(f"Exported {out}", 8000)
