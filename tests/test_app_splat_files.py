@@ -35,10 +35,10 @@ def test_flip_upside_down_turns_the_selected_scene_and_undoes(window, rng):
     item = SceneItem(name="scene", gaussians=g)
     window.add_item(item)
     window.scene.select(item)
-    assert window.act_flip in window.menuBar().actions()[2].menu().actions()
-    wait_until(lambda: window.act_flip.isEnabled(), 30, what="the flip action to enable")
+    assert window.view_menu.act_flip in window.menuBar().actions()[2].menu().actions()
+    wait_until(lambda: window.view_menu.act_flip.isEnabled(), 30, what="the flip action to enable")
     before = item.gaussians.means.copy()
-    window.act_flip.trigger()
+    window.view_menu.act_flip.trigger()
     after = item.gaussians.means
     assert np.allclose(after[:, 0], before[:, 0]) and np.allclose(after[:, 1:], -before[:, 1:], atol=1e-6)
     window.undo_stack.undo()
