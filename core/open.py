@@ -8,10 +8,10 @@ plain splats (any splat format, SOG folders included), a motion (every source of
 a Gaussian sequence (a folder of frames, an L4GM .npz/.npy, a .zip of frames).
 
 Content decides, not the name: an SPZ saved without its extension is splats, a BVH is known by its
-`HIERARCHY`, an npz by its members (AMASS arrays, an L4GM (T, N, 14) array, a project.json). A name
-that contradicts the content is refused where following the content would surprise (a picture named
-.npz does not start a reconstruction) and otherwise needs the right name to be read. Unknown and
-damaged files raise `InputError` naming the file once, with what was found.
+`HIERARCHY`, an npz by its members (AMASS arrays, an L4GM (T, N, 14) array, a project.json). Where
+following the content would surprise (a picture named .npz would start a reconstruction) or the reader
+goes by the name (an L4GM array named .dat), the message says what the file holds and how to name it.
+Unknown and damaged files raise `InputError` naming the file once, with what was found.
 """
 from __future__ import annotations
 
