@@ -473,6 +473,7 @@ class MainWindow(MessagesMixin, FileDropMixin, QMainWindow):
                 job.wait(30)
                 QApplication.processEvents()
         self.timeline.pause()
+        self.autosave.timer.stop()
         self.jobs.cancel_all()
         if self.process_worker is not None:
             self.process_worker.stop()
