@@ -30,8 +30,8 @@ class HelpMenu(QObject):
     def __init__(self, window: "MainWindow") -> None:
         super().__init__(window)
         self.w = window
-        self.act_help = make_action(window, "&First Five Minutes", self.show_help, QKeySequence.StandardKey.HelpContents,
-                                    "A short tour")
+        self.act_help = make_action(window, "&First Five Minutes", self.show_help,
+                                    QKeySequence.StandardKey.HelpContents, "A short tour")
         self.act_about = make_action(window, "&About Avatar Studio", self.show_about)
 
     def fill(self, menu: QMenu) -> None:
