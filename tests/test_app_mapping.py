@@ -28,15 +28,15 @@ def test_override_bvh_mapping_and_save_it(window, body, tmp_path, rng):
     idx, w = dense_to_sparse_weights(body.weights[sel], 4)
     window.add_item(SceneItem(name="subject", avatar=Avatar(random_gaussians(400, rng).replace(means=v[sel]), Rig(idx, w))))
     item = window.selected_avatar()
-    window.load_motion_or_sequence(bvh)
+    window.file_menu.open_file(bvh)
     wait_until(lambda: item.motion is not None, 60, what="the BVH motion")
     elbow = 19  # right_elbow
     assert np.abs(item.motion.full_pose()[:, elbow]).max() > 0.5  # the wave bends the right elbow
     info = item.motion.meta["retarget"]
     assert info["source"].endswith("wave.bvh")
 
-    window.edit_bvh_mapping()
-    dlg = window.mapping_dialog
+    window.motion_menu.edit_bvh_mapping()
+    dlg = window.motion_menu.mapping_dialog
     driving = [name for name, box in dlg.boxes.items() if box.currentText() == "right_elbow"]
     assert len(driving) == 1
     dlg.set_target(driving[0], None)
@@ -85,8 +85,8 @@ def test_a_refused_bvh_is_mapped_from_the_menu(window, body, tmp_path, rng):
     avatar = Avatar(random_gaussians(400, rng).replace(means=v[sel]), Rig(idx, w))
     window.add_item(SceneItem(name="mapped", avatar=avatar))
     item = window.selected_avatar()
-    window.edit_bvh_mapping(source=str(path))
-    dlg = window.mapping_dialog
+    window.motion_menu.edit_bvh_mapping(source=str(path))
+    dlg = window.motion_menu.mapping_dialog
     assert read_bvh(path).skeleton.names == list(dlg.boxes)
     for smplx, name in legs.items():
         dlg.set_target(name, smplx)

@@ -30,7 +30,7 @@ def test_open_and_scrub_sequence(window, tmp_path, rng):
         write_ply(folder / f"frame{f + 1:04d}.ply", g)
     (folder / "manifest.json").write_text(json.dumps({"fps": 8}))
 
-    window.load_motion_or_sequence(folder)
+    window.file_menu.open_file(folder)
     wait_until(lambda: any(i.sequence is not None for i in window.scene.items), 60, what="the sequence item")
     item = next(i for i in window.scene.items if i.sequence is not None)
     assert item.sequence.num_frames == 8 and window.scene.duration == pytest.approx(1.0)
