@@ -468,6 +468,10 @@ def raster_tiles(first, step, starts, ents, keys, width, height, want_depth, out
     # as vectors without run-time overlap checks
     px = np.empty(5 * NPIX, np.float32)
     seg_done = np.empty(TILE * SEGS, np.uint8)   # per (row, LANES-wide segment): every pixel finished
+    empty8 = np.zeros(4, np.uint8)   # an empty pixel's bytes
+    if eight_bit == 2:
+        empty8[0], empty8[1], empty8[2], empty8[3] = (_byte(background[0]), _byte(background[1]),
+                                                      _byte(background[2]), np.uint8(255))
     longest = 0
     for t in range(first, n_tiles, step):
         longest = max(longest, starts[t + 1] - starts[t])
@@ -482,6 +486,17 @@ def raster_tiles(first, step, starts, ents, keys, width, height, want_depth, out
                 for c in range(REC // 2):
                     tile64[j, c] = ents64[p, c]
         x0, y0 = (t % tiles_x) * TILE, (t // tiles_x) * TILE
+        if starts[t + 1] == starts[t]:   # no splat: the empty colour, without the tile's arrays
+            for ly in range(min(TILE, height - y0)):
+                if eight_bit == 0:
+                    out[y0 + ly, x0:x0 + TILE, :] = f32(0.0)
+                    if want_depth:
+                        depth[y0 + ly, x0:x0 + TILE] = f32(0.0)
+                else:
+                    for lx in range(min(TILE, width - x0)):
+                        for c in range(4):
+                            out8[y0 + ly, x0 + lx, c] = empty8[c]
+            continue
         px[:NPIX] = 1.0
         px[NPIX:] = 0.0
         seg_done[:] = 0
