@@ -45,6 +45,7 @@ def _vector_lanes() -> int:
 
 LANES = _vector_lanes()   # a tile row is composited in TILE // LANES segments of LANES pixels
 SEGS = TILE // LANES
+LANE_BITS = (1 << LANES) - 1
 NPIX = TILE * TILE
 U_R, U_G, U_B, U_Z = (np.uint64(k * NPIX) for k in (1, 2, 3, 4))   # offsets in the tile pass's pixel array
 # numba's disk cache needs the .py sources beside it, which a frozen (PyInstaller) build lacks.
@@ -453,9 +454,8 @@ def _byte(v):  # pragma: no cover - compiled
 @njit(cache=CACHE, nogil=True, inline="always", fastmath=True, error_model="numpy")
 def _composite(px, base, x_first, row_b, row_c, ca, op, cr, cg, cbl, z, want_depth):  # pragma: no cover
     """Composite one splat over LANES pixels of a tile row (px[base:base+LANES] and their colour and
-    depth planes), the first x_first from its centre. One vector, branch-free. Returns (pixels now
-    finished, of them those finished by this splat) as floats."""
-    done = f32(0.0)
+    depth planes), the first x_first from its centre. One vector, branch-free. Returns how many pixels
+    this splat finished (a float)."""
     newly = f32(0.0)
     for lx in range(LANES):
         q = base + np.uint64(lx)
@@ -481,18 +481,18 @@ def _composite(px, base, x_first, row_b, row_c, ca, op, cr, cg, cbl, z, want_dep
         if want_depth:
             px[q + U_Z] += weight * z
         px[q] = keep * t_new
-        done += f32(1.0) - keep
         newly += (f32(1.0) - keep) * f32(t_old > f32(0.0))
-    return done, newly
+    return newly
 
 
 @njit(cache=CACHE, nogil=True, inline="always")
-def _segment_finished(px, first):  # pragma: no cover - compiled
-    """Whether the LANES pixels from px[first] are all finished (transmittance stored as 0)."""
-    left = f32(0.0)
+def _finished_bits(px, first, x):  # pragma: no cover - compiled
+    """Bits x.. x+LANES-1 set where the LANES pixels from px[first] are finished (stored as 0)."""
+    bits = 0
     for lx in range(LANES):
-        left += px[first + lx]
-    return left == f32(0.0)
+        if px[first + lx] == f32(0.0):
+            bits |= 1 << (x + lx)
+    return bits
 
 
 @njit(cache=CACHE, nogil=True, fastmath=True, error_model="numpy")
@@ -512,7 +512,9 @@ def raster_tiles(first, step, starts, ents, keys, width, height, want_depth, out
     # array, indexed unsigned: constant distances and no negative-index wrap let the segment loop run
     # as vectors without run-time overlap checks
     px = np.empty(5 * NPIX, np.float32)
-    seg_done = np.empty(TILE * SEGS, np.uint8)   # per (row, LANES-wide segment): every pixel finished
+    # per tile row, bit x: pixel x finished (transmittance stored as 0: it takes nothing more)
+    done_bits = np.empty(TILE, np.int64)
+    full_row = (1 << TILE) - 1
     empty8 = np.zeros(4, np.uint8)   # an empty pixel's bytes
     if eight_bit == 2:
         empty8[0], empty8[1], empty8[2], empty8[3] = (_byte(background[0]), _byte(background[1]),
@@ -544,10 +546,10 @@ def raster_tiles(first, step, starts, ents, keys, width, height, want_depth, out
             continue
         px[:NPIX] = 1.0
         px[NPIX:] = 0.0
-        seg_done[:] = 0
-        segs_left = TILE * SEGS
+        done_bits[:] = 0
+        rows_left = TILE
         for j in range(starts[t + 1] - starts[t]):
-            if segs_left == 0:
+            if rows_left == 0:
                 break
             e = tile_ents[j]
             u = e[0] - f32(x0) - f32(0.5)   # centre relative to the tile's first pixel centre
@@ -557,38 +559,38 @@ def raster_tiles(first, step, starts, ents, keys, width, height, want_depth, out
             hx, hy = e[7], e[11]
             ly0 = max(int(math.ceil(v - hy)), 0)
             ly1 = min(int(math.floor(v + hy)) + 1, TILE)
-            # the LANES-wide segments of a row the splat's box touches (all of the row on AVX-512)
-            s0 = max(int(math.floor((u - hx) * f32(1.0 / LANES))), 0)
-            s1 = min(int(math.floor((u + hx) * f32(1.0 / LANES))), SEGS - 1)
+            # the columns and LANES-wide segments of a row the splat's box touches (all of it on AVX-512)
+            c0 = max(int(math.ceil(u - hx)), 0)
+            c1 = min(int(math.floor(u + hx)), TILE - 1)
+            if c1 < c0:
+                continue
+            box_bits = ((2 << c1) - 1) ^ ((1 << c0) - 1)
+            s0, s1 = c0 // LANES, c1 // LANES
             # narrower than a vector (most splats of a surface avatar, ~5 pixels across): one window of
             # LANES pixels from the box's first column (or the tile's last LANES), where its box would
             # take two segments in a third of the rows. Not on AVX-512, where a row is one vector anyway.
-            c0 = max(int(math.ceil(u - hx)), 0)
-            narrow = SEGS > 1 and s1 > s0 and min(int(math.floor(u + hx)), TILE - 1) - c0 < LANES
+            narrow = SEGS > 1 and s1 > s0 and c1 - c0 < LANES
             win = min(c0, TILE - LANES)
             for ly in range(ly0, ly1):
+                open_bits = box_bits & ~done_bits[ly]
+                if open_bits == 0:   # every pixel of the box on this row is finished
+                    continue
                 dy = f32(ly) - v
                 row_c = cc * dy * dy
                 row_b = cb * dy
-                if narrow:
-                    if seg_done[ly * SEGS + s0] and seg_done[ly * SEGS + s1]:
-                        continue
-                    _, newly = _composite(px, np.uint64(ly * TILE + win), f32(win) - u, row_b, row_c, ca, op,
-                                          cr, cg, cbl, z, want_depth)
-                    if newly > f32(0.0):   # a pixel finished: are its segments now?
-                        for sg in range(s0, s1 + 1):
-                            if seg_done[ly * SEGS + sg] == 0 and _segment_finished(px, ly * TILE + sg * LANES):
-                                seg_done[ly * SEGS + sg] = 1
-                                segs_left -= 1
-                    continue
                 for sg in range(s0, s1 + 1):
-                    if seg_done[ly * SEGS + sg]:
+                    first = win if narrow else sg * LANES
+                    if not narrow and (open_bits >> first) & LANE_BITS == 0:
                         continue
-                    done, _ = _composite(px, np.uint64(ly * TILE + sg * LANES), f32(sg * LANES) - u, row_b, row_c,
-                                         ca, op, cr, cg, cbl, z, want_depth)
-                    if done == f32(LANES):
-                        seg_done[ly * SEGS + sg] = 1
-                        segs_left -= 1
+                    newly = _composite(px, np.uint64(ly * TILE + first), f32(first) - u, row_b, row_c, ca, op,
+                                       cr, cg, cbl, z, want_depth)
+                    if newly > f32(0.0):   # pixels finished here: note them, and the row once all are
+                        row = done_bits[ly] | _finished_bits(px, ly * TILE + first, first)
+                        if row == full_row and done_bits[ly] != full_row:
+                            rows_left -= 1
+                        done_bits[ly] = row
+                    if narrow:
+                        break
         for ly in range(min(TILE, height - y0)):
             for lx in range(min(TILE, width - x0)):
                 q = ly * TILE + lx
