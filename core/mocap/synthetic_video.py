@@ -156,6 +156,16 @@ HELD_OUT: tuple[HeldOutClip, ...] = (
                 hard="walks away, seen from behind"),
 )
 HELD_OUT_FPS = 30.0
+# Real-capture clips in the *tuning* set (other takes or other stretches than HELD_OUT's, other
+# subjects and cameras): settings may be chosen on these, never on HELD_OUT.
+TUNING_REAL: tuple[HeldOutClip, ...] = (
+    HeldOutClip("tune_cmu_jumps_side", "fairmotion_cmu_01_01.bvh", 0.5, 3.5, "synthetic:31:as-is", 60, 5, 0.5,
+                hard="forward jumps seen from the side"),
+    HeldOutClip("tune_dme_walk", "dme_blender_example.bvh", 0.0, 2.3, "synthetic:32:skirt", -30, 10, 0.4,
+                hard="walk, three-quarter, skirt"),
+    HeldOutClip("tune_mocapbank_rise", "bvhpython_test_mocapbank.bvh", 10.5, 3.5, "synthetic:33:dark", 20, 5, 0.75,
+                hard="rises from a crouch, dark clothes"),
+)
 
 
 def shared_dir() -> Path:

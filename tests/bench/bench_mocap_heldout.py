@@ -1,8 +1,9 @@
 """Motion capture accuracy on a tuning set and a held-out set (issue #20). Prints figures; asserts nothing.
 
-* tuning set: the clips the solver's settings were chosen on (`bench_mocap.py`'s): one synthetic
-  subject (seed 3) performing our five procedural motions (walk, wave, turn, squat, arms
-  overhead), front and three-quarter cameras.
+* tuning set: the clips the solver's settings were chosen on: `bench_mocap.py`'s (one synthetic
+  subject, seed 3, performing our five procedural motions, walk, wave, turn, squat, arms overhead,
+  front and three-quarter cameras) and three real-capture clips (`TUNING_REAL`: other takes or
+  stretches, subjects and cameras than the held-out set's).
 * held-out set (`core/mocap/synthetic_video.py: HELD_OUT`, never used to choose settings before
   it is measured): stretches of real motion-capture takes (the BVH files in
   `../shared/real-data/motion/`, retargeted by our importer) on the five real photos' template
@@ -41,8 +42,9 @@ from avatar_studio.core.body.model import default_body_model
 from avatar_studio.core.mocap.evaluate import JOINT_NAMES, score_capture
 from avatar_studio.core.mocap.landmarks import Landmarks
 from avatar_studio.core.mocap.pipeline import MocapSettings, capture_motion, solve_landmarks
-from avatar_studio.core.mocap.synthetic_video import (HELD_OUT, RenderedClip, camera_for, held_out_rendered,
-                                                      load_rendered, render_clip, save_truth, shared_dir)
+from avatar_studio.core.mocap.synthetic_video import (HELD_OUT, TUNING_REAL, RenderedClip, camera_for,
+                                                      held_out_rendered, load_rendered, render_clip, save_truth,
+                                                      shared_dir)
 
 OUT_DIR = PACKAGE_DIR / "tests" / "bench" / "output" / "mocap_heldout"
 TUNING_MOTIONS = ("walk", "wave", "turn", "squat", "arms_overhead")
@@ -66,7 +68,9 @@ def tuning_clips(body, folder: Path, width: int, height: int, renderer) -> list[
                 clip = render_clip(avatar, body, motion.replace(betas=avatar.rig.betas), cam, video,
                                    renderer=renderer, backdrop=backdrop)
                 save_truth(clip, truth)
-            out.append((f"{name}/{view}", load_rendered(video, truth), "tuning"))
+            out.append((f"{name}/{view}", load_rendered(video, truth), "procedural"))
+    for spec in TUNING_REAL:
+        out.append((spec.name, held_out_rendered(spec, body, folder, width, height, renderer=renderer), spec.hard))
     return out
 
 
@@ -162,10 +166,11 @@ def print_table(rows: list[dict]) -> None:
         worst = max(sub, key=lambda r: r["pa_mpjpe_mm"])
         print(f"|  {label} worst | {worst['clip']} | {worst['pa_mpjpe_mm']:.1f} |")
     print("\nPA-aligned error per joint (mm), mean over each set's clips:")
-    print("| joint | " + " | ".join(dict.fromkeys(r["set"] for r in rows)) + " |")
-    print("|---|" + "---|" * len(dict.fromkeys(r["set"] for r in rows)))
+    sets = list(dict.fromkeys(r["set"] for r in rows))
+    print("| joint | " + " | ".join(sets) + " |")
+    print("|---|" + "---|" * len(sets))
     for j, jn in enumerate(JOINT_NAMES):
-        vals = [np.mean([r["per_joint_mm"][j] for r in rows if r["set"] == s]) for s in dict.fromkeys(r["set"] for r in rows)]
+        vals = [np.mean([r["per_joint_mm"][j] for r in rows if r["set"] == s]) for s in sets]
         print(f"| {jn} | " + " | ".join(f"{v:.0f}" for v in vals) + " |")
 
 
