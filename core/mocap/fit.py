@@ -218,7 +218,7 @@ class FitSettings:
     iterations: int = 60
     lr: float = 0.05
     fit_shape: bool = True
-    depth_signs: bool = False
+    depth_signs: bool = True
     weights: FitWeights = field(default_factory=FitWeights)
 
 
