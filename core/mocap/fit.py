@@ -52,7 +52,9 @@ is already fixed by the five points above).
 * Shape prior: sum of squared betas.
 
 Initialisation is closed-form per frame from the world landmarks (torso frames, hinge-aware
-limb swings), with the translation from a linear least-squares fit of the 2D landmarks; then
+limb swings), with the translation from a linear least-squares fit of the 2D landmarks. Before
+that, `temporal_depth_signs` makes each limb bone's towards/away-from-camera sign consistent over
+time (a sign may only change where the picture shows the bone near the image plane); then
 Adam refines all frames in one batch for a fixed, small number of iterations (60: on the
 benchmark, running longer fits the landmark noise and is less accurate).
 """

@@ -37,7 +37,8 @@ class MocapSettings:
     Attributes:
         max_side: frames are decoded at most this many pixels on the long side (mediapipe works
             on a 256-pixel crop, so larger frames only cost time).
-        model_complexity: mediapipe pose model, 0 (lite), 1 (full) or 2 (heavy; not in the wheel).
+        model_complexity: mediapipe pose model, 0 (lite), 1 (full) or 2 (heavy: not in the wheel; see
+            `mediapipe_models.HEAVY_INSTALL_HINT`; about 4x slower).
         fit: solver settings (camera field of view, iterations, weights).
         cleanup: smoothing and foot-skate settings.
     """
