@@ -75,3 +75,59 @@ def n_mpjpe(pred: np.ndarray, gt: np.ndarray, root: int = 0) -> float:
     g = gt - gt[:, root:root + 1]
     s = (p * g).sum(axis=(1, 2)) / np.maximum((p * p).sum(axis=(1, 2)), 1e-12)
     return float(np.linalg.norm(s[:, None, None] * p - g, axis=-1).mean())
+
+
+# ---------------------------------------------------------------------------------------------------
+# One capture against its truth (the benchmarks and the held-out regression test)
+# ---------------------------------------------------------------------------------------------------
+JOINT_NAMES = ("pelvis", "l_hip", "r_hip", "spine1", "l_knee", "r_knee", "spine2", "l_ankle", "r_ankle", "spine3",
+               "l_foot", "r_foot", "neck", "l_collar", "r_collar", "head", "l_shoulder", "r_shoulder", "l_elbow",
+               "r_elbow", "l_wrist", "r_wrist")
+FOOT_LANDMARKS = (29, 31, 30, 32)   # left heel, left toe, right heel, right toe
+
+
+def body_joints(motion, body, betas=None) -> np.ndarray:
+    """[T,22,3] world body joints of `motion` on `body` at `betas`."""
+    joints, _ = body.joint_transforms(motion.full_pose(), betas)
+    return joints.numpy()[:, :22] + motion.transl[:, None, :]
+
+
+def feet_of(motion, body, betas=None) -> np.ndarray:
+    """[T,4,3] heel and toe points of `motion` (at `betas`), floor at y = 0."""
+    from .cleanup import attached_points, floor_offset
+    from .fit import MARKERS, rest_geometry
+    rest = rest_geometry(body, betas)
+    rows = [next(k for k, m in enumerate(MARKERS) if m.landmark == i) for i in FOOT_LANDMARKS]
+    _, pts = attached_points(motion.global_orient, motion.body_pose, motion.transl, rest.joints,
+                             rest.points[rows], rest.attach[rows])
+    return pts - np.array([0.0, floor_offset(pts), 0.0])
+
+
+def score_capture(result, truth_motion, truth_joints_camera: np.ndarray, body, betas: np.ndarray) -> dict:
+    """The figures of one capture (`pipeline.MocapResult`) against its truth.
+
+    Args:
+        truth_motion: the `Motion` the video shows (Y-up world); truth_joints_camera: [T,22,3] its
+            joints in the camera frame; betas: the subject's body shape.
+    Returns:
+        dict of floats (mm, degrees, cm/s, frames/s) and "per_joint_mm": [22] PA-aligned errors.
+    """
+    out = body_joints(result.motion, body, result.motion.betas)
+    fps = truth_motion.fps
+    truth_feet = feet_of(truth_motion, body, betas)
+    planted = contact_mask(truth_feet, fps)
+    truth = truth_joints_camera @ result.diagnostics.to_world.T
+    return {
+        "frames": result.motion.num_frames,
+        "detected": result.diagnostics.detected,
+        "pa_mpjpe_mm": 1000 * pa_mpjpe(out, truth),
+        "mpjpe_mm": 1000 * mpjpe(out, truth),
+        "n_mpjpe_mm": 1000 * n_mpjpe(out, truth),
+        "pa_mpjpe_fit_mm": 1000 * pa_mpjpe(result.fit.joints, truth_joints_camera),
+        "angle_deg": angle_error_deg(result.motion.body_pose, truth_motion.body_pose),
+        "foot_slide_cm_s": 100 * slide_during(feet_of(result.motion, body, result.motion.betas), planted, fps),
+        "truth_slide_cm_s": 100 * slide_during(truth_feet, planted, fps),
+        "fps": result.diagnostics.fps,
+        "seconds": result.diagnostics.frames / result.diagnostics.fps,
+        "per_joint_mm": (1000 * per_joint_error(out, truth)).round(1).tolist(),
+    }
