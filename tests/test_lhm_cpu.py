@@ -116,3 +116,16 @@ def test_stage_clock_and_eta_text():
     assert format_eta(42) == "about 40 s left"
     assert format_eta(130) == "about 2 min 10 s left"
     assert format_eta(600) == "about 10 min left"
+
+
+def test_console_redraw_blanks_a_longer_eta_text(monkeypatch, capsys):
+    """On a terminal the bar is redrawn in place: a shorter stage text after a longer one (ETA texts vary)
+    must overwrite all of it."""
+    from avatar_studio.core.cli import ConsoleProgress
+    prog = ConsoleProgress("reconstruct")
+    prog.tty = True
+    prog.stage("transformer (layer 1/2, about 1 min 20 s left)", 0.5)
+    prog.stage("rig", 0.95)
+    err = capsys.readouterr().err
+    first, second = err.split("\r")[1:3]
+    assert len(second) >= len(first)

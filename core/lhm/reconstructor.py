@@ -52,14 +52,15 @@ class LHMReconstructor:
         subject_fn: image -> (mask, head box, betas); defaults to `preprocess.estimate_subject`.
         keep_encoder: keep Sapiens in memory between photos. False loads it for each photo and frees it
             before the network runs: the peak memory is then the larger of the two models, not their
-            sum (the CLI's single photo loses nothing; a batch reloads Sapiens per photo).
+            sum (a single photo loses nothing; later photos reload Sapiens, a few percent of a CPU
+            run). None (default): keep it on a GPU, free it on the CPU.
     """
 
     name = "lhm"
 
     def __init__(self, model_dir: str | Path, prior_dir: str | Path, device: str | torch.device = "auto", *,
                  precision: str = "reference", subject_fn: SubjectFn | None = None,
-                 keep_encoder: bool = True) -> None:
+                 keep_encoder: bool | None = None) -> None:
         self.config_path, self.weights_path = find_checkpoint(model_dir)
         self.config = LHMConfig.from_json(self.config_path)
         self.prior_dir = check_prior_dir(prior_dir, self.config.num_points, self.config.sapiens_relpath)
@@ -69,7 +70,7 @@ class LHMReconstructor:
         if precision == "int8" and self.device.type != "cpu":
             raise InputError("LHM precision 'int8' runs on the CPU only; use 'bf16' on a GPU.")
         self.precision = precision
-        self.keep_encoder = keep_encoder
+        self.keep_encoder = self.device.type != "cpu" if keep_encoder is None else keep_encoder
         self.subject_fn = subject_fn or estimate_subject
         self.network: LHMNetwork | None = None
         self.prior: LHMPrior | None = None
