@@ -8,6 +8,8 @@ tests/bench/bench_lhm.py), so one calibrated rate predicts every stage.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
+from typing import Iterator
 
 import torch
 
@@ -85,6 +87,13 @@ class StageClock:
         self._done_flops = 0.0
         self._done_seconds = 0.0
         self._t0: float | None = None
+
+    @contextmanager
+    def timing(self, stage: str) -> Iterator[None]:
+        """with clock.timing(stage): ... -- start and done around a compute stage."""
+        self.start(stage)
+        yield
+        self.done(stage)
 
     def start(self, stage: str) -> None:
         self._t0 = time.perf_counter()

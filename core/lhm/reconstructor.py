@@ -133,19 +133,14 @@ class LHMReconstructor:
             if progress:
                 progress.stage("transformer", i / n)
 
+        clock = clock or StageClock(stage_flops(self.config), 1.0)
         with self._autocast(self.precision == "bf16"):
-            if clock:
-                clock.start("head encoder")
-            ctx, temb = self.network.context(body_tokens, head.to(self.device))
-            if clock:
-                clock.done("head encoder")
+            with clock.timing("head encoder"):
+                ctx, temb = self.network.context(body_tokens, head.to(self.device))
             if progress:
                 progress.stage("transformer", 0.0)
-            if clock:
-                clock.start("transformer")
-            out = self.network.gaussians_from_context(ctx, temb, qp, on_layer=on_layer)
-            if clock:
-                clock.done("transformer")
+            with clock.timing("transformer"):
+                out = self.network.gaussians_from_context(ctx, temb, qp, on_layer=on_layer)
         return {k: v[0].float().cpu().numpy() for k, v in out.items()}
 
     def _stages(self, clock: StageClock) -> list[tuple[str, float]]:
@@ -172,9 +167,8 @@ class LHMReconstructor:
         body = body_image(image, mask, self.config.image_hw)
         head = head_image(image, head_box, self.config.head_resolution)
         prog.stage("body encoder", 0.0)
-        clock.start("body encoder")
-        tokens = self.encode_body(body)
-        clock.done("body encoder")
+        with clock.timing("body encoder"):
+            tokens = self.encode_body(body)
         prog.stage("head encoder", 0.0)
         out = self.gaussians(tokens, head, prog, clock)
         prog.stage("rig", 0.0)
