@@ -273,11 +273,16 @@ def real_photo_sheet(body, renderer, recon: TemplateReconstructor, folder: Path,
         for az in (0, 90, 180):
             cam = Camera.framing(lo, hi, az, 0.0, fov_y_deg=30, width=300, height=400, margin=1.05)
             tiles.append(render(renderer, gs, cam)[0])
+        walk = res.avatar.posed(body, novel_poses()["walk"])
+        w_lo, w_hi = np.percentile(walk.means, 0.5, axis=0), np.percentile(walk.means, 99.5, axis=0)
+        for az in (0, 60):
+            cam = Camera.framing(w_lo, w_hi, az, 0.0, fov_y_deg=30, width=300, height=400, margin=1.05)
+            tiles.append(render(renderer, walk, cam)[0])
         rows.append(tiles)
         names.append(path.name)
         print(f"  {path.name}: {secs:.2f} s; {'; '.join(res.diagnostics.notes)}")
     if rows:
-        contact_sheet(rows, ["input", "mask", "front", "side", "back"], out, tile_w=180)
+        contact_sheet(rows, ["input", "mask", "front", "side", "back", "walk", "walk 60deg"], out, tile_w=180)
         print(f"real-photo contact sheet: {out} ({', '.join(names)})")
 
 
@@ -304,7 +309,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-sheet", action="store_true")
     ap.add_argument("--real", type=Path, default=REAL_DIR)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--real-only", action="store_true", help="only the real-photo sheet")
     args = ap.parse_args(argv)
+    if args.real_only:
+        body, renderer = default_body_model(), create_renderer("gl")
+        real_photo_sheet(body, renderer, TemplateReconstructor(body), args.real, OUT_DIR / "real_contact_sheet.png")
+        renderer.close()
+        return 0
 
     body = default_body_model()
     renderer = create_renderer("gl")

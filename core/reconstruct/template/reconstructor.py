@@ -46,6 +46,28 @@ STAGES = [("mask", 0.15), ("keypoints", 0.03), ("fit", 0.42), ("surface", 0.1), 
           ("colour", 0.12), ("canonical", 0.08)]
 
 
+def hand_joints(sites: Sites) -> np.ndarray:
+    """[N] wrist joint (20 left, 21 right) of the sites on a hand (most of their skinning on the
+    wrist and fingers), -1 for the rest."""
+    out = np.full(len(sites), -1, np.int64)
+    for wrist, fingers in ((20, range(25, 40)), (21, range(40, 55))):
+        on = np.isin(sites.skin_idx, [wrist, *fingers])
+        out[(sites.skin_w * on).sum(1) > 0.5] = wrist
+    return out
+
+
+def extra_skinning(sites: Sites, extras: ExtraSites) -> tuple[np.ndarray, np.ndarray]:
+    """([M,4] joint indices, [M,4] weights) of the shell sites: each borrows its body site's, and a
+    held object's sites hang rigidly from their wrist."""
+    idx, w = sites.skin_idx[extras.source].copy(), sites.skin_w[extras.source].copy()
+    held = extras.joint >= 0
+    idx[held] = 0
+    idx[held, 0] = extras.joint[held]
+    w[held] = 0.0
+    w[held, 0] = 1.0
+    return idx, w
+
+
 class TemplateReconstructor:
     """Template back-end of the `Reconstructor` protocol.
 
@@ -168,7 +190,7 @@ class TemplateReconstructor:
                                                  max_px=max(2, round(0.015 * view.size[0])))
             moved |= pushed
         extras = self._extras(inner, sites, spacing, int(self.num_gaussians * EXTRA_SHARE))
-        extra_skin = sites.skin_idx[extras.source], sites.skin_w[extras.source]
+        extra_skin = extra_skinning(sites, extras)
         keep = self._body_subset(len(sites), min(len(sites), self.num_gaussians - len(extras)))
         return sites.subset(keep), moved[keep], extras, extra_skin
 
@@ -198,11 +220,11 @@ class TemplateReconstructor:
         """Shell sites within `budget`: coarser pixel strides until they fit, then subsampled."""
         extras = None
         for stride in (1, 2, 3, 4, 6):
-            extras = extra_sites(view, sites.cam, spacing, stride)
+            extras = extra_sites(view, sites.cam, spacing, stride, sites.part, hand_joints(sites))
             if len(extras) <= budget:
                 return extras
         keep = np.random.default_rng(0).choice(len(extras), budget, replace=False)
-        return ExtraSites(extras.cam[keep], extras.cam_n[keep], extras.source[keep], extras.uv[keep])
+        return extras.subset(keep)
 
     def _assemble(self, sites: Sites, moved: np.ndarray, extras: ExtraSites, extra_skin: tuple[np.ndarray, np.ndarray],
                   rgb: np.ndarray, extra_rgb: np.ndarray, rel, fit: FitResult, spacing: float,
