@@ -511,3 +511,42 @@ def person_mask(image: np.ndarray, *, method: str = "auto", step: StepHook | Non
                              f"installing them may help: {INSTALL_HINT}") from None
         raise
     return MaskResult(mask, "grabcut", notes + ["mask from classical GrabCut segmentation"])
+
+
+# ------------------------------------------------------------------------------ edge refinement
+EDGE_MARGIN = 0.85   # an edge pixel is background when its colour is this much nearer the background's
+
+
+def _local_mean(rgb: np.ndarray, where: np.ndarray, sigma: float) -> np.ndarray:
+    """[h,w,3] mean colour of the `where` [h,w] bool pixels around every pixel (a Gaussian window of
+    `sigma` pixels; beyond the window's reach, the nearest such pixel's colour)."""
+    wgt = ndimage.gaussian_filter(where.astype(np.float32), sigma)
+    acc = np.stack([ndimage.gaussian_filter(rgb[..., c] * where, sigma) for c in range(3)], -1)
+    mean = acc / np.maximum(wgt, 1e-6)[..., None]
+    if where.any():
+        _, (iy, ix) = ndimage.distance_transform_edt(~where, return_indices=True)
+        far = wgt < 1e-3
+        mean[far] = rgb[iy[far], ix[far]]
+    return mean.astype(np.float32)
+
+
+def background_edge(rgb: np.ndarray, mask: np.ndarray, band_px: float, ring_px: float = 4.0) -> np.ndarray:
+    """[h,w] bool: person pixels within `band_px` of the outline whose colour is nearer the local
+    background than the local person colour: a soft or slightly loose mask's fringe of wall, floor
+    or sky (a two-class colour model per neighbourhood: the background from a ring just outside the
+    outline, the person from a ring just inside the band).
+
+    Args: rgb: [h,w,3] float 0..1; mask: [h,w] bool person.
+    """
+    d_in = ndimage.distance_transform_edt(mask)
+    d_out = ndimage.distance_transform_edt(~mask)
+    bg_ring = ~mask & (d_out >= 1.5) & (d_out <= 1.5 + ring_px)
+    fg_ring = mask & (d_in > band_px) & (d_in <= band_px + ring_px)
+    if not bg_ring.any() or not fg_ring.any():
+        return np.zeros_like(mask)
+    sigma = band_px + ring_px
+    bg = _local_mean(rgb, bg_ring, sigma)
+    fg = _local_mean(rgb, fg_ring, sigma)
+    d_bg = np.linalg.norm(rgb - bg, axis=-1)
+    d_fg = np.linalg.norm(rgb - fg, axis=-1)
+    return mask & (d_in <= band_px) & (d_bg < EDGE_MARGIN * d_fg)

@@ -24,7 +24,7 @@ from .colour import HeadFrame, bilinear, colour_sites, crown_colour, crown_colou
 from .fit import HEIGHT_PRIOR_M, BodyRig, FitInput, FitResult, fit_body
 from .hair import HairPanel, hair_panel
 from .keypoints import detect_landmarks, from_view, to_view
-from .mask import person_mask
+from .mask import background_edge, person_mask
 from .samples import Sites, body_sites, rotate_normals_back, to_camera, unpose
 from .surface import face_areas_normals, local_spacing, mean_spacing, surfels
 from .view import FLIP, PhotoView, inset, inset_metres, make_view, person_box
@@ -44,6 +44,18 @@ EXTRA_SHARE = 0.2   # at most this share of the Gaussians goes to clothing and h
 HAIR_SHARE = 0.05   # at most this share goes to long hair behind the back
 STAGES = [("mask", 0.15), ("keypoints", 0.03), ("fit", 0.42), ("surface", 0.1), ("clothing", 0.1),
           ("colour", 0.12), ("canonical", 0.08)]
+
+
+EDGE_BAND = 0.007   # of the colour view's long side: how far inside the outline the edge is checked
+
+
+def refine_view_edge(view: PhotoView) -> PhotoView:
+    """The view with the outline's fringe of background-coloured pixels taken out of its mask
+    (see `mask.background_edge`), so that neither shell sites nor colours come from them."""
+    from dataclasses import replace
+    inside = view.mask > 0.5
+    bad = background_edge(view.rgb, inside, max(2.0, EDGE_BAND * max(view.size)))
+    return replace(view, mask=np.where(bad, 0.0, view.mask).astype(np.float32)) if bad.any() else view
 
 
 def hand_joints(sites: Sites) -> np.ndarray:
@@ -137,6 +149,8 @@ class TemplateReconstructor:
                                 self.seed)
         prog.stage("surface", 0.6)
         view = make_view(image, found.mask, focal, self.colour_side, box)
+        if found.method != "alpha":   # an alpha matte is exact; a segmentation's edge may hold background
+            view = refine_view_edge(view)
         prog.stage("clothing", 0.0)
         sites, moved, extras, extra_skin = self._fit_outline(view, sites, fit.betas)
         spacing = self._spacing(fit.betas, len(sites))
