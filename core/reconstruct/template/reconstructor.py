@@ -156,7 +156,8 @@ class TemplateReconstructor:
         spacing = self._spacing(fit.betas, len(sites))
         prog.stage("colour", 0.0)
         head = HeadFrame.from_joints(self.body.rest_joints(fit.betas))
-        rgb, visible = colour_sites(view, sites.can, sites.can_n, sites.cam, sites.cam_n, sites.part, head)
+        rgb, visible = colour_sites(view, sites.can, sites.can_n, sites.cam, sites.cam_n, sites.part, head,
+                                    hand=hand_joints(sites))
         clean = fill_outside(view.rgb, view.mask > 0.5)
         extra_rgb = bilinear(clean, extras.uv[:, 0], extras.uv[:, 1])
         prog.stage("colour", 0.7)
