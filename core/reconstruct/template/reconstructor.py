@@ -136,10 +136,11 @@ class TemplateReconstructor:
         prog.stage("mask", 0.0)
         image = check_image(image)
         notes: list[str] = []
-        found = person_mask(image, method=self.mask_method, step=lambda f: prog.stage("mask", f))
+        kp, world, note = detect_landmarks(image, self.keypoint_method)   # the mask uses the hands
+        hands = None if kp is None else kp[[20, 21], :2][kp[[20, 21], 2] > 0]
+        found = person_mask(image, method=self.mask_method, step=lambda f: prog.stage("mask", f), hands=hands)
         notes += found.notes
         prog.stage("keypoints", 0.0)
-        kp, world, note = detect_landmarks(image, self.keypoint_method)
         notes.append(note)
         focal = max(image.shape[:2]) / (2 * np.tan(np.radians(self.fov_y_deg) / 2))
         box = person_box(found.mask)
