@@ -213,7 +213,7 @@ def uncovered(view: PhotoView, covered: np.ndarray, min_blob: int = 6) -> np.nda
 # touches the body is a hand and it covers at least this area (square metres at the hand's depth).
 HELD_HAND_SHARE = 0.2
 HELD_MIN_AREA = 0.006
-HELD_MAX_HALF = 0.08      # metres: half thickness of a held object, at most
+HELD_MAX_HALF = 0.06      # metres: half thickness of a held object, at most
 
 
 def shell_depths(view: PhotoView, extra: np.ndarray, covered: np.ndarray, zf: np.ndarray, zb: np.ndarray,
@@ -263,7 +263,7 @@ def shell_depths(view: PhotoView, extra: np.ndarray, covered: np.ndarray, zf: np
             e_r = e[rows]
             width = (np.ptp(u[rows]) + 1) * z_hand / view.fx
             height = (np.ptp(v[rows]) + 1) * z_hand / view.fx
-            thick = float(np.clip(0.25 * min(width, height), 0.015, HELD_MAX_HALF))
+            thick = float(np.clip(0.18 * min(width, height), 0.015, HELD_MAX_HALF))
             t = np.clip(e_r / max(0.5 * float(e_r.max()), 1.0), 0, 1)
             h_r = np.maximum(thick * np.sqrt(t * (2 - t)), 0.004)
             zf_out[rows], zb_out[rows] = z_hand - h_r, z_hand + h_r
