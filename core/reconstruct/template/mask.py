@@ -287,7 +287,7 @@ def grabcut_iterate(rgb: np.ndarray, label: np.ndarray, hard_bg: np.ndarray, har
 
 
 HEM_BAND = 0.02      # of the person's height: how far beyond a learned mask GrabCut may add a hem
-HAND_REACH = 0.07    # of the person's height: a region this near a hand may be something it holds
+HAND_REACH = 0.08    # of the person's height: a region this near a hand may be something it holds
 
 
 def refine_with_grabcut(image: np.ndarray, prior: np.ndarray, step: StepHook | None = None,

@@ -58,6 +58,18 @@ def refine_view_edge(view: PhotoView) -> PhotoView:
     return replace(view, mask=np.where(bad, 0.0, view.mask).astype(np.float32)) if bad.any() else view
 
 
+def hand_points(kp: np.ndarray) -> np.ndarray:
+    """[K,2] input pixels on the hands from [22,3] keypoints: each detected wrist, and a point a
+    hand's length past it along the forearm (a held bag's handles are in the fist, below the wrist)."""
+    out = []
+    for wrist, elbow in ((20, 18), (21, 19)):
+        if kp[wrist, 2] > 0:
+            out.append(kp[wrist, :2])
+            if kp[elbow, 2] > 0:
+                out.append(kp[wrist, :2] + 0.6 * (kp[wrist, :2] - kp[elbow, :2]))
+    return np.asarray(out, np.float32).reshape(-1, 2)
+
+
 def hand_joints(sites: Sites) -> np.ndarray:
     """[N] wrist joint (20 left, 21 right) of the sites on a hand (most of their skinning on the
     wrist and fingers), -1 for the rest."""
@@ -137,7 +149,7 @@ class TemplateReconstructor:
         image = check_image(image)
         notes: list[str] = []
         kp, world, note = detect_landmarks(image, self.keypoint_method)   # the mask uses the hands
-        hands = None if kp is None else kp[[20, 21], :2][kp[[20, 21], 2] > 0]
+        hands = None if kp is None else hand_points(kp)
         found = person_mask(image, method=self.mask_method, step=lambda f: prog.stage("mask", f), hands=hands)
         notes += found.notes
         prog.stage("keypoints", 0.0)
