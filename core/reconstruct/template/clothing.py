@@ -211,7 +211,7 @@ def uncovered(view: PhotoView, covered: np.ndarray, min_blob: int = 6) -> np.nda
 
 # A region beyond the body is a held object (a bag, a box) when at least this share of where it
 # touches the body is a hand and it covers at least this area (square metres at the hand's depth).
-HELD_HAND_SHARE = 0.2
+HELD_HAND_SHARE = 0.5
 HELD_MIN_AREA = 0.006
 HELD_MAX_HALF = 0.06      # metres: half thickness of a held object, at most
 
