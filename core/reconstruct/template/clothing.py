@@ -251,6 +251,10 @@ def shell_depths(view: PhotoView, extra: np.ndarray, covered: np.ndarray, zf: np
     px = centre / view.fx                              # metres per pixel at that depth
     reach = (d + e) * px
     half = np.sqrt(np.maximum(reach ** 2 - (d * px) ** 2, 0.0)) + 0.5 * (zb_q - zf_q) / 2 * (1 - r) ** 2
+    # ... but a region no thicker than it is wide: a strand of hair or a limb the fit missed, far
+    # from the body part it belongs to, is not a garment around that part (it became a fin
+    # reaching far behind the body).
+    half = np.minimum(half, np.maximum(e * px, (zb_q - zf_q) / 2))
     half = np.maximum(half, 0.004)
     out_dir = np.stack([u - qx, v - qy], 1).astype(np.float32)
     out_dir /= np.maximum(np.linalg.norm(out_dir, axis=1, keepdims=True), 1e-6)
