@@ -94,8 +94,8 @@ def body_joints(motion, body, betas=None) -> np.ndarray:
 
 def feet_of(motion, body, betas=None) -> np.ndarray:
     """[T,4,3] heel and toe points of `motion` (at `betas`), floor at y = 0."""
-    from .cleanup import attached_points, floor_offset
-    from .fit import MARKERS, rest_geometry
+    from ..core.mocap.cleanup import attached_points, floor_offset
+    from ..core.mocap.fit import MARKERS, rest_geometry
     rest = rest_geometry(body, betas)
     rows = [next(k for k, m in enumerate(MARKERS) if m.landmark == i) for i in FOOT_LANDMARKS]
     _, pts = attached_points(motion.global_orient, motion.body_pose, motion.transl, rest.joints,

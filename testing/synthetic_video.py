@@ -170,14 +170,14 @@ TUNING_REAL: tuple[HeldOutClip, ...] = (
 
 def shared_dir() -> Path:
     """`../shared` beside the repository (real motion files and photos; never committed)."""
-    from ... import PACKAGE_DIR
+    from .. import PACKAGE_DIR
     return Path(PACKAGE_DIR).resolve().parent / "shared"
 
 
 def held_out_motion(clip: HeldOutClip, body) -> Motion:
     """The clip's stretch of its BVH take, retargeted by our importer, at 30 frames/s, feet on the floor."""
-    from ..motion.detect import load_playable_motion
-    from ..motion.edit import resample, trim
+    from ..core.motion.detect import load_playable_motion
+    from ..core.motion.edit import resample, trim
     path = shared_dir() / "real-data" / "motion" / clip.bvh
     motion = resample(load_playable_motion(path, body), HELD_OUT_FPS)
     a = int(round(clip.start * HELD_OUT_FPS))
@@ -188,7 +188,7 @@ def synthetic_outfit(seed: int, outfit: str):
     """A synthetic subject (`reconstruct.synthetic.SubjectSpec`) with a given kind of clothes."""
     from dataclasses import replace as dc_replace
 
-    from ..reconstruct import synthetic as syn
+    from . import synthetic as syn
     spec = syn.random_spec(seed)
     dark = syn.Garment((0.06, 0.06, 0.07), (0.12, 0.11, 0.12), "solid", 0.08)
     if outfit == "skirt":
@@ -204,11 +204,11 @@ def held_out_avatar(key: str, body, num_gaussians: int = 30000) -> Avatar:
     """The avatar a `HeldOutClip.avatar` key names (photos: the template reconstructor, at run time)."""
     kind, _, rest = key.partition(":")
     if kind == "photo":
-        from ..reconstruct.base import load_image
-        from ..reconstruct.template import TemplateReconstructor
+        from ..core.reconstruct.base import load_image
+        from ..core.reconstruct.template import TemplateReconstructor
         image = load_image(shared_dir() / "photos" / rest)
         return TemplateReconstructor(body, num_gaussians=num_gaussians).run(image).avatar
-    from ..reconstruct import synthetic as syn
+    from . import synthetic as syn
     seed, _, outfit = rest.partition(":")
     return syn.make_avatar(synthetic_outfit(int(seed), outfit or "as-is"), body, num_gaussians)
 
@@ -244,7 +244,7 @@ def held_out_rendered(clip: HeldOutClip, body, folder: str | Path, width: int = 
     avatar = avatar or held_out_avatar(clip.avatar, body)
     camera = camera_at(avatar, body, motion, clip.azimuth, clip.elevation, clip.height_fraction, width, height,
                        clip.fov_y)
-    from ..reconstruct import synthetic as syn
+    from . import synthetic as syn
     backdrop = syn.background(height, width, np.random.default_rng(zlib.crc32(clip.name.encode())), "texture")
     rendered = render_clip(avatar, body, motion.replace(betas=avatar.rig.betas), camera, video, renderer=renderer,
                            backdrop=backdrop)
@@ -254,7 +254,7 @@ def held_out_rendered(clip: HeldOutClip, body, folder: str | Path, width: int = 
 
 def save_truth(clip: RenderedClip, path: str | Path) -> None:
     """Keep a rendered clip's truth (motion, camera, joints) beside its video, atomically."""
-    from ..io.atomic import atomic_path
+    from ..core.io.atomic import atomic_path
     m, c = clip.motion, clip.camera
     with atomic_path(path, suffix=".npz") as tmp:
         with open(tmp, "wb") as fh:
@@ -265,7 +265,7 @@ def save_truth(clip: RenderedClip, path: str | Path) -> None:
 
 def load_rendered(video: str | Path, truth: str | Path) -> RenderedClip:
     """A `RenderedClip` from a video and the truth `save_truth` wrote."""
-    from ..motion.motion import POSE_PARTS
+    from ..core.motion.motion import POSE_PARTS
     z = np.load(truth)
     pose = z["full_pose"]
     parts = {k: pose[:, a:b].reshape(len(pose), -1) if b - a == 1 else pose[:, a:b] for k, (a, b) in POSE_PARTS.items()}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import random_gaussians
+from support import random_gaussians
 from test_app_helpers import drop_files, pump, requires_display, wait_until, window_fixture
 
 pytestmark = [requires_display, pytest.mark.gui]

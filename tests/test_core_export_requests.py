@@ -9,7 +9,7 @@ import pytest
 
 from avatar_studio.core.errors import CancelledError, InputError
 from avatar_studio.core.export.requests import ExportRequest, check_export, export_scene_glb, run_export
-from conftest import random_gaussians
+from support import random_gaussians
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from avatar_studio import RESOURCES_DIR
 from avatar_studio.core.errors import InputError, StudioError
 from avatar_studio.core.open import classify, open_path
-from conftest import random_gaussians
+from support import random_gaussians
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real-data"
 PNG = RESOURCES_DIR / "icons" / "avatar-studio-64.png"
