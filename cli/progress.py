@@ -14,6 +14,7 @@ class ConsoleProgress:
         self.label, self.quiet = label, quiet
         self.tty = sys.stderr.isatty()
         self._last: tuple[str, int] = ("", -1)
+        self._width = 24  # the widest stage text so far: a shorter one must blank it out when redrawn
         self._t0 = time.perf_counter()
 
     def stage(self, stage: str, fraction: float) -> None:
@@ -22,7 +23,8 @@ class ConsoleProgress:
         pct = int(fraction * 100)
         if self.tty:
             bar = "#" * (pct // 5)
-            sys.stderr.write(f"\r{self.label}: [{bar:<20}] {pct:3d}% {stage:<24}")
+            self._width = max(self._width, len(stage))
+            sys.stderr.write(f"\r{self.label}: [{bar:<20}] {pct:3d}% {stage:<{self._width}}")
             sys.stderr.flush()
         elif stage != self._last[0] or pct // 10 != self._last[1] // 10:
             sys.stderr.write(f"{self.label}: {pct:3d}% {stage}\n")
@@ -36,5 +38,5 @@ class ConsoleProgress:
         if self.quiet:
             return
         if self.tty:
-            sys.stderr.write("\r" + " " * 70 + "\r")
+            sys.stderr.write("\r" + " " * (len(self.label) + 30 + self._width) + "\r")
         sys.stderr.write(f"{self.label}: done in {time.perf_counter() - self._t0:.1f} s{' — ' + message if message else ''}\n")

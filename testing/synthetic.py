@@ -64,6 +64,10 @@ class SubjectSpec:
     skirt_length: float = 0.6  # 0 = at the hips ... 1 = at the knees
     shoes: tuple[float, float, float] = (0.1, 0.1, 0.1)
     pose: list[list[float]] = field(default_factory=list)  # [55,3] photo pose
+    held: str = "none"        # "none", "bag" or "box": hangs rigidly from the held_wrist
+    held_wrist: int = 21      # 20 = left, 21 = right
+    held_colour: tuple[float, float, float] = (0.6, 0.45, 0.3)
+    case: str = "random"      # which of HARD_CASES made it, or "random"
 
     @property
     def pose_array(self) -> np.ndarray:
@@ -104,6 +108,55 @@ def random_photo_pose(rng: np.random.Generator) -> np.ndarray:
     pose[5] = (np.radians(rng.uniform(0, 15)), 0.0, 0.0)
     pose[15] = (np.radians(rng.uniform(-8, 8)), np.radians(rng.uniform(-15, 15)), 0.0)
     return pose
+
+
+# Poses where limbs cover the body and held things, for the occlusion benchmark. Arm rotations
+# (shoulder axis-angle, elbow bend) found by placing the stand-in body's wrist at the target
+# (in front of the face, in front of the belly, on the other elbow).
+HARD_CASES = ("hand_face", "hand_torso", "crossed_arms", "bag", "box")
+_HAND_FACE = ((-1.11, -1.2, -0.07), 2.04)
+_HAND_TORSO = ((0.22, -0.98, -0.98), 2.11)
+_CROSSED = ((0.26, -1.58, -1.12), 1.37)
+
+
+def _set_arm(pose: np.ndarray, left: bool, shoulder: tuple[float, float, float], bend: float) -> None:
+    """Pose one arm in [55,3] `pose` from the left arm's shoulder rotation and elbow bend (the
+    right arm mirrored through the body's midplane)."""
+    sx, sy, sz = shoulder
+    if left:
+        pose[16], pose[18] = (sx, sy, sz), (0.0, -bend, 0.0)
+    else:
+        pose[17], pose[19] = (sx, -sy, -sz), (0.0, bend, 0.0)
+
+
+def hard_spec(seed: int, case: str) -> SubjectSpec:
+    """`random_spec(seed)` in one of the `HARD_CASES`: a hand raised in front of the face, a hand in
+    front of the torso, crossed arms, or a bag or box held in a lowered hand. Backdrops for these
+    are meant to be busy (`background(..., "busy")`)."""
+    if case not in HARD_CASES:
+        raise ValueError(f"unknown case {case!r}")
+    spec = random_spec(seed)
+    rng = np.random.default_rng(seed + 500)
+    pose = spec.pose_array.copy()
+    left = bool(rng.random() < 0.5)
+    jitter = rng.uniform(-0.08, 0.08, 4)
+    if case == "hand_face":
+        _set_arm(pose, left, tuple(np.add(_HAND_FACE[0], jitter[:3])), _HAND_FACE[1] + jitter[3])
+    elif case == "hand_torso":
+        _set_arm(pose, left, tuple(np.add(_HAND_TORSO[0], jitter[:3])), _HAND_TORSO[1] + jitter[3])
+    elif case == "crossed_arms":
+        _set_arm(pose, True, _CROSSED[0], _CROSSED[1])
+        _set_arm(pose, False, (_CROSSED[0][0] + 0.1, _CROSSED[0][1], _CROSSED[0][2]), _CROSSED[1] - 0.12)
+    else:
+        side, sign = (16, -1.0) if left else (17, 1.0)
+        pose[side] = (0.0, 0.0, sign * np.radians(rng.uniform(55, 65)))
+        pose[side + 2] = (0.0, sign * np.radians(rng.uniform(0, 15)), 0.0)
+        spec.held = case
+        spec.held_wrist = 20 if left else 21
+        spec.held_colour = _colour(rng, True)
+    spec.pose = pose.round(4).tolist()
+    spec.case = case
+    return spec
 
 
 def random_spec(seed: int) -> SubjectSpec:
@@ -349,6 +402,48 @@ def dress(spec: SubjectSpec, points: np.ndarray, normals: np.ndarray, regions: R
     return rgb, points + normals * offset[:, None]
 
 
+def make_held(spec: SubjectSpec, body: BodyModel, betas: np.ndarray, n: int, rng: np.random.Generator, radius: float
+              ) -> tuple[GaussianSet, np.ndarray, np.ndarray]:
+    """The held bag or box in canonical space, rigid on its wrist: built hanging straight down from
+    the hand in the photo pose (a box, or a bag with a strap up to the hand), then carried back by
+    the inverse of the wrist's transform. Returns (Gaussians, [n,4] joint indices, [n,4] weights)."""
+    joints, rel = body.joint_transforms(spec.pose_array[None], betas)
+    wrist = joints[0, spec.held_wrist].numpy()
+    out = np.sign(wrist[0]) * 0.05                     # hangs a little away from the thigh
+    w, h, d = (0.3, 0.28, 0.1) if spec.held == "bag" else (0.26, 0.22, 0.2)
+    top = wrist[1] - (0.12 if spec.held == "bag" else 0.06)
+    centre = np.array([wrist[0] + out, top - h / 2, wrist[2]], np.float32)
+    n_strap = n // 12 if spec.held == "bag" else 0
+    m = n - n_strap
+    half = np.array([w / 2, h / 2, d / 2], np.float32)
+    areas = np.array([h * d, h * d, w * d, w * d, w * h, w * h])   # +-x, +-y, +-z faces
+    face = rng.choice(6, size=m, p=areas / areas.sum())
+    pts = rng.uniform(-1, 1, (m, 3)).astype(np.float32) * half
+    axis, sign = face // 2, np.where(face % 2 == 0, 1.0, -1.0).astype(np.float32)
+    pts[np.arange(m), axis] = sign * half[axis]
+    nrm = np.zeros((m, 3), np.float32)
+    nrm[np.arange(m), axis] = sign
+    pts += centre
+    rgb = np.repeat(np.asarray(spec.held_colour, np.float32)[None], m, 0)
+    rgb *= (0.9 + 0.1 * np.sin(pts[:, 1] * 90) * np.sin(pts[:, 0] * 70))[:, None]
+    if n_strap:
+        t = rng.random(n_strap)
+        a = rng.uniform(0, 2 * np.pi, n_strap)
+        s_pts = np.stack([wrist[0] + out * t + 0.01 * np.cos(a), wrist[1] + (top - wrist[1]) * t,
+                          wrist[2] + 0.01 * np.sin(a)], 1).astype(np.float32)
+        s_nrm = np.stack([np.cos(a), np.zeros(n_strap), np.sin(a)], 1).astype(np.float32)
+        pts, nrm = np.concatenate([pts, s_pts]), np.concatenate([nrm, s_nrm])
+        rgb = np.concatenate([rgb, np.repeat(rgb[:1] * 0.6, n_strap, 0)])
+    inv = np.linalg.inv(rel[0, spec.held_wrist].numpy().astype(np.float64))
+    can = pts @ inv[:3, :3].T + inv[:3, 3]
+    can_n = nrm @ inv[:3, :3].T
+    idx = np.zeros((n, 4), np.int64)
+    idx[:, 0] = spec.held_wrist
+    wts = np.zeros((n, 4), np.float32)
+    wts[:, 0] = 1.0
+    return surfels(can.astype(np.float32), can_n.astype(np.float32), rgb, radius), idx, wts
+
+
 def make_avatar(spec: SubjectSpec, body: BodyModel | None = None, num_gaussians: int = 50000) -> Avatar:
     """The ground-truth avatar of `spec` in canonical space (T-pose, subject betas)."""
     body = body or default_body_model()
@@ -370,6 +465,8 @@ def make_avatar(spec: SubjectSpec, body: BodyModel | None = None, num_gaussians:
     parts = [(surfels(pts, nrm, rgb, radius), idx, w)]
     torso_verts = verts[np.isin(np.argmax(body.weights, axis=1), (0, 3, 6, 9))]
     parts += _extras(spec, verts, joints, torso_verts, num_gaussians - n_body, rng, radius)
+    if spec.held != "none":
+        parts.append(make_held(spec, body, np.asarray(spec.betas, np.float32), num_gaussians // 12, rng, radius))
     gs = GaussianSet.concat([p[0] for p in parts])
     rig = Rig(np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts]),
               np.asarray(spec.betas, np.float32), body_model="standin" if body.is_standin else "smplx")
@@ -419,7 +516,11 @@ def photo_camera(gaussians: GaussianSet, width: int = 768, height: int = 1024, f
 
 
 def background(height: int, width: int, rng: np.random.Generator, kind: str = "gradient") -> np.ndarray:
-    """[H,W,3] float32 backdrop: "plain", "gradient" (studio sweep) or "texture" (soft noise)."""
+    """[H,W,3] float32 backdrop: "plain", "gradient" (studio sweep), "texture" (soft noise) or
+    "busy" (a room: shelves and furniture as rectangles of many colours, some of them near the
+    subject's, and a floor)."""
+    if kind == "busy":
+        return _busy_background(height, width, rng)
     base = np.asarray(_colour(rng, False), np.float32) * 0.4 + 0.55
     img = np.repeat(np.repeat(base[None, None], height, 0), width, 1)
     if kind in ("gradient", "texture"):
@@ -432,6 +533,22 @@ def background(height: int, width: int, rng: np.random.Generator, kind: str = "g
         noise = np.kron(noise, np.ones((4, 4)))[:height, :width]
         img = img * (1.0 + 0.015 * noise / max(noise.std(), 1e-6))[..., None]
     return np.clip(img, 0, 1).astype(np.float32)
+
+
+def _busy_background(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
+    """A cluttered backdrop (see `background`)."""
+    img = np.repeat(np.repeat(np.asarray(_colour(rng, False), np.float32)[None, None], height, 0), width, 1)
+    floor = int(height * rng.uniform(0.72, 0.85))
+    img[floor:] = np.asarray(_colour(rng, rng.random() < 0.3), np.float32) * 0.8
+    for _ in range(int(rng.integers(25, 45))):
+        h, w = int(rng.uniform(0.03, 0.35) * height), int(rng.uniform(0.02, 0.3) * width)
+        y, x = int(rng.integers(0, max(floor - h // 2, 1))), int(rng.integers(-w // 2, width))
+        img[max(y, 0):y + h, max(x, 0):x + w] = _colour(rng, rng.random() < 0.5)
+    yy = np.linspace(-1, 1, height)[:, None, None]
+    img = img * (1.0 - 0.1 * yy)
+    from scipy.ndimage import gaussian_filter
+    noise = gaussian_filter(rng.normal(size=(height, width)), 1.0)
+    return np.clip(img * (1.0 + 0.03 * noise / max(noise.std(), 1e-6))[..., None], 0, 1).astype(np.float32)
 
 
 def render_rgba(gaussians: GaussianSet, camera: Camera, renderer=None) -> np.ndarray:
@@ -457,6 +574,7 @@ class SyntheticPhoto:
         rgb: [H,W,3] uint8 over a backdrop.
         camera: the photo camera; pose: [55,3]; avatar: the ground-truth avatar; spec: its spec.
         joints_2d: [55,2] pixel positions of the posed joints.
+        backdrop: [H,W,3] float32 the backdrop behind the subject in `rgb`.
     """
 
     rgba: np.ndarray
@@ -466,6 +584,7 @@ class SyntheticPhoto:
     avatar: Avatar
     spec: SubjectSpec
     joints_2d: np.ndarray
+    backdrop: np.ndarray | None = None
 
 
 def make_photo(spec: SubjectSpec, body: BodyModel | None = None, *, width: int = 768, height: int = 1024,
@@ -479,11 +598,12 @@ def make_photo(spec: SubjectSpec, body: BodyModel | None = None, *, width: int =
     cam = photo_camera(posed, width, height, fov_y_deg)
     rgba = render_rgba(posed, cam, renderer)
     rng = np.random.default_rng(spec.seed + 7)
-    rgb = composite(rgba, background(height, width, rng, backdrop))
+    back = background(height, width, rng, backdrop)
+    rgb = composite(rgba, back)
     rgba8 = (np.clip(rgba, 0, 1) * 255 + 0.5).astype(np.uint8)
     rgba8[..., :3] = np.where(rgba8[..., 3:4] > 0, rgba8[..., :3], 0)
     joints = body.joint_transforms(pose[None], avatar.rig.betas)[0][0].numpy()
-    return SyntheticPhoto(rgba8, rgb, cam, pose, avatar, spec, cam.project(joints)[:, :2])
+    return SyntheticPhoto(rgba8, rgb, cam, pose, avatar, spec, cam.project(joints)[:, :2], back)
 
 
 # ------------------------------------------------------------------------------ sample photos

@@ -34,7 +34,13 @@ def test_photo_to_animated_avatar(recon, tmp_path):
     assert avatar.rig.body_model == "smplx"
     fracs = [f for _, f in stages]
     assert fracs == sorted(fracs) and fracs[-1] == 1.0
-    assert {"load", "preprocess", "body encoder", "transformer", "rig"} <= {s for s, _ in stages}
+    plain = {s.split(" (")[0] for s, _ in stages}
+    assert {"load", "preprocess", "body encoder", "head encoder", "transformer", "rig"} <= plain
+    texts = [s for s, _ in stages]
+    for name in ("body encoder", "head encoder", "transformer"):  # the compute stages carry an ETA
+        assert any(t.startswith(f"{name} (about ") and t.endswith(" left)") for t in texts), texts
+    assert any(t.startswith("transformer (layer 2/2, about ") for t in texts), texts
+    assert set(result.diagnostics.timings) >= {"body encoder", "head encoder", "transformer"}
     path = write_avatar(tmp_path / "lhm_avatar.ply", avatar)
     back = read_avatar(path)
     np.testing.assert_allclose(back.gaussians.means, avatar.gaussians.means, atol=1e-6)
@@ -50,7 +56,7 @@ def test_cancel_between_transformer_layers(recon):
     token = CancelToken()
 
     def progress(stage: str, frac: float) -> None:
-        if stage == "transformer" and frac > 0:
+        if stage.startswith("transformer (layer"):
             token.cancel()
 
     with pytest.raises(CancelledError):
@@ -97,3 +103,29 @@ def test_modelscope_step_folder_and_bad_checkpoint(release, tmp_path):
     other = LHMConfig.from_dict({**TINY, "transformer_layers": 3})
     with pytest.raises(ModelFileError, match="missing"):
         load_network(other, weights)
+
+
+def test_sapiens_is_freed_on_the_cpu_unless_kept(release, recon):
+    """keep_encoder=None frees Sapiens after encoding on the CPU (peak = larger model, not the sum);
+    keeping it gives the same avatar."""
+    from avatar_studio.core.lhm.reconstructor import LHMReconstructor
+    assert not recon.keep_encoder
+    freed = recon.run(photo()).avatar
+    assert recon.sapiens is None
+    kept_rec = LHMReconstructor(*release, device="cpu", keep_encoder=True)
+    kept = kept_rec.run(photo()).avatar
+    assert kept_rec.sapiens is not None
+    np.testing.assert_array_equal(kept.gaussians.means, freed.gaussians.means)
+
+
+def test_int8_is_an_opt_in_cpu_precision(release, recon):
+    from avatar_studio.core.errors import InputError
+    from avatar_studio.core.lhm.reconstructor import LHMReconstructor
+    rec = LHMReconstructor(*release, device="cpu", precision="int8")
+    result = rec.run(photo())
+    ref = recon.run(photo()).avatar
+    diff = np.abs(result.avatar.gaussians.means - ref.gaussians.means).max()
+    assert 0 < diff < 0.05
+    assert any("(int8)" in note for note in result.diagnostics.notes)
+    with pytest.raises(InputError, match="CPU only"):
+        LHMReconstructor(*release, device="cuda", precision="int8")
