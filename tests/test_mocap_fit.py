@@ -8,8 +8,8 @@ import pytest
 
 from avatar_studio.core.errors import BackendUnavailableError
 from avatar_studio.core.mocap import cleanup as C, fit as F
-from avatar_studio.core.motion import samples
-from avatar_studio.core.mocap.evaluate import angle_error_deg, mpjpe, pa_mpjpe, procrustes
+from avatar_studio.testing import motion_samples as samples
+from avatar_studio.testing.evaluate import angle_error_deg, mpjpe, pa_mpjpe, procrustes
 from avatar_studio.core.mocap.landmarks import (Landmarks, align_world_to_image, consistent_track,
                                                  fix_left_right_swaps)
 from avatar_studio.core.motion.skeleton import posed_joints

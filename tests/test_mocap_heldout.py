@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from avatar_studio.core.mocap import landmarks
-from avatar_studio.core.mocap.evaluate import score_capture
+from avatar_studio.testing.evaluate import score_capture
 from avatar_studio.core.mocap.pipeline import capture_motion
-from avatar_studio.core.mocap.synthetic_video import HELD_OUT, held_out_rendered, shared_dir
+from avatar_studio.testing.synthetic_video import HELD_OUT, held_out_rendered, shared_dir
 
 pytestmark = pytest.mark.skipif(not landmarks.available(),
                                 reason="mediapipe 0.10.21 not installed (avatar-studio install-landmarks)")

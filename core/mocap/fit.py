@@ -70,7 +70,8 @@ import torch
 from ..reconstruct.base import CancelToken
 from ..render.base import Camera
 from ..rotations import aa_to_rotmat, rotmat_to_aa
-from ..skinning import SMPLX_PARENTS, batch_rodrigues, forward_kinematics
+from ..body.joints import SMPLX_PARENTS
+from ..skinning import batch_rodrigues, forward_kinematics
 from .landmarks import Landmarks
 
 NUM_BODY = 22                      # pelvis + 21 body joints

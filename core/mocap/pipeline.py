@@ -1,7 +1,7 @@
 """Video -> SMPL-X `Motion`: the one entry point the CLI and the GUI share.
 
     result = capture_motion("dance.mp4", progress=lambda stage, f: ..., cancel=token)
-    result.motion.save_npz("dance.npz")                     # Y-up world, feet on the floor
+    write_amass(result.motion, "dance.npz")                 # (motion.amass) Y-up world, feet on the floor
     img = overlay_skeleton(frame, result, i)                # check view: fitted skeleton on frame i
 
 Stages (reported through `progress(stage, fraction_of_whole_job)`): "landmarks" (decoding and
@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import CancelledError, InputError
 from ..motion.motion import Motion
-from ..reconstruct.base import CancelToken, Progress, ProgressCallback
+from ..reconstruct.base import CancelToken, Progress, StageProgress
 from .cleanup import CleanupSettings, clean_motion, still_in_picture
 from .fit import MARKERS, FitResult, FitSettings, fit_landmarks, marker_targets, rest_geometry
 from .landmarks import CONNECTIONS, Landmarks, detect_landmarks
@@ -101,7 +101,7 @@ class MocapResult:
 
 
 def capture_motion(video_path: str | Path, *, fps: float | None = None, start: float | None = None,
-                   end: float | None = None, stride: int = 1, progress: ProgressCallback | None = None,
+                   end: float | None = None, stride: int = 1, progress: Progress | None = None,
                    cancel: CancelToken | None = None, settings: MocapSettings | None = None,
                    body=None) -> MocapResult:
     """Capture one person's SMPL-X motion from a video file or an image folder.
@@ -121,7 +121,7 @@ def capture_motion(video_path: str | Path, *, fps: float | None = None, start: f
     """
     settings = settings or MocapSettings()
     cancel = cancel or CancelToken()
-    prog = Progress(STAGES, progress, cancel, job="Motion capture")
+    prog = StageProgress(STAGES, progress, cancel, job="Motion capture")
     if body is None:
         from ..body.model import default_body_model
         body = default_body_model()

@@ -39,10 +39,10 @@ import numpy as np
 
 from avatar_studio import PACKAGE_DIR
 from avatar_studio.core.body.model import default_body_model
-from avatar_studio.core.mocap.evaluate import JOINT_NAMES, score_capture
+from avatar_studio.testing.evaluate import JOINT_NAMES, score_capture
 from avatar_studio.core.mocap.landmarks import Landmarks
 from avatar_studio.core.mocap.pipeline import MocapSettings, capture_motion, solve_landmarks
-from avatar_studio.core.mocap.synthetic_video import (HELD_OUT, TUNING_REAL, RenderedClip, camera_for,
+from avatar_studio.testing.synthetic_video import (HELD_OUT, TUNING_REAL, RenderedClip, camera_for,
                                                       held_out_rendered, load_rendered, render_clip, save_truth,
                                                       shared_dir)
 
@@ -53,8 +53,8 @@ TUNING_VIEWS = ("front", "three_quarter")
 
 def tuning_clips(body, folder: Path, width: int, height: int, renderer) -> list[tuple[str, RenderedClip, str]]:
     """(name, clip, description) of the tuning set, rendered into `folder` unless cached there."""
-    from avatar_studio.core.motion import samples
-    from avatar_studio.core.reconstruct import synthetic as syn
+    from avatar_studio.testing import motion_samples as samples
+    from avatar_studio.testing import synthetic as syn
     avatar, out = None, []
     for name in TUNING_MOTIONS:
         for view in TUNING_VIEWS:
