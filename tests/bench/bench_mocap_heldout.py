@@ -4,7 +4,7 @@
   subject, seed 3, performing our five procedural motions, walk, wave, turn, squat, arms overhead,
   front and three-quarter cameras) and three real-capture clips (`TUNING_REAL`: other takes or
   stretches, subjects and cameras than the held-out set's).
-* held-out set (`core/mocap/synthetic_video.py: HELD_OUT`, never used to choose settings before
+* held-out set (`testing/synthetic_video.py: HELD_OUT`, never used to choose settings before
   it is measured): stretches of real motion-capture takes (the BVH files in
   `../shared/real-data/motion/`, retargeted by our importer) on the five real photos' template
   avatars (made at run time) and synthetic subjects in skirts, loose or dark clothes, filmed from
