@@ -24,7 +24,8 @@ def _view(mask: np.ndarray, rgb: np.ndarray | None = None) -> PhotoView:
 def _disc_sites(view: PhotoView, cu: float, cv: float, radius_px: float, z_front: float, z_back: float,
                 step: float = 0.5) -> np.ndarray:
     """[N,3] camera-frame sites filling a disc of the view at two depths (a front and a back surface)."""
-    uu, vv = np.meshgrid(np.arange(cu - radius_px, cu + radius_px, step), np.arange(cv - radius_px, cv + radius_px, step))
+    uu, vv = np.meshgrid(np.arange(cu - radius_px, cu + radius_px, step),
+                         np.arange(cv - radius_px, cv + radius_px, step))
     keep = np.hypot(uu - cu, vv - cv) < radius_px
     u, v = uu[keep], vv[keep]
     return np.concatenate([view.unproject(u, v, np.full(u.size, z)) for z in (z_front, z_back)])

@@ -316,7 +316,8 @@ def print_table(summary: dict, label: str) -> None:
     if len(summary["per_case"]) > 1:
         print(f"{'case':<14}{'8 views':>9}{'novel':>8}{'floaters':>10}{'bleed':>8}")
         for c, v in summary["per_case"].items():
-            print(f"{c:<14}{v['psnr_all8']:9.2f}{v['psnr_novel']:8.2f}{v['floaters'] * 100:9.2f}%{v['bleed'] * 100:7.2f}%")
+            print(f"{c:<14}{v['psnr_all8']:9.2f}{v['psnr_novel']:8.2f}"
+                  f"{v['floaters'] * 100:9.2f}%{v['bleed'] * 100:7.2f}%")
     print(f"seconds per reconstruction: {summary['seconds_per_recon']:.2f} (max {summary['seconds_max']:.2f}); "
           f"CPU {summary['cpu_per_recon']:.2f} s (max {summary['cpu_max']:.2f}); load {os.getloadavg()[0]:.1f}")
 
@@ -402,7 +403,8 @@ def main(argv: list[str] | None = None) -> int:
         case = syn.HARD_CASES[i % len(syn.HARD_CASES)] if args.hard else None
         r = run_subject(seed, body, renderer, recon, args.input == "alpha", keep_tiles=i < 6, case=case)
         results.append(r)
-        print(f"subject {seed} ({r.case}): floaters {r.floaters * 100:.2f}%, bleed {r.bleed * 100:.2f}%, front {r.psnr['front']:.2f} dB, 8 views {r.psnr['all8']:.2f} dB, "
+        print(f"subject {seed} ({r.case}): floaters {r.floaters * 100:.2f}%, bleed {r.bleed * 100:.2f}%, "
+              f"front {r.psnr['front']:.2f} dB, 8 views {r.psnr['all8']:.2f} dB, "
               f"back {r.psnr['back']:.2f} dB, novel {r.psnr['novel']:.2f} dB, IoU {r.iou['front']:.3f}, "
               f"{r.seconds:.2f} s", flush=True)
     summary = summarise(results)
