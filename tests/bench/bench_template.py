@@ -6,7 +6,14 @@ For each of N synthetic subjects (varied betas, garments, patterns, hair, skirts
   3. render ground truth and reconstruction from 8 orbit views in the photo pose, and front and
      back in 3 novel poses (animation through each avatar's own rig);
   4. report PSNR and SSIM (full frame, white background) for front / side / back / all views and
-     novel poses, silhouette IoU, and seconds per reconstruction.
+     novel poses, silhouette IoU, and seconds per reconstruction;
+  5. report floaters (share of the reconstruction's Gaussians more than 5 cm from every Gaussian of
+     the truth, both animated into the novel poses) and background bleed (share of the Gaussians at
+     the photo's outline whose colour is nearer the backdrop's than the person's, see
+     `background_bleed`).
+
+`--hard` takes the subjects from `synthetic.HARD_CASES` instead (a hand in front of the face or
+the torso, crossed arms, a bag or a box in a lowered hand), photographed in a cluttered room.
 
 Intrinsics: the reconstructor is told each photo's field of view (35-50 degrees, varied), as a
 photo's EXIF focal length would; everything else it finds itself.
@@ -19,10 +26,13 @@ scaled and translated (no rotation) so that its 22 body joints best match the gr
 
 Also writes a contact sheet of synthetic examples (input / front / side / back / novel pose, and
 the ground-truth back for comparison) to resources/docs/template_contact_sheet.png and, when
-../shared/photos exists, one of the real photos to tests/bench/output/ (never committed).
+../shared/photos exists, one of the real photos (input, mask, front, side, back, and two views of a
+walking frame) to tests/bench/output/ (never committed).
 
     python tests/bench/bench_template.py                 # 20 subjects, RGBA input (alpha mask)
     python tests/bench/bench_template.py --input rgb     # photos over a backdrop, classical mask
+    python tests/bench/bench_template.py --hard --input rgb --detectors --subjects 5   # occlusions
+    python tests/bench/bench_template.py --real-only     # just the real-photo sheet
 """
 from __future__ import annotations
 
