@@ -82,7 +82,8 @@ def save_project(path: str | Path, scene: "Scene", data: ProjectData | None = No
                 entry["avatar"] = f"items/{n}/avatar.ply"
                 members.append((folder / "avatar.ply", entry["avatar"]))
             if item.motion is not None:
-                item.motion.save_npz(folder / "motion.npz")
+                from .motion.amass import write_amass
+                write_amass(item.motion, folder / "motion.npz")
                 entry["motion"] = f"items/{n}/motion.npz"
                 members.append((folder / "motion.npz", entry["motion"]))
                 if item.motion.meta.get("retarget"):  # a BVH's source and the user's mapping

@@ -14,7 +14,7 @@ from avatar_studio.core.motion.motion import Motion
 from avatar_studio.core.project import FORMAT_ID, ProjectData, load_project, save_project
 from avatar_studio.core.scene import Placement, Scene, SceneItem
 from avatar_studio.core.skinning import dense_to_sparse_weights
-from conftest import random_gaussians
+from support import random_gaussians
 
 
 @pytest.fixture

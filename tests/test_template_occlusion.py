@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from avatar_studio.core.reconstruct import synthetic as syn
+from avatar_studio.testing import synthetic as syn
 from avatar_studio.core.reconstruct.template.clothing import depth_layers, extra_sites, geodesic_nearest
 from avatar_studio.core.reconstruct.template.colour import hand_colours
 from avatar_studio.core.reconstruct.template.mask import background_edge

@@ -53,7 +53,7 @@ from scipy.ndimage import gaussian_filter
 from avatar_studio import PACKAGE_DIR
 from avatar_studio.core.body.model import default_body_model
 from avatar_studio.core.gaussians import GaussianSet
-from avatar_studio.core.reconstruct import synthetic as syn
+from avatar_studio.testing import synthetic as syn
 from avatar_studio.core.reconstruct.template import TemplateReconstructor
 from avatar_studio.core.render.base import Camera
 from avatar_studio.core.render.rendering import create_renderer

@@ -18,7 +18,7 @@ from ...avatar import Avatar, Rig
 from ...body.model import BodyModel, default_body_model
 from ...errors import InputError
 from ...gaussians import GaussianSet
-from ..base import CancelToken, Diagnostics, Progress, ProgressCallback, ReconstructionResult, check_image
+from ..base import CancelToken, Diagnostics, Progress, StageProgress, ReconstructionResult, check_image
 from .clothing import ExtraSites, extra_sites, push_rim_to_mask, shrink_to_mask
 from .colour import HeadFrame, bilinear, colour_sites, crown_colour, crown_colours, fill_outside
 from .fit import HEIGHT_PRIOR_M, BodyRig, FitInput, FitResult, fit_body
@@ -141,10 +141,10 @@ class TemplateReconstructor:
         return self._rig
 
     # ------------------------------------------------------------------------------- run
-    def run(self, image: np.ndarray, *, progress: ProgressCallback | None = None,
+    def run(self, image: np.ndarray, *, progress: Progress | None = None,
             cancel: CancelToken | None = None) -> ReconstructionResult:
         """Reconstruct from an [H,W,3] or [H,W,4] uint8 image (RGBA alpha = person mask)."""
-        prog = Progress(STAGES, progress, cancel)
+        prog = StageProgress(STAGES, progress, cancel)
         prog.stage("mask", 0.0)
         image = check_image(image)
         notes: list[str] = []
@@ -190,7 +190,7 @@ class TemplateReconstructor:
 
     # ----------------------------------------------------------------------------- stages
     def _fit(self, image: np.ndarray, mask: np.ndarray, kp: np.ndarray | None, focal: float,
-             box: tuple[int, int, int, int], prog: Progress, world: np.ndarray | None = None
+             box: tuple[int, int, int, int], prog: StageProgress, world: np.ndarray | None = None
              ) -> tuple[FitResult, PhotoView]:
         """Fit the body on a small crop around the person (`world`: [22,4] 3D landmarks or None)."""
         prog.stage("fit", 0.0)
