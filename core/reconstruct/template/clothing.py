@@ -282,7 +282,11 @@ def shell_depths(view: PhotoView, extra: np.ndarray, covered: np.ndarray, zf: np
     out = {"v": v, "u": u, "zf": zf_out, "zb": zb_out, "src_f": src_f, "src_b": src_b, "out_dir": out_dir,
            "group": group, "joint": joint}
     if drop_unlike:
-        keep = ~unlike_parts(view, extra, v, u, d * px, joint >= 0, view.rgb[qy, qx])
+        # the body's colour a few pixels inside its outline (the outline's own pixels are mixed)
+        h, w = view.size
+        iy = np.clip(np.round(qy - 3 * out_dir[:, 1]).astype(np.int64), 0, h - 1)
+        ix = np.clip(np.round(qx - 3 * out_dir[:, 0]).astype(np.int64), 0, w - 1)
+        keep = ~unlike_parts(view, extra, v, u, d * px, joint >= 0, view.rgb[iy, ix])
         out = {k: a[keep] for k, a in out.items()}
     return out
 
