@@ -28,7 +28,7 @@ def _avatar_item(rng):
 def test_content_decides_what_a_dropped_file_is(window, tmp_path, rng, body):
     from avatar_studio.core.io.formats import write_gaussians
     from avatar_studio.core.motion.export import save_bvh
-    from test_motion_helpers import smooth_motion
+    from support.motion import smooth_motion
     window.add_item(_avatar_item(rng))
     item = window.selected_avatar()
     bvh = save_bvh(smooth_motion(20), tmp_path / "wave.bvh", body)

@@ -16,7 +16,7 @@ from support import random_gaussians
 def scene(body, rng):
     from avatar_studio.core.avatar import Avatar, Rig
     from avatar_studio.core.scene import Scene, SceneItem
-    from test_motion_helpers import smooth_motion
+    from support.motion import smooth_motion
     n = 300
     idx = rng.integers(0, 22, (n, 4)).astype(np.int32)
     w = rng.uniform(0.1, 1.0, (n, 4)).astype(np.float32)

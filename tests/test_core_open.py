@@ -22,7 +22,7 @@ def _kind(path: Path) -> tuple[str, str]:
 
 
 def _motion(num_frames: int = 12):
-    from test_motion_helpers import smooth_motion
+    from support.motion import smooth_motion
     return smooth_motion(num_frames)
 
 
@@ -106,7 +106,7 @@ def test_sog_folder_is_splats(tmp_path, rng):
 # ------------------------------------------------------------------ motions
 def test_amass_npz_bvh_and_a_renamed_bvh(tmp_path, body):
     from avatar_studio.core.motion.export import save_bvh
-    from test_motion_helpers import write_amass_npz
+    from support.motion import write_amass_npz
     m = _motion()
     amass = write_amass_npz(tmp_path / "walk_stageii.npz", m)
     assert _kind(amass) == ("motion", "amass")
@@ -121,7 +121,7 @@ def test_amass_npz_bvh_and_a_renamed_bvh(tmp_path, body):
 
 
 def test_lhm_folder_and_frame_motionx_and_gvhmr(tmp_path, body):
-    from test_motion_helpers import write_gvhmr_pt, write_lhm_folder, write_motionx_npy
+    from support.motion import write_gvhmr_pt, write_lhm_folder, write_motionx_npy
     m = _motion(8)
     lhm = write_lhm_folder(tmp_path / "lhm", m) / "smplx_params"
     assert classify(lhm).kind == "motion" and classify(lhm).format == "lhm"
@@ -138,7 +138,7 @@ def test_lhm_folder_and_frame_motionx_and_gvhmr(tmp_path, body):
 
 
 def test_human3r_folder(tmp_path, body):
-    from test_motion_helpers import look_at_c2w, write_human3r_folder
+    from support.motion import look_at_c2w, write_human3r_folder
     m = _motion(6)
     c2w = np.repeat(look_at_c2w([0.0, 1.0, 3.0], [0.0, 1.0, 0.0])[None], 6, axis=0)
     folder = write_human3r_folder(tmp_path / "h3r", {0: m}, c2w, body)
