@@ -23,7 +23,7 @@ from typing import Any
 
 from .errors import InputError, StudioError
 from .io.safe import excerpt
-from .motion.sources import motion_source  # the motion detector lives with the motion sources
+from .motion.sources import motion_source
 
 KINDS = ("photo", "project", "avatar", "splats", "motion", "sequence")
 PHOTO_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
