@@ -37,7 +37,6 @@ SPLAT_EXTS = {Path("x" + e).suffix for f in SPLAT_FORMATS if f.can_read for e in
 PROJECT_EXTS = {".avsproj"}
 MOTION_PATTERNS = "*.npz *.json *.bvh *.pt *.npy"  # folders (LHM, Human3R, frame PLYs) open by drag and drop
 APP_NAME = "Avatar Studio"
-NEIGHBOUR_GAP_M = 0.25  # space left between a new avatar and the one beside it
 
 
 def classify(path: Path) -> str:
@@ -790,9 +789,9 @@ class MainWindow(QMainWindow):
             return worker.call("avatar_studio.app.process_worker:reconstruct_photo", kwargs, progress, cancel)
 
         def done(result: Any) -> None:
-            from ..core.scene import SceneItem
+            from ..core.scene import AvatarItem
             motion, self._pending_motion = self._pending_motion, None
-            self.add_item(SceneItem(name=path.stem, avatar=result.avatar, motion=motion), f"Reconstruct {path.name}")
+            self.add_item(AvatarItem(name=path.stem, avatar=result.avatar, motion=motion), f"Reconstruct {path.name}")
             if autoplay and motion is not None:
                 self.timeline.play()
             self.settings.add_recent(path)
@@ -806,18 +805,13 @@ class MainWindow(QMainWindow):
         return self._reconstruction
 
     def add_item(self, item: Any, text: str | None = None) -> None:
-        """Add an item (undoable). A new avatar stands beside the ones already there, not inside them."""
-        from .undo import AddItem, unique_name
+        """Add an item (undoable). Where it stands is the scene's decision (`Scene.place_new`)."""
+        from .undo import AddItem
         first = not self.scene.items
-        item.name = unique_name(self.scene.items, item.name)
+        item.name = self.scene.unique_name(item.name)
         if item.avatar is not None:
             item.avatar.name = item.name
-        others = [i for i in self.scene.items if i.kind == item.kind]
-        if others and item.placement.is_identity():
-            # Beside the rightmost neighbour with a gap, measured on the splats (T-pose arms included).
-            right = max(self._x_extent(i)[1] for i in others)
-            item.placement.translation = np.array([right + NEIGHBOUR_GAP_M - self._x_extent(item)[0], 0.0, 0.0],
-                                                  np.float32)
+        others = self.scene.place_new(item)
         self.undo_stack.push(AddItem(self.scene, item, text))
         if first or not self._first_item_framed or others:
             self._first_item_framed = True
@@ -832,15 +826,6 @@ class MainWindow(QMainWindow):
             return
         self.undo_stack.push(FlipUpsideDown(self.scene, sel))
 
-    def _x_extent(self, item: Any) -> tuple[float, float]:
-        """(left, right) world x of an item's splats now (robust: ignores the outermost 0.5 %)."""
-        g = item.gaussians_at(self.scene.body_for(item), self.scene.time)  # None while hidden
-        if g is None or not len(g):
-            x = float(item.placement.translation[0])
-            return x - 0.45, x + 0.45
-        lo, hi = np.percentile(g.means[:, 0], [0.5, 99.5])
-        return float(lo), float(hi)
-
     def load_splats(self, path: str | Path) -> Job:
         path = Path(path)
         notes: list[str] = []
@@ -852,12 +837,12 @@ class MainWindow(QMainWindow):
 
         def done(obj: Any) -> None:
             from ..core.avatar import Avatar
-            from ..core.scene import SceneItem
+            from ..core.scene import AvatarItem, SplatsItem
             if isinstance(obj, Avatar):
                 motion, self._pending_motion = self._pending_motion, None
-                item = SceneItem(name=obj.name or path.stem, avatar=obj, motion=motion)
+                item = AvatarItem(name=obj.name or path.stem, avatar=obj, motion=motion)
             else:
-                item = SceneItem(name=path.stem, gaussians=obj)
+                item = SplatsItem(name=path.stem, gaussians=obj)
             self.add_item(item, f"Open {path.name}")
             self.settings.add_recent(path)
             if notes:  # what the read repaired (dropped NaN splats, a guessed SH order)
@@ -902,8 +887,8 @@ class MainWindow(QMainWindow):
                 obj.name = obj.name if obj.name and obj.name != "motion" else path.stem
                 self.set_motion(obj)
             else:
-                from ..core.scene import SceneItem
-                self.add_item(SceneItem(name=path.stem, sequence=obj), f"Open {path.name}")
+                from ..core.scene import SequenceItem
+                self.add_item(SequenceItem(name=path.stem, sequence=obj), f"Open {path.name}")
             self.settings.add_recent(path)
 
         return self._start_foreground(f"Opening {path.name}", work, done)

@@ -16,7 +16,7 @@ def run_demo(out_dir: Path, *, photo: str | Path | None = None, motion: str | Pa
     """Write avatar.ply, demo.mp4 and demo_frame.png into `out_dir`; returns their paths."""
     from .body.model import default_body_model
     from .cli import ConsoleProgress
-    from .export.animation import AnimationSettings, AvatarAnimation
+    from .export.animation import AnimationSettings, SceneAnimation, avatar_scene
     from .export.video import VideoOptions, write_video
     from .io.avatar_file import write_avatar
     from .pipeline import load_motion_for_playback
@@ -42,7 +42,7 @@ def run_demo(out_dir: Path, *, photo: str | Path | None = None, motion: str | Pa
     rend = create_renderer(renderer, notice=lambda msg: say(f"notice: {msg}"), video=True)
     try:
         settings = AnimationSettings(width=size, height=size, fps=30.0, camera_mode="fixed", azimuth_deg=15.0)
-        anim = AvatarAnimation(avatar, motion_obj, body, rend, settings)
+        anim = SceneAnimation(avatar_scene(avatar, motion_obj, body), rend, settings)
         prog = ConsoleProgress("animate", quiet)
         video = write_video(out_dir / "demo.mp4", anim, anim.num_frames, VideoOptions(30.0, 8.0), progress=prog.frames)
         prog.done(f"{anim.num_frames} frames ({anim.num_frames / 30:.1f} s) -> {video}")

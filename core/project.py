@@ -48,17 +48,10 @@ def _placement_dict(p) -> dict[str, Any]:
 
 
 def _sequence_source(seq: Any) -> str | None:
-    """The file or folder a GaussianSequence was loaded from, if it can be told."""
-    source = getattr(seq, "source", None)
-    for obj in (seq, source):
-        for attr in ("origin", "path", "source_path"):
-            v = getattr(obj, attr, None)
-            if isinstance(v, (str, Path)) and str(v):
-                return str(Path(v).resolve())
-    paths = getattr(source, "paths", None)
-    if paths:
-        return str(Path(paths[0]).resolve().parent)
-    return None
+    """The file or folder a GaussianSequence was opened from (`load_sequence` records it), or None for
+    one made in memory."""
+    origin = getattr(seq, "origin", None)
+    return str(origin) if origin else None
 
 
 def save_project(path: str | Path, scene: "Scene", data: ProjectData | None = None) -> Path:
@@ -154,8 +147,8 @@ def load_project(path: str | Path, scene: "Scene | None" = None) -> tuple["Scene
     from .io.avatar_file import read_avatar_or_gaussians
     from .io.safe import MAX_JSON_BYTES, loads_json, open_zip, read_member, require_regular_file
     from .motion.amass import load_amass
-    from .scene import Scene, SceneItem
     from .avatar import Avatar
+    from .scene import AvatarItem, Scene, SceneItem, SequenceItem, SplatsItem
 
     path = require_regular_file(path, "Project")
     label = excerpt(path.name)
@@ -190,39 +183,41 @@ def load_project(path: str | Path, scene: "Scene | None" = None) -> tuple["Scene
             where = f"{label}: item {n + 1}"
             if not isinstance(entry, dict):
                 raise InputError(f"{where} is {excerpt(entry)}, not an object.")
-            item = SceneItem(name=excerpt(entry.get("name", "item"), 200), placement=_placement(
-                entry.get("placement", {}), where), visible=bool(entry.get("visible", True)))
+            name = excerpt(entry.get("name", "item"), 200)
+            common = dict(placement=_placement(entry.get("placement", {}), where),
+                          visible=bool(entry.get("visible", True)))
+            item: SceneItem
             if "avatar" in entry:
                 avatar = read_avatar_or_gaussians(member(entry["avatar"]))
                 if not isinstance(avatar, Avatar):
                     raise InputError(f"{label} is damaged: {excerpt(entry['avatar'])} has no rig.")
-                avatar.name = item.name
-                item.avatar = avatar
-            if "motion" in entry:
-                item.motion = load_amass(member(entry["motion"]))
-                if isinstance(entry.get("retarget"), dict):
-                    item.motion.meta["retarget"] = entry["retarget"]
-            if "splats" in entry:
+                avatar.name = name
+                item = AvatarItem(name, avatar, **common)
+                if "motion" in entry:
+                    item.motion = load_amass(member(entry["motion"]))
+                    if isinstance(entry.get("retarget"), dict):
+                        item.motion.meta["retarget"] = entry["retarget"]
+            elif "splats" in entry:
                 splats = member(entry["splats"])
                 # projects saved before PLYs named their frame held the splats y-up, as the scene does
                 with open(splats, "rb") as fh:
                     named = b"comment avatar_studio frame " in fh.read(65536)
                 g = read_avatar_or_gaussians(splats, None if named else "y")
-                item.gaussians = g.gaussians if isinstance(g, Avatar) else g
-            if "sequence_source" in entry:
+                item = SplatsItem(name, g.gaussians if isinstance(g, Avatar) else g, **common)
+            elif "sequence_source" in entry:
                 src = entry.get("sequence_source")
                 try:
                     from .sequence import load_sequence
                     if not src or not isinstance(src, str):
                         raise InputError("its source was not recorded")
                     fps = _number(entry.get("sequence_fps"), f"{where}: sequence fps", 0.0) or None
-                    item.sequence = load_sequence(src, fps=fps)
+                    item = SequenceItem(name, load_sequence(src, fps=fps), **common)
                 except StudioError as err:  # keep the rest of the project
-                    data.warnings.append(f"The sequence '{item.name}' could not be reopened from "
+                    data.warnings.append(f"The sequence '{name}' could not be reopened from "
                                          f"{excerpt(src, 200)} ({excerpt(str(err), 300)}).")
                     continue
-            if item.avatar is None and item.gaussians is None and item.sequence is None:
-                data.warnings.append(f"Item '{item.name}' had no content and was skipped.")
+            else:
+                data.warnings.append(f"Item '{name}' had no content and was skipped.")
                 continue
             extra = entry.get("extra", {})
             new_items.append(item)

@@ -322,7 +322,7 @@ class GaussianSequence:
 
     def __init__(self, source: FrameSource, fps: float = DEFAULT_FPS, *, name: str = "sequence",
                  cache_bytes: int = DEFAULT_CACHE_BYTES, readahead: int = 2,
-                 transform: tuple[np.ndarray, np.ndarray, float] | None = None) -> None:
+                 transform: tuple[np.ndarray, np.ndarray, float] | None = None, origin: str | None = None) -> None:
         if source.num_frames <= 0:
             raise InputError(f"Sequence '{name}' has no frames.")
         fps = float(fps)
@@ -332,6 +332,7 @@ class GaussianSequence:
         self.cache_bytes = int(cache_bytes)
         self.readahead = int(readahead)
         self.transform = transform
+        self.origin = origin  # the file or folder it was opened from (absolute), so a project can reopen it
         self._cache: OrderedDict[int, GaussianSet] = OrderedDict()
         self._cache_size = 0
         self._lock = threading.RLock()
@@ -482,7 +483,8 @@ class GaussianSequence:
     # ------------------------------------------------------------------ views
     def _derived(self, source: FrameSource, fps: float | None = None, transform=None) -> "GaussianSequence":
         return GaussianSequence(source, self.fps if fps is None else fps, name=self.name, cache_bytes=self.cache_bytes,
-                                readahead=self.readahead, transform=transform if transform is not None else self.transform)
+                                readahead=self.readahead, transform=transform if transform is not None else self.transform,
+                                origin=self.origin)
 
     def slice(self, start: int = 0, stop: int | None = None, step: int = 1) -> "GaussianSequence":
         """Frames start..stop-1 every `step` (fps divided by step); shares files, not the cache."""
@@ -723,7 +725,7 @@ def load_sequence(path: str | Path, *, fps: float | None = None, cache_bytes: in
         raise InputError(f"{path.name} is not a Gaussian sequence: use a folder of PLYs, an L4GM .npz/.npy or a "
                          ".zip of PLYs.")
     return GaussianSequence(source, fps or stored or DEFAULT_FPS, name=path.stem, cache_bytes=cache_bytes,
-                            readahead=readahead)
+                            readahead=readahead, origin=str(path.resolve()))
 
 
 # ---------------------------------------------------------------------- placement

@@ -4,7 +4,7 @@ import pytest
 
 from avatar_studio.core.avatar import Avatar, Rig
 from avatar_studio.core.motion.motion import Motion
-from avatar_studio.core.scene import Placement, Scene, SceneItem
+from avatar_studio.core.scene import AvatarItem, Placement, Scene, SplatsItem
 from avatar_studio.core.skinning import dense_to_sparse_weights
 from conftest import random_gaussians
 
@@ -28,7 +28,7 @@ def test_events_and_time(body, avatar):
     scene = Scene(body)
     seen = []
     scene.events.connect(lambda name, payload: seen.append(name))
-    item = scene.add(SceneItem("a", avatar=avatar))
+    item = scene.add(AvatarItem("a", avatar=avatar))
     assert seen[:2] == ["items", "selection"] and scene.selected is item
     scene.set_motion(item, waving_motion())
     assert scene.duration == pytest.approx(1.0) and scene.num_frames == 30
@@ -42,7 +42,7 @@ def test_events_and_time(body, avatar):
 
 def test_posed_gaussians_change_with_time(body, avatar):
     scene = Scene(body)
-    item = scene.add(SceneItem("a", avatar=avatar, motion=waving_motion()))
+    item = scene.add(AvatarItem("a", avatar=avatar, motion=waving_motion()))
     a = scene.gaussians_at(0.0).means
     b = scene.gaussians_at(0.9).means
     assert np.abs(a - b).max() > 0.05
@@ -52,7 +52,7 @@ def test_posed_gaussians_change_with_time(body, avatar):
 
 def test_gpu_skinning_data_matches_cpu_skinning(body, avatar):
     """The transforms handed to a GPU skinner reproduce the CPU-posed, placed Gaussians."""
-    item = SceneItem("a", avatar=avatar, motion=waving_motion(),
+    item = AvatarItem("a", avatar=avatar, motion=waving_motion(),
                      placement=Placement(np.array([1.0, 0.0, -2.0], np.float32), yaw_deg=30.0))
     t = 0.7
     rel, _, joints = item.skinning(body, t)
@@ -67,8 +67,8 @@ def test_gpu_skinning_data_matches_cpu_skinning(body, avatar):
 
 def test_several_items_concatenate(body, avatar, rng):
     scene = Scene(body)
-    scene.add(SceneItem("a", avatar=avatar))
-    scene.add(SceneItem("b", gaussians=random_gaussians(50, rng, 3)))
+    scene.add(AvatarItem("a", avatar=avatar))
+    scene.add(SplatsItem("b", gaussians=random_gaussians(50, rng, 3)))
     g = scene.gaussians_at()
     assert len(g) == 350 and g.sh_degree == 3
     lo, hi = scene.bounds()
@@ -91,7 +91,7 @@ def test_framing_fits_the_box_tightly(az, el, size):
 
 def test_snapshot_is_detached(body, avatar):
     scene = Scene(body)
-    item = scene.add(SceneItem("a", avatar=avatar, motion=waving_motion()))
+    item = scene.add(AvatarItem("a", avatar=avatar, motion=waving_motion()))
     heard = []
     scene.events.connect(lambda n, p: heard.append(n))
     snap = scene.snapshot()
@@ -105,9 +105,9 @@ def test_scene_animation_renders_every_avatar(body, avatar, gl, tmp_path):
     from avatar_studio.core.export.animation import AnimationSettings, SceneAnimation
     from avatar_studio.core.export.video import write_video
     scene = Scene(body)
-    scene.add(SceneItem("left", avatar=avatar, motion=waving_motion(),
+    scene.add(AvatarItem("left", avatar=avatar, motion=waving_motion(),
                         placement=Placement(np.array([-0.8, 0, 0], np.float32))))
-    scene.add(SceneItem("right", avatar=avatar, placement=Placement(np.array([0.8, 0, 0], np.float32))))
+    scene.add(AvatarItem("right", avatar=avatar, placement=Placement(np.array([0.8, 0, 0], np.float32))))
     anim = SceneAnimation(scene, gl, AnimationSettings(width=160, height=96, fps=10, azimuth_deg=0, elevation_deg=0))
     frame = anim.render(0)
     figure = frame.astype(int).sum(-1) < 700
@@ -119,14 +119,14 @@ def test_scene_animation_renders_every_avatar(body, avatar, gl, tmp_path):
 
 def test_scene_animation_skins_a_lone_avatar_on_the_device(body, avatar, gl):
     """A one-avatar scene (the usual GUI export) uploads the avatar once and sends bone transforms
-    each frame, like the viewport; its frames match posing on the CPU. Several items still go the
-    CPU way (one set, sorted across items)."""
+    each frame, like the viewport (the same scene pass); its frames match posing on the CPU. Each
+    further item is one more upload and one more draw a frame."""
     from avatar_studio.core.export.animation import AnimationSettings, SceneAnimation
     from avatar_studio.core.render.reference import psnr
     scene = Scene(body)
-    scene.add(SceneItem("a", avatar=avatar, motion=waving_motion(),
+    scene.add(AvatarItem("a", avatar=avatar, motion=waving_motion(),
                         placement=Placement(np.array([0.3, 0.0, -0.5], np.float32), yaw_deg=30.0)))
-    calls = {"set_avatar": 0, "render_skinned": 0}
+    calls = {"set_avatar": 0, "render_avatar": 0}
     originals = {name: getattr(gl, name) for name in calls}
 
     def counted(name):
@@ -140,16 +140,18 @@ def test_scene_animation_skins_a_lone_avatar_on_the_device(body, avatar, gl):
     try:
         anim = SceneAnimation(scene, gl, AnimationSettings(width=128, height=128, fps=10, camera_mode="follow"))
         frames = {i: anim.render(i) for i in (0, 5, 9)}
-        assert calls == {"set_avatar": 1, "render_skinned": 3}
+        assert calls == {"set_avatar": 1, "render_avatar": 3}
         for i, frame in frames.items():
             cpu = gl.render(scene.gaussians_at(anim.time_of(i)), anim.camera(i), background=(1.0, 1.0, 1.0)).rgb8()
             assert psnr(frame / 255.0, cpu / 255.0) >= 40
             assert (frame.astype(int).sum(-1) < 740).mean() > 0.01   # the avatar is in the frame
-        # A second visible item: posed on the CPU.
-        scene.add(SceneItem("b", avatar=avatar, placement=Placement(np.array([-0.8, 0, 0], np.float32))))
-        calls["render_skinned"] = 0
-        SceneAnimation(scene, gl, AnimationSettings(width=128, height=128, fps=10)).render(3)
-        assert calls["render_skinned"] == 0
+        # A second visible item: uploaded once, drawn each frame.
+        scene.add(AvatarItem("b", avatar=avatar, placement=Placement(np.array([-0.8, 0, 0], np.float32))))
+        calls.update(set_avatar=0, render_avatar=0)
+        two = SceneAnimation(scene, gl, AnimationSettings(width=128, height=128, fps=10))
+        two.render(3)
+        two.render(4)
+        assert calls == {"set_avatar": 1, "render_avatar": 4}  # "a" is still uploaded: same item, same revision
     finally:
         for name, fn in originals.items():
             setattr(gl, name, fn)

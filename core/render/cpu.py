@@ -23,6 +23,7 @@ import numpy as np
 from ..errors import InputError
 from ..gaussians import GaussianSet
 from .base import Camera, RenderMode, RenderResult, Rgba8RenderResult
+from .draw import Draw, DrawList, ImageTarget, Target, Uploads, upload_arrays
 from .host import as_numpy_transforms, as_numpy_vec3, top4_skin
 
 _POOL: ThreadPoolExecutor | None = None
@@ -101,6 +102,7 @@ class CpuRenderer:
         self.threads = default_threads() if threads is None else max(1, int(threads))
         self.read_back = read_back
         self._buffers: dict[tuple[int, int, bool], tuple[np.ndarray, np.ndarray]] = {}
+        self._uploads = Uploads()
         self._closed = False
 
     # ------------------------------------------------------------------ avatars
@@ -252,6 +254,29 @@ class CpuRenderer:
         image, _, _ = self._rasterize(handle, camera, transforms, transl, eight_bit=1)
         return image
 
+    def composite(self, draw_list: DrawList, target: Target) -> None:
+        """Draw the list far to near over `target`: each draw skinned (or as it is) and rasterized into
+        premultiplied RGBA8, blended by the target; the first draw on an empty `ImageTarget` is
+        rasterized straight over its background (one 8-bit image, as a single render)."""
+        cam = draw_list.camera
+        draws = draw_list.draws
+        for n, d in enumerate(draws):
+            handle = self._uploads.handle(d, self._upload_draw)
+            if n == 0 and isinstance(target, ImageTarget) and target.empty:
+                if target.background is not None:
+                    image, _, _ = self._rasterize(handle, cam, d.transforms, None, eight_bit=2,
+                                                  background=target.background)
+                    target.put(Rgba8RenderResult(image))
+                    continue
+                if len(draws) == 1:   # transparent: straight colour from the float image, as render() gives
+                    target.put(self.render_avatar(handle, cam, transforms=d.transforms, background=None))
+                    continue
+            target.blend(self.render_premultiplied(handle, cam, d.transforms), premultiplied=True)
+        self._uploads.prune(draw_list.keys, self.release_avatar)
+
+    def _upload_draw(self, draw: Draw, _previous: CpuAvatar | None) -> CpuAvatar:
+        return self.set_avatar(*upload_arrays(draw))
+
     @staticmethod
     def _centers(rec: np.ndarray, camera: Camera, background: tuple[float, float, float] | None) -> RenderResult:
         """Each visible centre paints its pixel with its colour (clamped); the nearest wins."""
@@ -277,6 +302,7 @@ class CpuRenderer:
     def close(self) -> None:
         self._closed = True
         self._buffers.clear()
+        self._uploads.clear()
 
     def __enter__(self) -> "CpuRenderer":
         return self
