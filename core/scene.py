@@ -9,7 +9,7 @@ import dataclasses
 import itertools
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Protocol
+from typing import Any, Callable, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -62,6 +62,7 @@ class Placement:
         return self.yaw_deg == 0 and self.scale == 1 and not np.any(self.translation)
 
 
+@runtime_checkable
 class Timeline(Protocol):
     """What every timed thing in the scene answers: its length, its own frame rate (None: none),
     and which of its frames shows at time t (an index clamped to the clip, 0 for a still)."""

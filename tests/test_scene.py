@@ -155,3 +155,56 @@ def test_scene_animation_skins_a_lone_avatar_on_the_device(body, avatar, gl):
     finally:
         for name, fn in originals.items():
             setattr(gl, name, fn)
+
+
+def test_items_share_one_timeline_and_agree_on_frames(body, avatar, rng):
+    """Avatar and sequence items at one frame rate show the same frame index at every time (the frame
+    whose interval holds t, clamped to the clip); a still is always frame 0."""
+    from avatar_studio.core.scene import SequenceItem, Timeline
+    from avatar_studio.core.sequence import GaussianSequence, MemorySource
+    a = AvatarItem("a", avatar, motion=waving_motion(30))
+    s = SequenceItem("s", GaussianSequence(MemorySource([random_gaussians(5, rng)] * 30), fps=30))
+    still = SplatsItem("still", random_gaussians(5, rng))
+    for item in (a, s, still):
+        assert isinstance(item, Timeline)
+    times = np.concatenate([np.linspace(-0.5, 1.5, 97), np.arange(30) / 30.0])
+    assert [a.frame_at(t) for t in times] == [s.frame_at(t) for t in times]
+    assert a.frame_at(1 / 30) == 1 and a.frame_at(5.0) == 29 and a.frame_at(-1.0) == 0
+    assert still.frame_at(2.0) == 0 and still.duration == 0 and still.fps is None
+    assert a.duration == pytest.approx(s.duration) and a.fps == s.fps == 30
+
+
+def test_scene_methods_emit_and_bump_revisions(body, avatar, rng):
+    """Every change goes through a scene method that emits its event and bumps the scene's and the item's
+    revision (what caches key on); time changes neither revision."""
+    scene = Scene(body)
+    heard = []
+    scene.events.connect(lambda name, payload: heard.append(name))
+    a = scene.add(AvatarItem("a", avatar, motion=waving_motion()))
+    b = scene.add(SplatsItem("b", random_gaussians(20, rng)), select=False)
+    r0, ra, rb = scene.revision, a.revision, b.revision
+    scene.set_time(0.5)
+    assert (scene.revision, a.revision) == (r0, ra)
+    scene.set_placement(b, Placement(np.array([1.0, 0, 0], np.float32)))
+    scene.set_visible(a, False)
+    scene.rename(a, "anna")
+    scene.set_gaussians(b, random_gaussians(10, rng))
+    assert heard[-4:] == ["item"] * 4 and a.avatar.name == "anna" and len(b.gaussians) == 10
+    assert scene.revision == r0 + 4 and a.revision == ra + 2 and b.revision == rb + 2
+    assert scene.remove(a) == 0 and scene.items == [b] and heard[-1] == "items"
+    scene.add(a, index=0)
+    assert scene.items == [a, b] and scene.index_of(b) == 1
+    assert scene.unique_name("b") == "b (2)" and scene.unique_name("b", exclude=b) == "b"
+
+
+def test_a_new_avatar_stands_beside_the_others(body, avatar):
+    """Where a new item stands is the scene's decision: beside the rightmost of its kind, with a gap."""
+    from avatar_studio.core.scene import NEIGHBOUR_GAP_M
+    scene = Scene(body)
+    first = AvatarItem("a", avatar)
+    assert not scene.place_new(first) and first.placement.is_identity()
+    scene.add(first)
+    second = AvatarItem("b", avatar)
+    assert scene.place_new(second)
+    scene.add(second)
+    assert scene.x_extent(second)[0] == pytest.approx(scene.x_extent(first)[1] + NEIGHBOUR_GAP_M, abs=1e-4)
