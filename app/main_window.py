@@ -1348,9 +1348,7 @@ class MainWindow(QMainWindow):
 
         def work(progress, cancel):
             from ..core.errors import InputError
-            from ..core.io.atomic import atomic_dir
             from ..core.io.avatar_file import write_avatar
-            from ..core.io.ply import write_ply
             path = req.path
             if req.ply_mode == "canonical":
                 progress("writing avatar", 0.2)
@@ -1365,14 +1363,11 @@ class MainWindow(QMainWindow):
                 if not any(path.name.lower().endswith(e) for e in writable):
                     path = path.with_suffix(".ply")
                 return write_gaussians(path, g)
-            frames = list(range(req.start_frame, req.end_frame + 1))
+            from ..core.sequence.writers import write_frame_folder
+            frames = range(req.start_frame, req.end_frame + 1)
             folder = path.with_suffix("") if path.suffix.lower() == ".ply" else path
-            with atomic_dir(folder) as tmp:
-                for n, f in enumerate(frames):
-                    cancel.check()
-                    write_ply(tmp / f"frame{n + 1:04d}.ply", posed(f / scene_fps))
-                    progress(f"frame {n + 1}/{len(frames)}", (n + 1) / len(frames))
-            return folder
+            return write_frame_folder(folder, (cancel.check() or posed(f / scene_fps) for f in frames), len(frames),
+                                      scene_fps, "ply", lambda d, n: progress(f"frame {d}/{n}", d / n))
         return work
 
     # ================================================================== GLB export (self-contained)
