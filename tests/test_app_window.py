@@ -285,7 +285,11 @@ def test_export_mp4_and_ply(window, dancing, tmp_path):
     seq = ExportRequest(kind="ply", path=tmp_path / "frames", ply_mode="range", start_frame=3, end_frame=5)
     window.run_export(seq)
     wait_job(window, "frames")
-    assert sorted(p.name for p in seq.path.iterdir()) == ["frame0001.ply", "frame0002.ply", "frame0003.ply"]
+    # the one frame-folder writer (core.sequence.writers): frames plus a manifest with the scene's rate
+    assert sorted(p.name for p in seq.path.iterdir()) == ["frame0001.ply", "frame0002.ply", "frame0003.ply",
+                                                         "manifest.json"]
+    from avatar_studio.core.sequence import load_sequence
+    assert load_sequence(seq.path).fps == pytest.approx(window.scene.fps)
 
 
 def test_cancel_export_leaves_no_file(window, dancing, tmp_path):
