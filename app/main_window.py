@@ -172,7 +172,6 @@ class MainWindow(QMainWindow):
         self.use_process_worker = (os.environ.get("AVATAR_STUDIO_INPROCESS") != "1"
                                    and not getattr(sys, "frozen", False))
         self.process_worker: Any = None
-        self.keys: dict[int, dict[int, list[int]]] = {}  # item uid -> joint -> keyed frames (curve markers)
         self._autosave_index = 0
         self._bounds_cache: tuple | None = None
         self._ground_key: tuple | None = None
@@ -560,7 +559,7 @@ class MainWindow(QMainWindow):
     def _sync_curves(self) -> None:
         item = self.scene.selected
         motion = item.motion if item is not None else None
-        self.curves.set_motion(motion, self.keys.get(item.uid) if item is not None else None)
+        self.curves.set_motion(motion, item.keys if item is not None and item.kind == "avatar" else None)
         self.curves.set_frame(self.scene.frame)
         self.motion_panel.set_item(item)
         self._show_curves(motion is not None and not self._curves_user_closed)
@@ -902,8 +901,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Motion '{motion.name}' is ready: drop a photo or an avatar to use it.",
                                          10000)
             return
-        self.undo_stack.push(MotionEdit(self.scene, item, motion, f"Load motion {motion.name}"))
-        self.keys.pop(item.uid, None)
+        self.undo_stack.push(MotionEdit(self.scene, item, motion, f"Load motion {motion.name}", keys={}))
         self.scene.set_time(0.0)
         self.statusBar().showMessage(f"{item.name}: motion '{motion.name}', {motion.num_frames} frames at "
                                      f"{motion.fps:g} fps", 6000)
@@ -1042,8 +1040,7 @@ class MainWindow(QMainWindow):
         from ..core.project import ProjectData
         extra = {"trim": list(self.timeline.trim_range()), "show_grid": self.viewport.show_grid,
                  "show_skeleton": self.viewport.show_skeleton, "background": list(self.viewport.background)}
-        item_extra = [{"keys": {str(j): f for j, f in self.keys.get(i.uid, {}).items()}} for i in self.scene.items]
-        return ProjectData(camera=self.viewport.orbit_camera.to_dict(), extra=extra, item_extra=item_extra)
+        return ProjectData(camera=self.viewport.orbit_camera.to_dict(), extra=extra)  # key markers: in the items
 
     def save_project(self, ask: bool = False, path: str | Path | None = None) -> Job | None:
         from ..core.project import PROJECT_SUFFIX
@@ -1114,7 +1111,6 @@ class MainWindow(QMainWindow):
         self.timeline.pause()
         for item in list(scene.items):
             scene.remove(item)
-        self.keys.clear()
         for item in loaded.items:
             scene.add(item, select=False)
         scene.select(loaded.selected if loaded.selected is not None else (scene.items[0] if scene.items else None))
@@ -1135,10 +1131,6 @@ class MainWindow(QMainWindow):
             self.act_skeleton.setChecked(bool(extra["show_skeleton"]))
         if "background" in extra:
             self.viewport.set_background(tuple(extra["background"]))
-        for item, ie in zip(self.scene.items, data.item_extra):
-            keys = {int(j): [int(f) for f in frames] for j, frames in (ie.get("keys") or {}).items()}
-            if keys:
-                self.keys[item.uid] = keys
         if "trim" in extra:
             self.timeline.set_trim(*extra["trim"])
             self.motion_panel.set_trim(*self.timeline.trim_range())
@@ -1234,12 +1226,9 @@ class MainWindow(QMainWindow):
         except Exception as err:  # StudioError or a bad parameter: say so, change nothing
             self.show_error(f"{label} failed: {err}")
             return
-        self.undo_stack.push(MotionEdit(self.scene, item, new, label))
+        marks = self.scene.keys_with(item, *keys) if keys is not None else None  # the markers undo with the edit
+        self.undo_stack.push(MotionEdit(self.scene, item, new, label, keys=marks))
         if keys is not None:
-            joint, frame = keys
-            marks = self.keys.setdefault(item.uid, {}).setdefault(joint, [])
-            if frame not in marks:
-                marks.append(frame)
             self._sync_curves()
 
     # ================================================================== export

@@ -15,18 +15,22 @@ PLACEMENT_MERGE_ID = 1001
 
 
 class MotionEdit(QUndoCommand):
-    """Replace an avatar's motion (trim, mirror, smooth, root lock, key override, retime, new motion)."""
+    """Replace an avatar's motion (trim, mirror, smooth, root lock, key override, retime, new motion), and
+    its key markers with it when given."""
 
-    def __init__(self, scene: Any, item: Any, new_motion: Any, text: str) -> None:
+    def __init__(self, scene: Any, item: Any, new_motion: Any, text: str, keys: dict | None = None) -> None:
+        """`keys`: the item's key markers after the edit (None: unchanged; {}: cleared, a new motion)."""
         super().__init__(text)
         self.scene, self.item = scene, item
         self.old, self.new = item.motion, new_motion
+        self.old_keys = {j: list(f) for j, f in item.keys.items()} if keys is not None else None
+        self.new_keys = keys
 
     def redo(self) -> None:
-        self.scene.set_motion(self.item, self.new)
+        self.scene.set_motion(self.item, self.new, self.new_keys)
 
     def undo(self) -> None:
-        self.scene.set_motion(self.item, self.old)
+        self.scene.set_motion(self.item, self.old, self.old_keys)
 
 
 class PlacementEdit(QUndoCommand):

@@ -1,5 +1,6 @@
-"""The 3D viewport: a widget that asks `core.render` for the splats and draws a ground grid and a
-skeleton overlay around them. Two widgets share one core (`_ViewportCore`) and one interface:
+"""The 3D viewport: a widget that draws the scene through the core's scene pass (`ScenePass` ->
+`renderer.composite` into the widget's target, as exports do) with a ground grid and a skeleton
+overlay around it. Two widgets share one core (`_ViewportCore`) and one interface:
 `Viewport` (a QOpenGLWidget: the GLSL and gsplat back-ends) and `RasterViewport` (a plain QWidget
 painting the CPU rasterizer's image with QPainter: no GL composition of the window, which costs ~20 ms
 a frame on llvmpipe). `create_viewport` picks one for the renderer asked for.
@@ -317,7 +318,7 @@ class _ViewportCore:
             self._report(f"The splat renderer could not start: {err}")
             self.renderer_changed.emit(self.renderer_label)
             return
-        self.renderer_label = str(getattr(self.renderer, "name", type(self.renderer).__name__))
+        self.renderer_label = str(self.renderer.name)
         self.renderer_note = notes[-1] if notes else ""
         self.renderer_changed.emit(self.renderer_label)
 
@@ -608,10 +609,10 @@ class Viewport(_ViewportCore, QOpenGLWidget):
     def _overlay_renderer(self) -> Any:
         """What draws the skeleton overlay: the renderer when it is GL, else a GL renderer on our
         context made on first use (it only compiles its overlay shader)."""
-        if hasattr(self.renderer, "draw_skeleton"):
+        from ..core.render.gl import GLRenderer
+        if isinstance(self.renderer, GLRenderer):
             return self.renderer
         if self._overlay_gl is None:
-            from ..core.render.gl import GLRenderer
             self._overlay_gl = GLRenderer(self.ctx)
         return self._overlay_gl
 

@@ -1,12 +1,17 @@
 """The cameras, one home: `Camera` (a pinhole camera in OpenCV/gsplat axes: looks down +z, x right,
 y down; `view` is the 4x4 world-to-camera matrix, gsplat's `viewmats`), `OrbitCamera` (the
-viewport's turntable camera, Qt-free), and `gl_projection` (OpenGL clip-from-world for a `Camera`).
+viewport's turntable camera, Qt-free), `gl_projection` (OpenGL clip-from-world for a `Camera`), and
+the photo's camera the template reconstructor fits the body in (`photo_camera`, `BODY_TO_CAMERA`).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import numpy as np
+
+# The template fit's body frame (Y up, facing +Z, the camera at the origin looking down -Z) to the
+# photo's OpenCV camera frame: (x, y, z) -> (x, -y, -z), an involution.
+BODY_TO_CAMERA = np.array([1.0, -1.0, -1.0], np.float32)
 
 VIEWS = {"front": (0.0, 5.0), "side": (90.0, 5.0), "back": (180.0, 5.0), "left": (-90.0, 5.0),
          "top": (0.0, 89.0)}
@@ -189,3 +194,13 @@ def gl_projection(camera: Camera) -> np.ndarray:
                   [0, 0, (f + n) / (f - n), -2 * f * n / (f - n)],
                   [0, 0, 1, 0]], np.float64)
     return (p @ camera.view.astype(np.float64)).astype(np.float32)
+
+
+def photo_camera(width: int, height: int, focal: float, body_transl) -> Camera:
+    """The photo's camera as the template reconstructor fits it: focal length `focal` pixels, principal point
+    at the image centre, and the world (the body frame, posed body moved by `body_transl` [3]) seen from the
+    origin looking down -Z. `project` of a body point gives its photo pixel (the fit's `project` in torch)."""
+    view = np.eye(4, dtype=np.float32)
+    view[:3, :3] = np.diag(BODY_TO_CAMERA)
+    view[:3, 3] = BODY_TO_CAMERA * np.asarray(body_transl, np.float32).reshape(3)
+    return Camera(int(width), int(height), float(focal), float(focal), width / 2.0, height / 2.0, view)

@@ -6,6 +6,7 @@ The file is a zip archive:
     items/<n>/avatar.ply         rigged avatar (the avatar file format: a standard 3DGS PLY + rig)
     items/<n>/motion.npz         the motion as edited (AMASS-style npz written by `Motion.save_npz`)
     items/<n>/splats.ply         static Gaussians
+An avatar's key markers (joint -> frames keyed by hand) are in its project.json entry.
 Sequences are referenced by their source path (they can be gigabytes), not embedded.
 
 Writes are atomic (temp file, then rename): a crash never leaves half a project behind.
@@ -74,6 +75,8 @@ def save_project(path: str | Path, scene: "Scene", data: ProjectData | None = No
                 write_avatar(folder / "avatar.ply", item.avatar)
                 entry["avatar"] = f"items/{n}/avatar.ply"
                 members.append((folder / "avatar.ply", entry["avatar"]))
+            if item.kind == "avatar" and item.keys:
+                entry["keys"] = {str(j): list(f) for j, f in item.keys.items()}
             if item.motion is not None:
                 item.motion.save_npz(folder / "motion.npz")
                 entry["motion"] = f"items/{n}/motion.npz"
@@ -125,6 +128,18 @@ def _placement(p: Any, where: str):
     if not 1e-6 <= scale <= 1e6:
         raise InputError(f"{where}: scale must be between 1e-6 and 1e6, not {excerpt(scale)}.")
     return Placement(translation, _number(p.get("yaw_deg"), f"{where}: yaw", 0.0), scale)
+
+
+def _keys(value: Any, where: str) -> dict[int, list[int]]:
+    """Key markers {"joint": [frames]} from project.json ({} when absent)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InputError(f"{where}: keys must be an object, not {excerpt(value)}.")
+    try:
+        return {int(j): sorted(int(f) for f in frames) for j, frames in value.items() if frames}
+    except (TypeError, ValueError):
+        raise InputError(f"{where}: keys must map joint numbers to lists of frames, not {excerpt(value)}.") from None
 
 
 def _member_name(name: Any, label: str) -> str:
@@ -197,6 +212,9 @@ def load_project(path: str | Path, scene: "Scene | None" = None) -> tuple["Scene
                     item.motion = load_amass(member(entry["motion"]))
                     if isinstance(entry.get("retarget"), dict):
                         item.motion.meta["retarget"] = entry["retarget"]
+                # key markers: their own entry; projects before it kept them in the window's item extra
+                old_extra = entry.get("extra") if isinstance(entry.get("extra"), dict) else {}
+                item.keys = _keys(entry.get("keys", old_extra.get("keys")), where)
             elif "splats" in entry:
                 splats = member(entry["splats"])
                 # projects saved before PLYs named their frame held the splats y-up, as the scene does

@@ -127,6 +127,7 @@ class AvatarItem(SceneItem):
 
     avatar: Avatar  # type: ignore[misc]
     motion: Motion | None = None  # type: ignore[misc]
+    keys: dict[int, list[int]] = field(default_factory=dict)  # joint -> frames keyed by hand (curve markers)
     kind: ClassVar[str] = "avatar"
 
     @property
@@ -288,10 +289,22 @@ class Scene:
         self._bump(item)
         self.events.emit("item", item)
 
-    def set_motion(self, item: AvatarItem, motion: Motion | None) -> None:
+    def set_motion(self, item: AvatarItem, motion: Motion | None, keys: dict[int, list[int]] | None = None) -> None:
+        """Give an avatar a motion; `keys` (joint -> keyed frames) replaces its key markers when given."""
         item.motion = motion
+        if keys is not None:
+            item.keys = {int(j): sorted(int(f) for f in frames) for j, frames in keys.items() if frames}
         self.changed(item)
         self.set_time(min(self.time, self.duration))
+
+    @staticmethod
+    def keys_with(item: AvatarItem, joint: int, frame: int) -> dict[int, list[int]]:
+        """The item's key markers plus (joint, frame): what a key override's motion edit sets."""
+        keys = {j: list(f) for j, f in item.keys.items()}
+        marks = keys.setdefault(int(joint), [])
+        if int(frame) not in marks:
+            marks.append(int(frame))
+        return keys
 
     def set_placement(self, item: SceneItem, placement: Placement) -> None:
         item.placement = copy.deepcopy(placement)

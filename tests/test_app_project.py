@@ -38,7 +38,8 @@ def scene(body, rng):
 def test_round_trip(scene, body, tmp_path):
     path = tmp_path / "p.avsproj"
     cam = {"target": [0, 1, 0], "distance": 3.0, "azimuth": 10.0, "elevation": 5.0, "fov_y": 35.0}
-    save_project(path, scene, ProjectData(camera=cam, extra={"trim": [2, 9]}, item_extra=[{"keys": {"18": [3]}}, {}]))
+    scene.items[0].keys = {18: [3]}
+    save_project(path, scene, ProjectData(camera=cam, extra={"trim": [2, 9]}, item_extra=[{"note": 1}, {}]))
     loaded, data = load_project(path, Scene(body))
     assert [i.name for i in loaded.items] == ["alice", "props"]
     a, b = loaded.items
@@ -52,7 +53,14 @@ def test_round_trip(scene, body, tmp_path):
     assert np.allclose(a.placement.translation, [1, 0, 2]) and a.placement.yaw_deg == 30
     assert b.kind == "splats" and not b.visible and len(b.gaussians) == 50
     assert data.camera == cam and data.extra == {"trim": [2, 9]}
-    assert data.item_extra[0] == {"keys": {"18": [3]}}
+    assert data.item_extra[0] == {"note": 1} and a.keys == {18: [3]}
+
+
+def test_key_markers_of_older_projects_are_read_from_the_item_extra(scene, body, tmp_path):
+    """Projects written before key markers lived on the item kept them in the window's per-item extra."""
+    path = save_project(tmp_path / "old.avsproj", scene, ProjectData(item_extra=[{"keys": {"18": [5, 3]}}, {}]))
+    loaded, _ = load_project(path, Scene(body))
+    assert loaded.items[0].keys == {18: [3, 5]}
 
 
 def test_damaged_projects_raise_readable_errors(scene, tmp_path):

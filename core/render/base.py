@@ -6,13 +6,16 @@ Camera convention is OpenCV/gsplat (see core/camera.py): camera looks down +z, x
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
 from ..camera import Camera
 from ..gaussians import GaussianSet
 from .draw import DrawList, Target
+
+if TYPE_CHECKING:
+    from ..avatar import Avatar
 
 RenderMode = Literal["color", "alpha", "depth", "centers"]
 
@@ -99,9 +102,10 @@ class Renderer(Protocol):
 @runtime_checkable
 class SkinnedRenderer(Renderer, Protocol):
     """A renderer that skins on the device: canonical Gaussians and skin weights are uploaded once,
-    then each frame sends only the bone transforms (GL and gsplat implement it)."""
+    then each frame sends only the bone transforms (GL, CPU and gsplat implement it). `set_avatar` takes
+    an `Avatar` (its rig comes along) or a GaussianSet with optional skinning arrays."""
 
-    def set_avatar(self, gaussians: GaussianSet, skin_indices: np.ndarray | None = None,
+    def set_avatar(self, gaussians: "Avatar | GaussianSet", skin_indices: np.ndarray | None = None,
                    skin_weights: np.ndarray | None = None, rotation_locked: np.ndarray | None = None): ...
 
     def render_skinned(self, handle, transforms, transl, camera: Camera, *,

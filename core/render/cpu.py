@@ -16,15 +16,18 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from ..errors import InputError
 from ..gaussians import GaussianSet
 from .base import Camera, RenderMode, RenderResult, Rgba8RenderResult
-from .draw import Draw, DrawList, ImageTarget, Target, Uploads, upload_arrays
-from .host import as_numpy_transforms, as_numpy_vec3, top4_skin
+from .draw import Draw, DrawList, ImageTarget, Target, Uploads
+from .host import as_numpy_transforms, as_numpy_vec3, avatar_arrays, top4_skin
+
+if TYPE_CHECKING:
+    from ..avatar import Avatar
 
 _POOL: ThreadPoolExecutor | None = None
 
@@ -106,13 +109,15 @@ class CpuRenderer:
         self._closed = False
 
     # ------------------------------------------------------------------ avatars
-    def set_avatar(self, gaussians: GaussianSet, skin_indices: np.ndarray | None = None,
+    def set_avatar(self, gaussians: "Avatar | GaussianSet", skin_indices: np.ndarray | None = None,
                    skin_weights: np.ndarray | None = None, rotation_locked: np.ndarray | None = None,
                    handle: CpuAvatar | None = None) -> CpuAvatar:
         """Prepare canonical Gaussians (and optional skinning, top 4 weights) once; returns a handle.
 
         `handle` is accepted for the GL renderer's signature (which reuses its buffers); here a new
         handle is as cheap."""
+        gaussians, skin_indices, skin_weights, rotation_locked = avatar_arrays(
+            gaussians, skin_indices, skin_weights, rotation_locked)  # an Avatar brings its rig
         n = len(gaussians)
         if skin_indices is not None:
             if skin_weights is None or len(skin_indices) != n:
@@ -275,7 +280,7 @@ class CpuRenderer:
         self._uploads.prune(draw_list.keys, self.release_avatar)
 
     def _upload_draw(self, draw: Draw, _previous: CpuAvatar | None) -> CpuAvatar:
-        return self.set_avatar(*upload_arrays(draw))
+        return self.set_avatar(draw.source)
 
     @staticmethod
     def _centers(rec: np.ndarray, camera: Camera, background: tuple[float, float, float] | None) -> RenderResult:

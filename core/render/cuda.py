@@ -11,14 +11,18 @@ gsplat clamps alpha at 0.999 (3DGS: 0.99) and culls beyond `far_plane` the same 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import BackendUnavailableError, InputError
 from ..gaussians import GaussianSet
 from .base import Camera, RenderMode, RenderResult
-from .draw import Draw, DrawList, FramebufferTarget, ImageTarget, Target, Uploads, upload_arrays
+from .draw import Draw, DrawList, FramebufferTarget, ImageTarget, Target, Uploads
+from .host import avatar_arrays
+
+if TYPE_CHECKING:
+    from ..avatar import Avatar
 
 GL_TEXTURE_2D = 0x0DE1
 
@@ -122,9 +126,11 @@ class GsplatRenderer:
         return RenderResult(color.float().cpu().numpy(), alpha_np, depth_np)
 
     # ------------------------------------------------------------------ skinned avatars
-    def set_avatar(self, gaussians: GaussianSet, skin_indices: np.ndarray | None = None,
+    def set_avatar(self, gaussians: "Avatar | GaussianSet", skin_indices: np.ndarray | None = None,
                    skin_weights: np.ndarray | None = None, rotation_locked: np.ndarray | None = None) -> GsplatAvatar:
         """Move canonical Gaussians (+ skinning) to the device once."""
+        gaussians, skin_indices, skin_weights, rotation_locked = avatar_arrays(
+            gaussians, skin_indices, skin_weights, rotation_locked)  # an Avatar brings its rig
         torch = _torch()
         t = gaussians.to_torch(self.device)
         av = GsplatAvatar(t["means"], t["quats"], t["scales"], t["opacities"], t["sh"])
@@ -197,7 +203,7 @@ class GsplatRenderer:
             target.blend(rgba.cpu().numpy(), premultiplied=True)
 
     def _upload_draw(self, draw: Draw, _previous: GsplatAvatar | None) -> GsplatAvatar:
-        return self.set_avatar(*upload_arrays(draw))
+        return self.set_avatar(draw.source)
 
     def close(self) -> None:
         """Drop the device copies and the texture bridge (with its GL context current)."""

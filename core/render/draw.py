@@ -191,11 +191,3 @@ def composite_rendered(renderer: Any, draw_list: DrawList, target: Target) -> No
         else:
             target.blend(renderer.render(g, cam, background=None).rgba8(), premultiplied=False)
 
-
-def upload_arrays(draw: Draw) -> tuple[GaussianSet, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
-    """What a back-end's `set_avatar` takes for `draw`: (Gaussians, skin indices, skin weights, rotation
-    locks), the skinning None for a draw of world-space Gaussians."""
-    if draw.skinned:
-        rig = draw.source.rig
-        return draw.source.gaussians, rig.skin_indices, rig.skin_weights, rig.rotation_locked
-    return draw.source, None, None, None

@@ -29,7 +29,7 @@ import functools
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Sequence
 
 import numpy as np
 
@@ -37,8 +37,12 @@ from ... import SHADERS_DIR
 from ..errors import BackendUnavailableError, InputError
 from ..gaussians import GaussianSet
 from .base import Camera, RenderMode, RenderResult, Rgba8RenderResult
-from .draw import Draw, DrawList, FramebufferTarget, ImageTarget, Target, Uploads, upload_arrays
-from .host import MAX_JOINTS, as_numpy_transforms, as_numpy_vec3, pack_skin, sort_near_to_far  # noqa: F401 - re-exported
+from .draw import Draw, DrawList, FramebufferTarget, ImageTarget, Target, Uploads
+from .host import (MAX_JOINTS, as_numpy_transforms, as_numpy_vec3, avatar_arrays, pack_skin,  # noqa: F401 - re-exported
+                   sort_near_to_far)
+
+if TYPE_CHECKING:
+    from ..avatar import Avatar
 
 ALPHA_MIN = 1.0 / 255.0
 EPS2D = 0.3
@@ -272,7 +276,7 @@ class GLRenderer:
 
     # ------------------------------------------------------------------ avatars
     @_with_context
-    def set_avatar(self, gaussians: GaussianSet, skin_indices: np.ndarray | None = None,
+    def set_avatar(self, gaussians: "Avatar | GaussianSet", skin_indices: np.ndarray | None = None,
                    skin_weights: np.ndarray | None = None, rotation_locked: np.ndarray | None = None,
                    handle: AvatarHandle | None = None) -> AvatarHandle:
         """Upload canonical Gaussians (and optional top-4 skinning) once; returns a handle.
@@ -284,6 +288,8 @@ class GLRenderer:
             rotation_locked: [N] bool, Gaussians that keep their rotation when posed (LHM prior).
             handle: an existing handle to overwrite (buffers are reused when big enough).
         """
+        gaussians, skin_indices, skin_weights, rotation_locked = avatar_arrays(
+            gaussians, skin_indices, skin_weights, rotation_locked)  # an Avatar brings its rig
         n = len(gaussians)
         skinned = skin_indices is not None
         if skinned and (skin_weights is None or len(skin_indices) != n):
@@ -686,7 +692,7 @@ class GLRenderer:
         self._uploads.prune(draw_list.keys, self.release_avatar)
 
     def _upload_draw(self, draw: Draw, previous: AvatarHandle | None) -> AvatarHandle:
-        return self.set_avatar(*upload_arrays(draw), handle=previous)
+        return self.set_avatar(draw.source, handle=previous)
 
     def _blit(self, texture: Any, fbo: Any, rect: tuple[int, int, int, int], flip_y: bool, over: bool) -> None:
         """Copy a texture (row 0 = image top) into a framebuffer rect; `over` blends premultiplied."""

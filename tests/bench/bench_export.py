@@ -80,10 +80,10 @@ def run(frames: int, n: int, size: tuple[int, int], renderer_name: str, avatar_k
             anim = SceneAnimation(scene.snapshot(), renderer, settings)
         anim.render(0)  # warm-up: shader compile, upload
         with tempfile.TemporaryDirectory() as tmp:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             write_video(Path(tmp) / "bench.mp4", anim, anim.num_frames, VideoOptions(30.0, 8.0))
-            dt = time.perf_counter() - t0
-        return anim.num_frames / dt, renderer.name
+            dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+        return anim.num_frames / dt, renderer.name, cpu * 1000 / anim.num_frames
     finally:
         renderer.close()
 
@@ -105,9 +105,10 @@ def main() -> None:
             size = (1920, 1080) if s == "1080p" else (int(s), int(s))
             for path in args.paths:
                 for name in args.renderers:
-                    fps, used = run(args.frames, args.gaussians, size, name, kind, path)
+                    fps, used, cpu_ms = run(args.frames, args.gaussians, size, name, kind, path)
                     print(f"export {args.frames} frames, {kind} avatar, {args.gaussians:,} Gaussians, "
-                          f"{size[0]}x{size[1]}, MP4, {path} path, renderer {name} ({used}): {fps:.1f} frames/s")
+                          f"{size[0]}x{size[1]}, MP4, {path} path, renderer {name} ({used}): {fps:.1f} frames/s, "
+                          f"{cpu_ms:.1f} ms process CPU a frame (ffmpeg not counted); load {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
