@@ -125,7 +125,7 @@ class SceneItem:
 class AvatarItem(SceneItem):
     """A rigged avatar, optionally driven by a motion (its timeline)."""
 
-    avatar: Avatar  # type: ignore[misc]
+    avatar: Avatar = field()  # type: ignore[misc]  # (field(): no default inherited from the base)
     motion: Motion | None = None  # type: ignore[misc]
     keys: dict[int, list[int]] = field(default_factory=dict)  # joint -> frames keyed by hand (curve markers)
     kind: ClassVar[str] = "avatar"
@@ -172,7 +172,7 @@ class AvatarItem(SceneItem):
 class SplatsItem(SceneItem):
     """Static Gaussian splats (a still: duration 0, frame 0)."""
 
-    gaussians: GaussianSet  # type: ignore[misc]
+    gaussians: GaussianSet = field()  # type: ignore[misc]
     kind: ClassVar[str] = "splats"
 
     def local_gaussians_at(self, body: BodyModel, t: float) -> GaussianSet:
@@ -183,7 +183,7 @@ class SplatsItem(SceneItem):
 class SequenceItem(SceneItem):
     """A 4D Gaussian sequence (core.sequence.GaussianSequence): one GaussianSet per frame."""
 
-    sequence: Any  # type: ignore[misc]
+    sequence: Any = field()  # type: ignore[misc]
     kind: ClassVar[str] = "sequence"
 
     @property
@@ -336,7 +336,7 @@ class Scene:
 
     def x_extent(self, item: SceneItem) -> tuple[float, float]:
         """(left, right) world x of an item's splats now (robust: ignores the outermost 0.5 %)."""
-        g = item.gaussians_at(self.body_for(item), self.time)  # None while hidden
+        g = self.item_gaussians(item)  # None while hidden
         if g is None or not len(g):
             x = float(item.placement.translation[0])
             return x - 0.45, x + 0.45
@@ -383,10 +383,14 @@ class Scene:
         return int(round(self.time * self.fps))
 
     # ---------------------------------------------------------------- content
+    def item_gaussians(self, item: SceneItem, t: float | None = None) -> GaussianSet | None:
+        """One item's world-space Gaussians at time t (default: now), posed on its own body; None while hidden."""
+        return item.gaussians_at(self.body_for(item), self.time if t is None else t)
+
     def gaussians_at(self, t: float | None = None) -> GaussianSet:
         """Everything visible at time t (default: now), concatenated, world space."""
         t = self.time if t is None else t
-        sets = [g for g in (i.gaussians_at(self.body_for(i), t) for i in self.items) if g is not None and len(g)]
+        sets = [g for g in (self.item_gaussians(i, t) for i in self.items) if g is not None and len(g)]
         return GaussianSet.concat(sets) if sets else GaussianSet.empty()
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:

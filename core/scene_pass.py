@@ -84,7 +84,7 @@ class ScenePass:
                                       (lambda g=g: g), len(g)))
                 continue
             # sequences and scaled avatars: posed on the CPU for this time
-            g = item.gaussians_at(scene.body_for(item), t)
+            g = scene.item_gaussians(item, t)
             if g is None or not len(g):
                 continue
             out.draws.append(Draw(item.uid, ("posed", item.revision, item.frame_at(t), t), depth(g.means.mean(0)),
@@ -99,7 +99,7 @@ class ScenePass:
 
 def _posed(scene: Scene, item: SceneItem, t: float) -> Any:
     """A callable posing `item` on the CPU at t (for back-ends that cannot skin)."""
-    return lambda: item.gaussians_at(scene.body_for(item), t)
+    return lambda: scene.item_gaussians(item, t)
 
 
 def draw_list(scene: Scene, t: float, camera: Camera, *, skeletons: bool = False) -> DrawList:

@@ -172,6 +172,10 @@ def test_items_share_one_timeline_and_agree_on_frames(body, avatar, rng):
     assert a.frame_at(1 / 30) == 1 and a.frame_at(5.0) == 29 and a.frame_at(-1.0) == 0
     assert still.frame_at(2.0) == 0 and still.duration == 0 and still.fps is None
     assert a.duration == pytest.approx(s.duration) and a.fps == s.fps == 30
+    for kind in (AvatarItem, SplatsItem, SequenceItem):   # an item always carries its body
+        with pytest.raises(TypeError):
+            kind("empty")
+    assert (a.gaussians, still.avatar, s.motion) == (None, None, None)   # the other kinds' bodies read None
 
 
 def test_scene_methods_emit_and_bump_revisions(body, avatar, rng):
