@@ -583,16 +583,14 @@ class MainWindow(QMainWindow):
         when an item is merely moved, so dragging an avatar up does not drag the floor along)."""
         if not self.scene.items:
             return
-        key = tuple((i.uid, id(i.avatar), id(i.motion), id(i.gaussians), id(i.sequence), i.visible)
-                    for i in self.scene.items)
+        key = self.scene.content_key
         if key != self._ground_key:
             self._ground_key = key
             self.viewport.ground_y = float(self.scene_bounds()[0][1])
 
     def scene_bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """`Scene.bounds()` (it poses every Gaussian on the CPU), remembered until the scene changes."""
-        key = (self.scene.time, tuple((i.uid, id(i.avatar), id(i.motion), id(i.gaussians), id(i.sequence),
-                                       i.placement.matrix().tobytes(), i.visible) for i in self.scene.items))
+        key = (self.scene.time, self.scene.revision)
         if self._bounds_cache is None or self._bounds_cache[0] != key:
             self._bounds_cache = (key, self.scene.bounds())
         return self._bounds_cache[1]

@@ -79,7 +79,8 @@ class Timeline(Protocol):
 @dataclass(eq=False)  # items are compared by identity (their arrays have no truth value)
 class SceneItem:
     """What every scene item has: a name, a world placement, visibility, an id, and a revision that
-    the scene bumps whenever the item changes (caches key on (uid, revision)). The kinds below add
+    the scene bumps whenever the item changes (caches key on (uid, revision); `content_revision` skips
+    placement and name changes: what the item shows in its own frame). The kinds below add
     their body; the body attributes of the other kinds read None, so `item.avatar is not None`
     and `isinstance(item, AvatarItem)` say the same."""
 
@@ -88,6 +89,7 @@ class SceneItem:
     visible: bool = field(default=True, kw_only=True)
     uid: int = field(default_factory=lambda: next(_ids), kw_only=True)
     revision: int = field(default=0, kw_only=True)
+    content_revision: int = field(default=0, kw_only=True)  # bumped with revision, except by moves and renames
 
     kind: ClassVar[str] = ""
     avatar: ClassVar[Avatar | None] = None
@@ -248,10 +250,11 @@ class Scene:
     # ---------------------------------------------------------------- items
     # Every change goes through these methods: each bumps `revision` (and the item's own) and emits
     # its event, so views and undo never edit `items` or fire events by hand.
-    def _bump(self, item: SceneItem | None = None) -> None:
+    def _bump(self, item: SceneItem | None = None, content: bool = True) -> None:
         self.revision += 1
         if item is not None:
             item.revision += 1
+            item.content_revision += content
 
     def add(self, item: SceneItem, select: bool = True, index: int | None = None) -> SceneItem:
         """Put `item` in the scene (at `index`, default last) and emit "items"; selects it unless told not to."""
@@ -284,9 +287,10 @@ class Scene:
         self.selected = item
         self.events.emit("selection", item)
 
-    def changed(self, item: SceneItem) -> None:
-        """Bump the revisions and emit "item" (the setters below call it; call it after any other edit)."""
-        self._bump(item)
+    def changed(self, item: SceneItem, content: bool = True) -> None:
+        """Bump the revisions and emit "item" (the setters below call it; call it after any other edit;
+        `content` False for an edit that leaves what the item shows in its own frame alone)."""
+        self._bump(item, content)
         self.events.emit("item", item)
 
     def set_motion(self, item: AvatarItem, motion: Motion | None, keys: dict[int, list[int]] | None = None) -> None:
@@ -308,7 +312,7 @@ class Scene:
 
     def set_placement(self, item: SceneItem, placement: Placement) -> None:
         item.placement = copy.deepcopy(placement)
-        self.changed(item)
+        self.changed(item, content=False)
 
     def set_visible(self, item: SceneItem, visible: bool) -> None:
         item.visible = bool(visible)
@@ -318,7 +322,7 @@ class Scene:
         item.name = name
         if isinstance(item, AvatarItem):
             item.avatar.name = name
-        self.changed(item)
+        self.changed(item, content=False)
 
     def set_gaussians(self, item: SplatsItem, gaussians: GaussianSet) -> None:
         item.gaussians = gaussians
@@ -368,6 +372,12 @@ class Scene:
     @property
     def num_frames(self) -> int:
         return max(1, int(round(self.duration * self.fps)))
+
+    @property
+    def content_key(self) -> tuple:
+        """Changes when items come or go or what one shows in its own frame changes (not with moves,
+        renames or time): e.g. the floor height is measured again on it."""
+        return tuple((i.uid, i.content_revision) for i in self.items)
 
     def set_time(self, t: float) -> None:
         t = float(np.clip(t, 0.0, max(self.duration, 0.0)))

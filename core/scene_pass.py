@@ -75,7 +75,7 @@ class ScenePass:
                     transforms, joints = self.skinning(scene, item, t)
                     out.skeletons.append((joints, scene.body_for(item).parents))
                 if skinned:
-                    out.draws.append(Draw(item.uid, ("avatar", item.revision), depth(joints[0]), item.avatar,
+                    out.draws.append(Draw(item.uid, ("avatar", item.content_revision), depth(joints[0]), item.avatar,
                                           transforms, _posed(scene, item, t), len(item.avatar.gaussians)))
                     continue
             elif isinstance(item, SplatsItem):

@@ -195,6 +195,10 @@ def test_scene_methods_emit_and_bump_revisions(body, avatar, rng):
     scene.set_gaussians(b, random_gaussians(10, rng))
     assert heard[-4:] == ["item"] * 4 and a.avatar.name == "anna" and len(b.gaussians) == 10
     assert scene.revision == r0 + 4 and a.revision == ra + 2 and b.revision == rb + 2
+    assert (a.content_revision, b.content_revision) == (ra + 1, rb + 1)   # moves and renames leave content alone
+    key = scene.content_key
+    scene.set_placement(b, Placement(np.array([2.0, 0, 0], np.float32)))
+    assert scene.content_key == key
     assert scene.remove(a) == 0 and scene.items == [b] and heard[-1] == "items"
     scene.add(a, index=0)
     assert scene.items == [a, b] and scene.index_of(b) == 1

@@ -179,9 +179,11 @@ def test_draw_list_orders_far_to_near_and_keeps_uploads_by_revision(body):
     np.testing.assert_allclose(dl.draws[0].world().means, far.gaussians_at(body, 0.2).means)
     versions = [d.version for d in dl.draws]
     assert [d.version for d in sp.draw_list(scene, 0.5, cam).draws] == versions   # time is not a change
-    scene.set_placement(near, Placement(np.array([0, 0, 1.2], np.float32)))
+    scene.set_placement(near, Placement(np.array([0, 0, 1.2], np.float32)))   # splats are placed before upload
+    scene.set_placement(far, Placement(np.array([0.1, 0, -1.5], np.float32)))  # an avatar's bones carry its place
     again = sp.draw_list(scene, 0.5, cam).draws
     assert again[0].version == versions[0] and again[1].version != versions[1]
+    assert not np.allclose(again[0].transforms, dl.draws[0].transforms)
     scene.set_visible(far, False)
     assert [d.key for d in sp.draw_list(scene, 0.5, cam).draws] == [near.uid]
     # a back-end without skinning composites the list by posing on the CPU
