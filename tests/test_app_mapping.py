@@ -26,7 +26,8 @@ def test_override_bvh_mapping_and_save_it(window, body, tmp_path, rng):
     v, _ = body.shaped()
     sel = rng.choice(body.num_vertices, 400, replace=False)
     idx, w = dense_to_sparse_weights(body.weights[sel], 4)
-    window.add_item(AvatarItem(name="subject", avatar=Avatar(random_gaussians(400, rng).replace(means=v[sel]), Rig(idx, w))))
+    window.add_item(AvatarItem(name="subject",
+                               avatar=Avatar(random_gaussians(400, rng).replace(means=v[sel]), Rig(idx, w))))
     item = window.selected_avatar()
     window.load_motion_or_sequence(bvh)
     wait_until(lambda: item.motion is not None, 60, what="the BVH motion")

@@ -53,7 +53,7 @@ def test_posed_gaussians_change_with_time(body, avatar):
 def test_gpu_skinning_data_matches_cpu_skinning(body, avatar):
     """The transforms handed to a GPU skinner reproduce the CPU-posed, placed Gaussians."""
     item = AvatarItem("a", avatar=avatar, motion=waving_motion(),
-                     placement=Placement(np.array([1.0, 0.0, -2.0], np.float32), yaw_deg=30.0))
+                      placement=Placement(np.array([1.0, 0.0, -2.0], np.float32), yaw_deg=30.0))
     t = 0.7
     rel, _, joints = item.skinning(body, t)
     g = avatar.gaussians
@@ -106,7 +106,7 @@ def test_scene_animation_renders_every_avatar(body, avatar, gl, tmp_path):
     from avatar_studio.core.export.video import write_video
     scene = Scene(body)
     scene.add(AvatarItem("left", avatar=avatar, motion=waving_motion(),
-                        placement=Placement(np.array([-0.8, 0, 0], np.float32))))
+                         placement=Placement(np.array([-0.8, 0, 0], np.float32))))
     scene.add(AvatarItem("right", avatar=avatar, placement=Placement(np.array([0.8, 0, 0], np.float32))))
     anim = SceneAnimation(scene, gl, AnimationSettings(width=160, height=96, fps=10, azimuth_deg=0, elevation_deg=0))
     frame = anim.render(0)
@@ -125,7 +125,7 @@ def test_scene_animation_skins_a_lone_avatar_on_the_device(body, avatar, gl):
     from avatar_studio.core.render.reference import psnr
     scene = Scene(body)
     scene.add(AvatarItem("a", avatar=avatar, motion=waving_motion(),
-                        placement=Placement(np.array([0.3, 0.0, -0.5], np.float32), yaw_deg=30.0)))
+                         placement=Placement(np.array([0.3, 0.0, -0.5], np.float32), yaw_deg=30.0)))
     calls = {"set_avatar": 0, "render_avatar": 0}
     originals = {name: getattr(gl, name) for name in calls}
 

@@ -167,7 +167,8 @@ def test_draw_list_orders_far_to_near_and_keeps_uploads_by_revision(body):
     from avatar_studio.core.scene_pass import ScenePass
     rng = np.random.default_rng(1)
     scene = Scene(body)
-    near = scene.add(SplatsItem("near", random_gaussians(40, rng), placement=Placement(np.array([0, 0, 1.0], np.float32))))
+    near = scene.add(SplatsItem("near", random_gaussians(40, rng),
+                                placement=Placement(np.array([0, 0, 1.0], np.float32))))
     far = scene.add(AvatarItem("far", _avatar(body, 200), motion=_waving(),
                                placement=Placement(np.array([0, 0, -1.5], np.float32))))
     cam = Camera.look_at((0.0, 0.5, 4.0), (0.0, 0.0, 0.0), width=64, height=48)

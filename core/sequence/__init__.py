@@ -18,5 +18,5 @@ from .writers import export_sequence, write_frame_folder
 
 __all__ = ["GaussianSequence", "load_sequence", "export_sequence", "write_frame_folder", "bake_avatar",
            "normalise_object_space", "object_space_transform", "gaussians_from_l4gm", "gaussians_to_l4gm",
-           "natural_key", "gaussian_nbytes", "MemorySource", "FileListSource", "ZipSource", "ArraySource", "RawFrames", "DEFAULT_FPS",
-           "DEFAULT_CACHE_BYTES"]
+           "natural_key", "gaussian_nbytes", "MemorySource", "FileListSource", "ZipSource", "ArraySource", "RawFrames",
+           "DEFAULT_FPS", "DEFAULT_CACHE_BYTES"]

@@ -138,7 +138,7 @@ def seeds_project(d: Path) -> list[Path]:
     from avatar_studio.core.scene import AvatarItem, Placement, Scene, SplatsItem
     scene = Scene()
     scene.add(AvatarItem(name="dancer", avatar=_avatar(150), motion=_motion(4),
-                        placement=Placement(np.array([1, 0, 2], np.float32), 30.0, 1.2)))
+                         placement=Placement(np.array([1, 0, 2], np.float32), 30.0, 1.2)))
     scene.add(SplatsItem(name="props", gaussians=_gaussians(80, 0)))
     return [save_project(d / "scene.avsproj", scene)]
 
