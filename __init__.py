@@ -23,3 +23,7 @@ __version__ = "0.1.0"
 PACKAGE_DIR = Path(__file__).resolve().parent
 RESOURCES_DIR = PACKAGE_DIR / "resources"
 SHADERS_DIR = PACKAGE_DIR / "shaders"
+# The embedded samples (the demo, the window's "try a sample", tests and benchmarks): their one home.
+SAMPLE_PHOTOS_DIR = RESOURCES_DIR / "photos"
+SAMPLE_PHOTO = SAMPLE_PHOTOS_DIR / "sample_person_1.png"
+SAMPLE_MOTION = RESOURCES_DIR / "motions" / "dance.npz"

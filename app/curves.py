@@ -9,17 +9,10 @@ import numpy as np
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal
 from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QListWidget, QListWidgetItem, QSplitter, QWidget
 
+from ..core.body.joints import SMPLX_JOINT_NAMES
 from .plots import PLAYBACK_REFRESH_S
 
-JOINT_NAMES = (
-    "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2", "left_ankle",
-    "right_ankle", "spine3", "left_foot", "right_foot", "neck", "left_collar", "right_collar", "head",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "jaw",
-    "left_eye", "right_eye",
-    *[f"left_{f}{i}" for f in ("index", "middle", "pinky", "ring", "thumb") for i in (1, 2, 3)],
-    *[f"right_{f}{i}" for f in ("index", "middle", "pinky", "ring", "thumb") for i in (1, 2, 3)],
-)
-assert len(JOINT_NAMES) == 55
+JOINT_NAMES = tuple(n.removesuffix("_smplhf") for n in SMPLX_JOINT_NAMES)  # labels: left_eye, not left_eye_smplhf
 CHANNEL_COLORS = ((235, 90, 80), (110, 200, 90), (80, 150, 255))  # x, y, z
 ROOT_TRANSLATION = -1  # pseudo-joint id for the root translation curves
 

@@ -187,3 +187,94 @@ class JobManager(QObject):
         deadline = time.perf_counter() + wait_s
         for job in list(self.jobs):
             job.wait(max(0.0, deadline - time.perf_counter()))
+
+
+class StatusJobs(QObject):
+    """Jobs shown in the status bar: a progress bar with the stage name, the title, and Cancel (Esc).
+    Several may run; the bar follows the newest. `start` reports a failure through `show_error`.
+
+    Signals: job_done(Job) after each one ends (the bar is updated first).
+    """
+
+    job_done = Signal(object)
+
+    def __init__(self, manager: JobManager, status_bar: Any, show_error: Callable[..., None]) -> None:
+        from PySide6.QtCore import Qt
+        from PySide6.QtWidgets import QLabel, QProgressBar, QToolButton
+        from .icons import icon
+        super().__init__(status_bar)
+        self.manager, self.status_bar, self.show_error = manager, status_bar, show_error
+        self.jobs: list[Job] = []
+        self.progress_label = QLabel(status_bar)
+        self.progress_bar = QProgressBar(status_bar)
+        self.progress_bar.setRange(0, 1000)
+        self.progress_bar.setFixedWidth(220)
+        self.progress_bar.setTextVisible(True)
+        self.cancel_button = QToolButton(status_bar)
+        self.cancel_button.setIcon(icon("cancel"))
+        self.cancel_button.setText("Cancel")
+        self.cancel_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.cancel_button.setToolTip("Cancel the running job (Esc)")
+        self.cancel_button.clicked.connect(self.cancel)
+        for w in self._widgets:
+            status_bar.addPermanentWidget(w)
+            w.hide()
+
+    @property
+    def _widgets(self) -> tuple:
+        return self.progress_label, self.progress_bar, self.cancel_button
+
+    @property
+    def current(self) -> Job | None:
+        return self.jobs[-1] if self.jobs else None
+
+    def start(self, title: str, fn: JobFunction, on_success: Callable[[Any], None]) -> Job:
+        job = self.manager.submit(title, fn)
+        self.jobs.append(job)
+
+        def succeeded(result: Any) -> None:
+            try:
+                on_success(result)
+            except Exception as err:  # a failure applying the result: report, keep going
+                self.show_error(f"{title} failed: {err}", traceback.format_exc())
+
+        job.progress.connect(lambda stage, fraction: self._show(job))
+        job.succeeded.connect(succeeded)
+        job.failed.connect(lambda msg, details: self.show_error(msg, details, title=title))
+        job.cancelled.connect(lambda: self.status_bar.showMessage(f"{title}: cancelled.", 5000))
+        job.finished.connect(lambda: self._done(job))
+        job.start()
+        self._show(job)
+        return job
+
+    def _show(self, job: Job) -> None:
+        if job is not self.current:
+            return
+        self.progress_label.setText(job.title)
+        self.progress_bar.setValue(int(job.fraction * 1000))
+        if job.token.cancelled:
+            self.progress_bar.setFormat("cancelling…")
+        else:
+            self.progress_bar.setFormat(f"{job.stage} — {job.fraction * 100:.0f}%" if job.stage else "starting…")
+        self.cancel_button.setEnabled(not job.token.cancelled)
+        for w in self._widgets:
+            w.show()
+
+    def _done(self, job: Job) -> None:
+        if job in self.jobs:
+            self.jobs.remove(job)
+        if self.current is not None:
+            self._show(self.current)
+        else:
+            for w in self._widgets:
+                w.hide()
+        self.job_done.emit(job)
+
+    def cancel(self) -> bool:
+        """Cancel the job the status bar shows; True if one was running."""
+        job = self.current
+        if job is None or not job.running:
+            return False
+        job.cancel()
+        self._show(job)
+        return True

@@ -28,7 +28,6 @@ import threading
 import time
 import traceback
 from multiprocessing.connection import Client, Listener
-from pathlib import Path
 from typing import Any, Callable
 
 KILL_AFTER_S = 0.5           # a cancelled child that has not stopped by then is killed
@@ -121,16 +120,11 @@ def _child_main(conn) -> None:  # runs in the child process
 # ---------------------------------------------------------------------- job functions run in the child
 def reconstruct_photo(progress: Callable[[str, float], None], cancel: Any, *, path: str, backend: str,
                       model_dir: str | None, prior_dir: str | None) -> Any:
-    """Photo file -> ReconstructionResult (the avatar is named after the file)."""
-    from avatar_studio.core.reconstruct.base import load_image
-    from avatar_studio.core.reconstruct.factory import create_reconstructor
-    progress("reading photo", 0.0)
-    image = load_image(path)
-    cancel.check()
-    rec = create_reconstructor(backend, model_dir=model_dir, prior_dir=prior_dir)
-    result = rec.run(image, progress=progress, cancel=cancel)
-    result.avatar.name = Path(path).stem
-    return result
+    """Photo file -> ReconstructionResult (the avatar is named after the file), as the CLI does it."""
+    from avatar_studio.core.pipeline import reconstruct_file
+    progress("reading photo", 0.0)  # the window shows a stage while the photo loads
+    return reconstruct_file(path, backend=backend, model_dir=model_dir, prior_dir=prior_dir, progress=progress,
+                            cancel=cancel)
 
 
 def selftest(progress: Callable[[str, float], None], cancel: Any, *, seconds: float = 0.0, fail: str | None = None,

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import InputError
+from .rotations import normalize_quats, quat_multiply, rotmat_to_quat
 
 if TYPE_CHECKING:  # torch is heavy; import it only where used
     import torch
@@ -39,69 +40,6 @@ def rgb_to_sh0(rgb: np.ndarray) -> np.ndarray:
 def sh0_to_rgb(sh0: np.ndarray) -> np.ndarray:
     """[...,3] SH band-0 coefficients -> [...,3] RGB (not clipped)."""
     return np.asarray(sh0, np.float32) * SH_C0 + 0.5
-
-
-def normalize_quats(q: np.ndarray) -> np.ndarray:
-    """[N,4] quaternions -> unit quaternions with w >= 0; zero rows become identity."""
-    q = np.asarray(q, np.float32)
-    n = np.linalg.norm(q, axis=-1, keepdims=True)
-    out = np.where(n > 1e-12, q / np.maximum(n, 1e-12), np.array([1, 0, 0, 0], np.float32))
-    return np.where(out[..., :1] < 0, -out, out).astype(np.float32)
-
-
-def quat_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Hamilton product a*b of [...,4] wxyz quaternions."""
-    aw, ax, ay, az = np.moveaxis(a, -1, 0)
-    bw, bx, by, bz = np.moveaxis(b, -1, 0)
-    return np.stack([
-        aw * bw - ax * bx - ay * by - az * bz,
-        aw * bx + ax * bw + ay * bz - az * by,
-        aw * by - ax * bz + ay * bw + az * bx,
-        aw * bz + ax * by - ay * bx + az * bw,
-    ], axis=-1)
-
-
-def quat_to_rotmat(q: np.ndarray) -> np.ndarray:
-    """[...,4] wxyz (any norm) -> [...,3,3] rotation matrices."""
-    q = np.asarray(q, np.float64)
-    q = q / np.maximum(np.linalg.norm(q, axis=-1, keepdims=True), 1e-12)
-    w, x, y, z = np.moveaxis(q, -1, 0)
-    m = np.stack([
-        1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-        2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-        2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
-    ], axis=-1)
-    return m.reshape(q.shape[:-1] + (3, 3)).astype(np.float32)
-
-
-def rotmat_to_quat(m: np.ndarray) -> np.ndarray:
-    """[...,3,3] rotation matrices -> [...,4] unit wxyz quaternions (w >= 0)."""
-    m = np.asarray(m, np.float64)
-    shape = m.shape[:-2]
-    m = m.reshape(-1, 3, 3)
-    t = np.trace(m, axis1=1, axis2=2)
-    q = np.empty((m.shape[0], 4))
-    # Pick the numerically largest component per row (Shepperd's method).
-    cand = np.stack([t, m[:, 0, 0], m[:, 1, 1], m[:, 2, 2]], axis=1)
-    k = np.argmax(cand, axis=1)
-    for case in range(4):
-        s = k == case
-        if not np.any(s):
-            continue
-        r = m[s]
-        if case == 0:
-            w4 = np.sqrt(np.maximum(1 + t[s], 1e-12)) * 2
-            q[s] = np.stack([w4 / 4, (r[:, 2, 1] - r[:, 1, 2]) / w4, (r[:, 0, 2] - r[:, 2, 0]) / w4, (r[:, 1, 0] - r[:, 0, 1]) / w4], 1)
-        elif case == 1:
-            x4 = np.sqrt(np.maximum(1 + r[:, 0, 0] - r[:, 1, 1] - r[:, 2, 2], 1e-12)) * 2
-            q[s] = np.stack([(r[:, 2, 1] - r[:, 1, 2]) / x4, x4 / 4, (r[:, 0, 1] + r[:, 1, 0]) / x4, (r[:, 0, 2] + r[:, 2, 0]) / x4], 1)
-        elif case == 2:
-            y4 = np.sqrt(np.maximum(1 + r[:, 1, 1] - r[:, 0, 0] - r[:, 2, 2], 1e-12)) * 2
-            q[s] = np.stack([(r[:, 0, 2] - r[:, 2, 0]) / y4, (r[:, 0, 1] + r[:, 1, 0]) / y4, y4 / 4, (r[:, 1, 2] + r[:, 2, 1]) / y4], 1)
-        else:
-            z4 = np.sqrt(np.maximum(1 + r[:, 2, 2] - r[:, 0, 0] - r[:, 1, 1], 1e-12)) * 2
-            q[s] = np.stack([(r[:, 1, 0] - r[:, 0, 1]) / z4, (r[:, 0, 2] + r[:, 2, 0]) / z4, (r[:, 1, 2] + r[:, 2, 1]) / z4, z4 / 4], 1)
-    return normalize_quats(q.reshape(shape + (4,)))
 
 
 @dataclass

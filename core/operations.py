@@ -11,28 +11,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from .jobs import CancelToken
+from .jobs import CancelToken, FrameProgress, Progress
 
-ProgressStage = Callable[[str, float], None]
-ProgressFrames = Callable[[int, int], None]
 
 def reconstruct_photo(photo: str | Path, output: str | Path, *, backend: str = "template",
                       model_dir: str | Path | None = None, prior_dir: str | Path | None = None,
                       device: str = "auto", gaussians: int | None = None, reconstructor: Any = None,
-                      progress: ProgressStage | None = None, cancel: CancelToken | None = None) -> tuple[Path, int]:
+                      progress: Progress | None = None, cancel: CancelToken | None = None) -> tuple[Path, int]:
     """Reconstruct the person in `photo` and write the rigged avatar PLY to `output` (atomically).
 
     `reconstructor` (from create_reconstructor) overrides backend/model/prior/device/gaussians.
     Returns (the written path, the number of Gaussians).
     """
     from .io.avatar_file import write_avatar
-    from .reconstruct.base import load_image
-    from .reconstruct.factory import create_reconstructor
-    image = load_image(photo)
-    rec = reconstructor or create_reconstructor(backend, model_dir=model_dir, prior_dir=prior_dir, device=device,
-                                                num_gaussians=gaussians)
-    result = rec.run(image, progress=progress, cancel=cancel)
-    result.avatar.name = Path(photo).stem
+    from .pipeline import reconstruct_file
+    result = reconstruct_file(photo, backend=backend, model_dir=model_dir, prior_dir=prior_dir, device=device,
+                              gaussians=gaussians, reconstructor=reconstructor, progress=progress, cancel=cancel)
     path = write_avatar(output, result.avatar)
     return path, len(result.avatar.gaussians)
 
@@ -62,7 +56,7 @@ def create_video_renderer(name: str = "auto", notice: Callable[[str], None] | No
 
 def animate_avatar(avatar: str | Path, motion: str | Path, output: str | Path, settings: VideoSettings | None = None,
                    *, renderer: Any = "auto", body_dir: str | Path | None = None,
-                   progress: ProgressFrames | None = None, notice: Callable[[str], None] | None = None,
+                   progress: FrameProgress | None = None, notice: Callable[[str], None] | None = None,
                    cancel: CancelToken | None = None, up: str | None = None) -> tuple[Path, int]:
     """Render avatar file `avatar` driven by `motion` into `output` (.mp4/.webm/.gif or a PNG folder).
     `up` overrides the file's up axis (as `--up` does).

@@ -1,14 +1,36 @@
-"""Small shared steps that both front doors (CLI and GUI) take: loading things for playback."""
+"""Small shared steps that both front doors (CLI and GUI) take: reconstructing a photo file, loading
+things for playback."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # heavy (torch); `info` on a splat file must not pay for them
     from .avatar import Avatar
     from .body.model import BodyModel
     from .gaussians import GaussianSet
+    from .jobs import CancelToken, Progress
     from .motion.motion import Motion
+    from .reconstruct.base import ReconstructionResult
+
+
+def reconstruct_file(photo: str | Path, *, backend: str = "template", model_dir: str | Path | None = None,
+                     prior_dir: str | Path | None = None, device: str = "auto", gaussians: int | None = None,
+                     reconstructor: Any = None, progress: "Progress | None" = None,
+                     cancel: "CancelToken | None" = None) -> "ReconstructionResult":
+    """The person in the photo file `photo` as an avatar named after the file: what `reconstruct`, the
+    window's worker process and the demo all run. `reconstructor` (from create_reconstructor, loaded once
+    by a long-lived worker) overrides backend/model_dir/prior_dir/device/gaussians."""
+    from .reconstruct.base import load_image
+    from .reconstruct.factory import create_reconstructor
+    image = load_image(photo)
+    if cancel is not None:
+        cancel.check()
+    rec = reconstructor or create_reconstructor(backend, model_dir=model_dir, prior_dir=prior_dir, device=device,
+                                                num_gaussians=gaussians)
+    result = rec.run(image, progress=progress, cancel=cancel)
+    result.avatar.name = Path(photo).stem
+    return result
 
 
 def load_motion(path: str | Path, body: "BodyModel | None" = None, **options) -> "Motion":

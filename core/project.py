@@ -4,7 +4,7 @@ state) in one `.avsproj` file, so the GUI (and the CLI) can save and reopen a se
 The file is a zip archive:
     project.json                 format id, version, items, selection, time, camera, free `extra` state
     items/<n>/avatar.ply         rigged avatar (the avatar file format: a standard 3DGS PLY + rig)
-    items/<n>/motion.npz         the motion as edited (AMASS-style npz written by `Motion.save_npz`)
+    items/<n>/motion.npz         the motion as edited (AMASS-style npz written by `motion.amass.write_amass`)
     items/<n>/splats.ply         static Gaussians
 An avatar's key markers (joint -> frames keyed by hand) are in its project.json entry.
 Sequences are referenced by their source path (they can be gigabytes), not embedded.
@@ -78,7 +78,8 @@ def save_project(path: str | Path, scene: "Scene", data: ProjectData | None = No
             if item.kind == "avatar" and item.keys:
                 entry["keys"] = {str(j): list(f) for j, f in item.keys.items()}
             if item.motion is not None:
-                item.motion.save_npz(folder / "motion.npz")
+                from .motion.amass import write_amass
+                write_amass(item.motion, folder / "motion.npz")
                 entry["motion"] = f"items/{n}/motion.npz"
                 members.append((folder / "motion.npz", entry["motion"]))
                 if item.motion.meta.get("retarget"):  # a BVH's source and the user's mapping

@@ -9,12 +9,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .body.joints import SMPLX_PARENTS  # noqa: F401 - skinning's callers pass it as `parents`
 from .gaussians import GaussianSet
-
-SMPLX_PARENTS = np.array([-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 15, 15, 15,
-                          20, 25, 26, 20, 28, 29, 20, 31, 32, 20, 34, 35, 20, 37, 38,
-                          21, 40, 41, 21, 43, 44, 21, 46, 47, 21, 49, 50, 21, 52, 53], np.int64)
-
 
 def batch_rodrigues(aa: torch.Tensor) -> torch.Tensor:
     """[...,3] axis-angle -> [...,3,3] rotation matrices (same formula as smplx, so parity is exact)."""

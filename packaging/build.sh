@@ -39,8 +39,8 @@ if [ "$BUNDLE" = 1 ]; then
   (cd / && "$WORK/bundle/avatar-studio/avatar-studio" demo --out "$WORK/demo_bundle")
   ls -la "$WORK/demo_bundle"
   echo "bundle size: $(du -sh "$WORK/bundle/avatar-studio" | cut -f1)"
-  # Our tests and test data must stay out (third-party packages may carry their own test modules).
-  if find "$WORK/bundle" -path '*avatar_studio*' \( -path '*/tests/*' -o -name 'test_*.py' -o -name 'fixtures_body.py' \) | grep -q .; then
+  # Our tests, test data and the workshop (testing/) must stay out (third-party packages may carry their own).
+  if find "$WORK/bundle" -path '*avatar_studio*' \( -path '*/tests/*' -o -path '*/testing/*' -o -name 'test_*.py' \) | grep -q .; then
     echo "Avatar Studio test files leaked into the bundle" >&2; exit 1
   fi
 fi

@@ -1,4 +1,5 @@
-"""Shared fixtures. Tests use real parts (smplx, OpenGL via llvmpipe, ffmpeg, Qt under Xvfb)."""
+"""Shared pytest fixtures. Tests use real parts (smplx, OpenGL via llvmpipe, ffmpeg, Qt under Xvfb); helpers
+that tests import live in the `support` package beside this file, never here."""
 from __future__ import annotations
 
 import os
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 TESTS_DIR = Path(__file__).resolve().parent
-sys.path.insert(0, str(TESTS_DIR))  # helper modules such as fixtures_body
+sys.path.insert(0, str(TESTS_DIR))  # the `support` package of test helpers
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -17,7 +18,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 @pytest.fixture(scope="session")
 def random_smplx_dir(tmp_path_factory) -> Path:
     """A folder holding smplx/SMPLX_NEUTRAL.npz with random but well-formed contents."""
-    from fixtures_body import write_random_smplx
+    from support.body import write_random_smplx
     folder = tmp_path_factory.mktemp("random_smplx")
     write_random_smplx(folder, seed=0)
     return folder
@@ -42,11 +43,3 @@ def gl():
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
-
-
-def random_gaussians(n: int, rng: np.random.Generator, sh_degree: int = 0):
-    from avatar_studio.core.gaussians import GaussianSet, normalize_quats
-    k = (sh_degree + 1) ** 2
-    return GaussianSet(rng.normal(size=(n, 3)) * 0.5, normalize_quats(rng.normal(size=(n, 4))),
-                       rng.uniform(0.005, 0.1, (n, 3)), rng.uniform(0.05, 0.99, n),
-                       rng.normal(size=(n, k, 3)) * 0.5)

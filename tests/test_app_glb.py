@@ -17,12 +17,12 @@ window = window_fixture()
 def test_export_glb_from_the_window(window, body, tmp_path):
     import pygltflib
     from avatar_studio.core.avatar import Avatar, Rig
-    from avatar_studio.core.demo import SAMPLE_MOTION
+    from avatar_studio import SAMPLE_MOTION
     from avatar_studio.core.pipeline import load_motion_for_playback
     from avatar_studio.core.reconstruct.template.surface import sample_surface, interpolate, sparse_weights_at
     from avatar_studio.core.gaussians import GaussianSet
     from avatar_studio.core.scene import AvatarItem
-    assert window.act_export_glb in window.menuBar().actions()[0].menu().actions()
+    assert window.export_menu.act_export_glb in window.menuBar().actions()[0].menu().actions()
     rng = np.random.default_rng(3)
     verts, _ = body.shaped()
     face_idx, bary = sample_surface(verts, body.faces, 3000, rng)
@@ -32,12 +32,12 @@ def test_export_glb_from_the_window(window, body, tmp_path):
     idx, w = sparse_weights_at(body.weights, body.faces, face_idx, bary)
     motion = load_motion_for_playback(SAMPLE_MOTION, body).frames(slice(0, 12))
     window.add_item(AvatarItem(name="dots", avatar=Avatar(g, Rig(idx, w)), motion=motion))
-    wait_until(lambda: window.act_export_glb.isEnabled(), 30, what="the GLB action to enable")
+    wait_until(lambda: window.export_menu.act_export_glb.isEnabled(), 30, what="the GLB action to enable")
     done: list[str] = []
     window.job_finished.connect(done.append)
     out = tmp_path / "dots"  # the export adds .glb
     window.last_error = ""
-    assert window.run_glb_export(out) is not None
+    assert window.export_menu.run_glb_export(out) is not None
     wait_until(lambda: any("dots.glb" in t for t in done) or window.last_error, 120, what="the GLB export")
     assert not window.last_error, window.last_error
     doc = pygltflib.GLTF2().load_binary(str(Path(f"{out}.glb")))

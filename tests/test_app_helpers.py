@@ -138,9 +138,9 @@ def drawn_person_photo(path: Path, width: int = 384, height: int = 512) -> Path:
 
 
 def generated_photo(path: Path, seed: int = 3) -> Path:
-    """A photo of a synthetic person rendered by our own code (core.reconstruct.synthetic)."""
+    """A photo of a synthetic person rendered by our own code (testing/synthetic.py)."""
     try:
-        from avatar_studio.core.reconstruct.synthetic import make_photo, random_spec
+        from avatar_studio.testing.synthetic import make_photo, random_spec
     except ImportError:
         return drawn_person_photo(path)
     from PIL import Image

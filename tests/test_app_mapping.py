@@ -15,12 +15,12 @@ window = window_fixture((1200, 800))
 
 def test_override_bvh_mapping_and_save_it(window, body, tmp_path, rng):
     from avatar_studio.core.avatar import Avatar, Rig
-    from avatar_studio.core.motion import samples
+    from avatar_studio.testing import motion_samples as samples
     from avatar_studio.core.motion.export import save_bvh
     from avatar_studio.core.project import load_project
     from avatar_studio.core.scene import AvatarItem
     from avatar_studio.core.skinning import dense_to_sparse_weights
-    from conftest import random_gaussians
+    from support import random_gaussians
 
     bvh = save_bvh(samples.wave(2.0), tmp_path / "wave.bvh", body)
     v, _ = body.shaped()
@@ -29,15 +29,15 @@ def test_override_bvh_mapping_and_save_it(window, body, tmp_path, rng):
     window.add_item(AvatarItem(name="subject",
                                avatar=Avatar(random_gaussians(400, rng).replace(means=v[sel]), Rig(idx, w))))
     item = window.selected_avatar()
-    window.load_motion_or_sequence(bvh)
+    window.file_menu.open_file(bvh)
     wait_until(lambda: item.motion is not None, 60, what="the BVH motion")
     elbow = 19  # right_elbow
     assert np.abs(item.motion.full_pose()[:, elbow]).max() > 0.5  # the wave bends the right elbow
     info = item.motion.meta["retarget"]
     assert info["source"].endswith("wave.bvh")
 
-    window.edit_bvh_mapping()
-    dlg = window.mapping_dialog
+    window.motion_menu.edit_bvh_mapping()
+    dlg = window.motion_menu.mapping_dialog
     driving = [name for name, box in dlg.boxes.items() if box.currentText() == "right_elbow"]
     assert len(driving) == 1
     dlg.set_target(driving[0], None)
@@ -64,13 +64,13 @@ def test_a_refused_bvh_is_mapped_from_the_menu(window, body, tmp_path, rng):
     BVH Mapping on that file maps the legs and the motion loads."""
     from avatar_studio.core.avatar import Avatar, Rig
     from avatar_studio.core.errors import StudioError
-    from avatar_studio.core.motion import samples
+    from avatar_studio.testing import motion_samples as samples
     from avatar_studio.core.motion.bvh import BvhClip, BvhSkeleton, read_bvh, write_bvh
     from avatar_studio.core.motion.export import motion_to_bvh
     from avatar_studio.core.pipeline import load_motion_for_playback
     from avatar_studio.core.scene import AvatarItem
     from avatar_studio.core.skinning import dense_to_sparse_weights
-    from conftest import random_gaussians
+    from support import random_gaussians
 
     clip = motion_to_bvh(samples.wave(1.0), body)
     legs = {"left_hip": "Cuisse_G", "left_knee": "Genou_G", "left_ankle": "Cheville_G",
@@ -86,8 +86,8 @@ def test_a_refused_bvh_is_mapped_from_the_menu(window, body, tmp_path, rng):
     avatar = Avatar(random_gaussians(400, rng).replace(means=v[sel]), Rig(idx, w))
     window.add_item(AvatarItem(name="mapped", avatar=avatar))
     item = window.selected_avatar()
-    window.edit_bvh_mapping(source=str(path))
-    dlg = window.mapping_dialog
+    window.motion_menu.edit_bvh_mapping(source=str(path))
+    dlg = window.motion_menu.mapping_dialog
     assert read_bvh(path).skeleton.names == list(dlg.boxes)
     for smplx, name in legs.items():
         dlg.set_target(name, smplx)

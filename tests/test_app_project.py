@@ -14,7 +14,7 @@ from avatar_studio.core.motion.motion import Motion
 from avatar_studio.core.project import FORMAT_ID, ProjectData, load_project, save_project
 from avatar_studio.core.scene import AvatarItem, Placement, Scene, SplatsItem
 from avatar_studio.core.skinning import dense_to_sparse_weights
-from conftest import random_gaussians
+from support import random_gaussians
 
 
 @pytest.fixture
@@ -92,7 +92,8 @@ def test_save_is_atomic(scene, tmp_path, monkeypatch):
 
     def boom(*a, **k):
         raise RuntimeError("disk full")
-    monkeypatch.setattr(Motion, "save_npz", boom)
+    from avatar_studio.core.motion import amass
+    monkeypatch.setattr(amass, "write_amass", boom)
     with pytest.raises(RuntimeError):
         save_project(path, scene)
     assert path.read_bytes() == before

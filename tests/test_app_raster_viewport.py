@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import random_gaussians
+from support import random_gaussians
 from test_app_helpers import non_background_fraction, pump, requires_display, wait_until
 
 pytestmark = [requires_display, pytest.mark.gui]

@@ -16,7 +16,8 @@ window = window_fixture((1000, 700))
 
 
 def test_open_and_scrub_sequence(window, tmp_path, rng):
-    from avatar_studio.core.gaussians import GaussianSet, normalize_quats
+    from avatar_studio.core.gaussians import GaussianSet
+    from avatar_studio.core.rotations import normalize_quats
     from avatar_studio.core.io.ply import write_ply
     folder = tmp_path / "blob_seq"
     folder.mkdir()
@@ -29,7 +30,7 @@ def test_open_and_scrub_sequence(window, tmp_path, rng):
         write_ply(folder / f"frame{f + 1:04d}.ply", g)
     (folder / "manifest.json").write_text(json.dumps({"fps": 8}))
 
-    window.load_motion_or_sequence(folder)
+    window.file_menu.open_file(folder)
     wait_until(lambda: any(i.sequence is not None for i in window.scene.items), 60, what="the sequence item")
     item = next(i for i in window.scene.items if i.sequence is not None)
     assert item.sequence.num_frames == 8 and window.scene.duration == pytest.approx(1.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import random_gaussians
+from support import random_gaussians
 from test_app_helpers import pump, requires_display
 
 pytestmark = [requires_display, pytest.mark.gui]
@@ -94,20 +94,20 @@ def _small_avatar(body, n: int = 2000, seed: int = 0):
 
 def _fresh_scene(win) -> None:
     win._ask = lambda *a, **k: __import__("PySide6.QtWidgets").QtWidgets.QMessageBox.StandardButton.Yes
-    win.new_project()
+    win.file_menu.new_project()
     _no_questions(win)
     pump(0.05)
 
 
 def _add_dancer(win, name: str = "dancer", seed: int = 0):
-    from avatar_studio.core.demo import SAMPLE_MOTION
+    from avatar_studio import SAMPLE_MOTION
     from avatar_studio.core.pipeline import load_motion_for_playback
     from avatar_studio.core.scene import AvatarItem, SplatsItem
     body = win.scene.body
     item = AvatarItem(name, avatar=_small_avatar(body, seed=seed))
     win.add_item(item)
     win.scene.select(item)
-    win.set_motion(load_motion_for_playback(SAMPLE_MOTION, body))
+    win.motion_menu.set_motion(load_motion_for_playback(SAMPLE_MOTION, body))
     pump(0.1)
     return item
 
@@ -148,7 +148,7 @@ def test_turntable_frames_two_avatars_whole_on_every_frame(window):
     two = _add_dancer(window, "two", seed=2)
     from avatar_studio.app.undo import PlacementEdit
     window.undo_stack.push(PlacementEdit(window.scene, two, translation=np.array([2.5, 0, -0.8], np.float32)))
-    snap = window._snapshot()
+    snap = window.scene.snapshot()
     renderer = create_renderer("cpu")
     try:
         anim = SceneAnimation(snap, renderer, AnimationSettings(width=320, height=240, fps=30, end=2.0,
@@ -291,7 +291,7 @@ def test_status_bar_names_the_renderer_that_draws(window):
     old = window.settings.renderer
     try:
         window.settings.renderer = "gsplat"
-        window.apply_settings()
+        window.file_menu.apply_settings()
         pump(0.05)
         assert window.viewport.renderer_label != "gsplat"
         text = window.core_label.text()
@@ -299,7 +299,7 @@ def test_status_bar_names_the_renderer_that_draws(window):
         assert "gsplat" in window.core_label.toolTip()
     finally:
         window.settings.renderer = old
-        window.apply_settings()
+        window.file_menu.apply_settings()
     wait_until(lambda: not window.viewport._awaiting_probe, 60, what="the renderer probes")
     pump(0.05)
     assert window.core_label.text() == f"{window.viewport.renderer_label} · ready"
@@ -362,16 +362,16 @@ def test_recovered_session_comes_back_as_its_project(window, tmp_path):
     path = tmp_path / "walk.avsproj"
     finished = []
     window.job_finished.connect(finished.append)
-    window.save_project(path=path)
+    window.file_menu.save_project(path=path)
     wait_until(lambda: any("walk.avsproj" in t for t in finished), 60, what="the save")
     window.undo_stack.push(PlacementEdit(window.scene, item, translation=np.array([0.3, 0, 0], np.float32)))
-    job = window.autosave()
+    job = window.autosave.save()
     wait_until(lambda: not job.running, 60, what="autosave")
-    crashed = window.autosave_dir / "autosave-999998.avsproj"
-    shutil.copy(window.autosave_path, crashed)
+    crashed = window.autosave.folder / "autosave-999998.avsproj"
+    shutil.copy(window.autosave.path, crashed)
     window._ask = lambda *a, **k: QMessageBox.StandardButton.Yes
     window.undo_stack.setClean()
-    window.check_recovery()
+    window.autosave.check_recovery()
     wait_until(lambda: any("autosave-999998" in t for t in finished), 60, what="the recovery")
     _no_questions(window)
     assert window.project_path == path, window.project_path
@@ -381,13 +381,13 @@ def test_recovered_session_comes_back_as_its_project(window, tmp_path):
 
 def test_first_export_does_not_default_into_the_apps_own_folders(window, tmp_path):
     from avatar_studio import RESOURCES_DIR
-    from avatar_studio.core.demo import SAMPLE_MOTION
+    from avatar_studio import SAMPLE_MOTION
     from test_app_helpers import drop_files, wait_until
     _fresh_scene(window)
     item = _add_dancer(window)
     window.settings.export_dir = ""
     drop_files(window, [SAMPLE_MOTION])  # opening the sample motion makes resources/motions the last folder
-    wait_until(lambda: window.settings.last_dir == str(SAMPLE_MOTION.parent) and not window._fg_jobs, 60,
+    wait_until(lambda: window.settings.last_dir == str(SAMPLE_MOTION.parent) and not window.status_jobs.jobs, 60,
                what="the sample motion")
     from avatar_studio.app.dialogs.export_dialog import ExportDialog
     seen = []
@@ -397,15 +397,15 @@ def test_first_export_does_not_default_into_the_apps_own_folders(window, tmp_pat
         return ExportDialog.DialogCode.Rejected
     ExportDialog.exec = exec_
     try:
-        window.export_dialog()
+        window.export_menu.export_dialog()
     finally:
         del ExportDialog.exec
     folder = seen[0].parent
     assert RESOURCES_DIR not in [folder, *folder.parents], folder
     window.project_path = tmp_path / "walk.avsproj"
-    assert window.export_folder() == tmp_path  # with a project: beside it
+    assert window.export_menu.export_folder() == tmp_path  # with a project: beside it
     window.settings.export_dir = str(tmp_path / "nope")
-    assert window.export_folder() == tmp_path
+    assert window.export_menu.export_folder() == tmp_path
     window.project_path = None
     assert item.motion is not None
 
@@ -413,9 +413,9 @@ def test_first_export_does_not_default_into_the_apps_own_folders(window, tmp_pat
 # ---------------------------------------------------------------------- polish
 def test_menus_say_what_they_do(window, tmp_path):
     from PySide6.QtCore import QSize
-    from avatar_studio.app.main_window import initial_size
+    from avatar_studio.app.startup import initial_size
     # View ▸ Grid/Skeleton show their tick, not an icon
-    for act in (window.act_grid, window.act_skeleton):
+    for act in (window.view_menu.act_grid, window.view_menu.act_skeleton):
         assert act.isCheckable() and not act.isIconVisibleInMenu()
     # Open Recent tells two files of one name apart
     a, b = tmp_path / "a" / "avatar.ply", tmp_path / "b" / "avatar.ply"
@@ -423,8 +423,8 @@ def test_menus_say_what_they_do(window, tmp_path):
         p.parent.mkdir()
         p.write_bytes(b"ply\n")
         window.settings.add_recent(p)
-    window._fill_recent_menu()
-    texts = [act.text() for act in window.recent_menu.actions()[:2]]
+    window.file_menu.fill_recent_menu()
+    texts = [act.text() for act in window.file_menu.recent_menu.actions()[:2]]
     assert texts[0] != texts[1], texts
     # at 150 % scaling a 1920×1080 screen is 1280×~700 logical pixels: the window must fit
     w, h = initial_size(QSize(1280, 690))
@@ -532,7 +532,7 @@ def test_lhm_without_folders_is_explained_in_the_windows_words(window, tmp_path)
     window.settings.reconstructor, window.settings.lhm_model_dir, window.settings.lhm_prior_dir = "lhm", "", ""
     try:
         window.last_error = ""
-        window.reconstruct(generated_photo(tmp_path / "p.png"))
+        window.file_menu.reconstruct(generated_photo(tmp_path / "p.png"))
         wait_until(lambda: window.last_error, 120, what="the LHM error")
         msg = window.last_error
         assert "--model" not in msg and "--prior" not in msg and "Settings" in msg, msg
@@ -618,7 +618,7 @@ def test_curves_unwrap_a_turn_through_180(qt_app):
 
 
 def test_reconstruction_status_line_fits_beside_the_readouts(window):
-    from avatar_studio.app.main_window import reconstruction_message
+    from avatar_studio.app.menus.file import reconstruction_message
     notes = ["mask from mediapipe selfie segmentation, refined by GrabCut",
              "keypoints from mediapipe pose landmarks"]
     short, full = reconstruction_message("sample_person_1.png", 40000, notes)

@@ -178,7 +178,7 @@ def test_curve_view_playhead_throttled_while_playing(qt_app):
     """During playback the curve view's playhead moves at most every PLAYBACK_REFRESH_S, and always ends on
     the last frame asked for; outside playback it follows at once."""
     from avatar_studio.app import curves
-    from avatar_studio.core.motion.samples import squat
+    from avatar_studio.testing.motion_samples import squat
     view = curves.CurveView()
     view.build_plot()
     view.set_motion(squat())

@@ -65,7 +65,7 @@ def avatar_item(window, photo):
 @pytest.fixture(scope="module")
 def dancing(window, avatar_item):
     """The avatar with the sample dance, dropped as a motion file."""
-    from avatar_studio.core.demo import SAMPLE_MOTION
+    from avatar_studio import SAMPLE_MOTION
     window.scene.select(avatar_item)
     window.last_error = ""
     drop_files(window, [SAMPLE_MOTION])
@@ -148,9 +148,9 @@ def test_fps_readout_in_status_bar(window, dancing):
         pump(0.06)
     wait_until(lambda: "splats" in window.fps_readout.text(), 5, what="the FPS readout")
     assert window.fps_readout.isVisible() and f"{len(dancing.avatar.gaussians):,} splats" in window.fps_readout.text()
-    window.act_fps.trigger()
+    window.view_menu.act_fps.trigger()
     assert not window.fps_readout.isVisible()
-    window.act_fps.trigger()
+    window.view_menu.act_fps.trigger()
     assert window.fps_readout.isVisible()
 
 
@@ -224,20 +224,20 @@ def test_keyboard_transport(window, dancing):
 def test_cancel_reconstruction(window, photo, avatar_item):
     n = len(window.scene.items)
     stages = []
-    job = window.reconstruct(photo)
+    job = window.file_menu.reconstruct(photo)
     assert job is not None
     job.progress.connect(lambda s, f: stages.append(s))
     wait_until(lambda: stages or not job.running, 60, what="the first progress report")
-    assert window.progress_bar.isVisible() and window.cancel_button.isVisible()
+    assert window.status_jobs.progress_bar.isVisible() and window.status_jobs.cancel_button.isVisible()
     t0 = time.perf_counter()
-    window.cancel_button.click()
+    window.status_jobs.cancel_button.click()
     wait_until(lambda: not job.running, 5, interval=0.002, what="the cancel")
     took = time.perf_counter() - t0
     assert took < 1.0, f"cancel took {took:.2f} s"
     pump(0.2)
     assert len(window.scene.items) == n
-    assert not window.progress_bar.isVisible()
-    assert window.busy is False
+    assert not window.status_jobs.progress_bar.isVisible()
+    assert window.file_menu.busy is False
 
 
 def test_export_mp4_and_ply(window, dancing, tmp_path):
@@ -253,7 +253,7 @@ def test_export_mp4_and_ply(window, dancing, tmp_path):
     req = dlg.request()
     dlg.deleteLater()
     assert req.kind == "video" and req.path == tmp_path / "clip.mp4" and (req.start_frame, req.end_frame) == (0, 5)
-    window.run_export(req)
+    window.export_menu.run_export(req)
     wait_job(window, "clip.mp4")
     assert req.path.is_file(), window.last_error
     import imageio.v2 as iio
@@ -263,13 +263,13 @@ def test_export_mp4_and_ply(window, dancing, tmp_path):
     assert len(frames) == 6 and frames[0].shape[:2] == (128, 96)
 
     canonical = ExportRequest(kind="ply", path=tmp_path / "avatar.ply", ply_mode="canonical")
-    window.run_export(canonical)
+    window.export_menu.run_export(canonical)
     wait_job(window, "avatar.ply")
     assert len(read_avatar(canonical.path).gaussians) == len(dancing.avatar.gaussians)
 
     window.timeline.set_frame(20, emit=True)
     posed = ExportRequest(kind="ply", path=tmp_path / "posed.ply", ply_mode="frame")
-    window.run_export(posed)
+    window.export_menu.run_export(posed)
     wait_job(window, "posed.ply")
     g = read_ply(posed.path)
     assert len(g) == len(dancing.avatar.gaussians)
@@ -278,12 +278,12 @@ def test_export_mp4_and_ply(window, dancing, tmp_path):
     from avatar_studio.core.io.formats import read_gaussians
     for name in ("posed.spz", "posed.splat", "posed.compressed.ply"):
         req = ExportRequest(kind="ply", path=tmp_path / name, ply_mode="frame")
-        window.run_export(req)
+        window.export_menu.run_export(req)
         wait_job(window, name)
         assert len(read_gaussians(tmp_path / name)) == len(g)
 
     seq = ExportRequest(kind="ply", path=tmp_path / "frames", ply_mode="range", start_frame=3, end_frame=5)
-    window.run_export(seq)
+    window.export_menu.run_export(seq)
     wait_job(window, "frames")
     # the one frame-folder writer (core.sequence.writers): frames plus a manifest with the scene's rate
     assert sorted(p.name for p in seq.path.iterdir()) == ["frame0001.ply", "frame0002.ply", "frame0003.ply",
@@ -296,10 +296,10 @@ def test_cancel_export_leaves_no_file(window, dancing, tmp_path):
     from avatar_studio.app.dialogs.export_dialog import ExportRequest
     req = ExportRequest(kind="video", path=tmp_path / "long.mp4", width=64, height=64, start_frame=0,
                         end_frame=window.scene.num_frames - 1)
-    job = window.run_export(req)
+    job = window.export_menu.run_export(req)
     wait_until(lambda: job.fraction > 0 or not job.running, 60, what="export progress")
     from PySide6.QtWidgets import QPushButton
-    window.export_progress.findChild(QPushButton).click()  # the dialog's Cancel button
+    window.export_menu.progress_dialog.findChild(QPushButton).click()  # the dialog's Cancel button
     wait_until(lambda: not job.running, 5, what="export cancel")
     assert not req.path.exists() and not list(tmp_path.glob(".long*"))
 
@@ -337,11 +337,11 @@ def test_motion_edit_undo_redo(window, dancing):
     mirrored = dancing.motion
     assert mirrored is not motion and mirrored.num_frames == 30
     assert "Mirror" in window.undo_stack.undoText()
-    window.act_undo.trigger()
-    window.act_undo.trigger()
+    window.edit_menu.act_undo.trigger()
+    window.edit_menu.act_undo.trigger()
     assert dancing.motion is motion and window.timeline.num_frames == n
-    window.act_redo.trigger()
-    window.act_redo.trigger()
+    window.edit_menu.act_redo.trigger()
+    window.edit_menu.act_redo.trigger()
     assert dancing.motion is mirrored
     # Key a joint: the rotation at that frame becomes the keyed one.
     window.timeline.set_frame(12, emit=True)
@@ -359,7 +359,7 @@ def test_motion_edit_undo_redo(window, dancing):
     assert dancing.keys[18] == [12]
     while window.undo_stack.canUndo() and "Reconstruct" not in window.undo_stack.undoText() \
             and "Load motion" not in window.undo_stack.undoText():
-        window.act_undo.trigger()
+        window.edit_menu.act_undo.trigger()
     assert dancing.motion is motion
 
 
@@ -368,15 +368,15 @@ def test_project_round_trip_and_recovery(window, dancing, tmp_path):
     from avatar_studio.app.undo import PlacementEdit
     window.undo_stack.push(PlacementEdit(window.scene, dancing, translation=np.array([0.5, 0, 0], np.float32)))
     path = tmp_path / "scene.avsproj"
-    window.save_project(path=path)
+    window.file_menu.save_project(path=path)
     wait_job(window, "scene.avsproj")
     assert path.is_file() and window.undo_stack.isClean() and window.project_path == path
     names = [i.name for i in window.scene.items]
     frames = dancing.motion.num_frames
 
-    window.new_project()
+    window.file_menu.new_project()
     assert window.scene.items == []
-    window.open_project(path)
+    window.file_menu.open_project(path)
     wait_job(window, "scene.avsproj")
     assert [i.name for i in window.scene.items] == names
     reopened = next(i for i in window.scene.items if i.motion is not None)
@@ -386,16 +386,16 @@ def test_project_round_trip_and_recovery(window, dancing, tmp_path):
 
     # Autosave, then pretend the process died: the next start offers recovery.
     window.undo_stack.push(PlacementEdit(window.scene, reopened, translation=np.array([0.25, 0, 0], np.float32)))
-    job = window.autosave()
+    job = window.autosave.save()
     assert job is not None
     wait_until(lambda: not job.running, 60, what="autosave")
-    assert window.autosave_path.is_file()
-    crashed = window.autosave_dir / "autosave-999999.avsproj"
-    shutil.copy(window.autosave_path, crashed)
-    assert crashed in window.orphaned_autosaves()
+    assert window.autosave.path.is_file()
+    crashed = window.autosave.folder / "autosave-999999.avsproj"
+    shutil.copy(window.autosave.path, crashed)
+    assert crashed in window.autosave.orphaned()
     window._ask = lambda *a, **k: QMessageBox.StandardButton.Yes
     window.undo_stack.setClean()
-    window.check_recovery()
+    window.autosave.check_recovery()
     wait_job(window, "autosave-999999")
     window._ask = lambda *a, **k: pytest.fail("unexpected question")
     assert not crashed.exists()
@@ -408,20 +408,20 @@ def test_project_round_trip_and_recovery(window, dancing, tmp_path):
 
 def test_screenshot_after_loading_demo(window):
     """Load the demo (sample photo + sample dance) and save the README screenshot."""
-    from avatar_studio.app.main_window import sample_photo
+    from avatar_studio.app.menus.file import sample_photo
     if sample_photo() is None:
         pytest.skip("the sample photos have not been generated into resources/photos yet")
     window._ask = lambda *a, **k: __import__("PySide6.QtWidgets").QtWidgets.QMessageBox.StandardButton.Yes
-    window.new_project()
+    window.file_menu.new_project()
     window._ask = lambda *a, **k: pytest.fail("unexpected question")
     window.last_error = ""
-    window.load_demo()
+    window.file_menu.load_demo()
     wait_until(lambda: window.scene.items and window.scene.items[0].motion is not None or window.last_error, 180,
                what="the demo avatar")
     assert window.scene.items and window.scene.items[0].motion is not None, window.last_error
     assert window.timeline.is_playing  # Open Demo plays what it loads
     window.timeline.pause()
-    window.act_skeleton.setChecked(False)
+    window.view_menu.act_skeleton.setChecked(False)
     window.timeline.set_frame(window.scene.num_frames // 3, emit=True)
     window.viewport.frame_all()
     window.viewport.set_view("front")

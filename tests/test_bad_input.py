@@ -98,7 +98,7 @@ def test_cli_info_refuses_pipes_of_every_kind(tmp_path):
     names = [f"pipe{ext}" for ext in exts]
     for name in names:
         os.mkfifo(tmp_path / name)
-    script = ("import sys\nfrom avatar_studio.core.cli import main\n"
+    script = ("import sys\nfrom avatar_studio.cli.main import main\n"
               "print([main(['info', p]) for p in sys.argv[1:]])")
     done = subprocess.run([sys.executable, "-c", script] + [str(tmp_path / n) for n in names], cwd=REPO,
                           capture_output=True, text=True, timeout=300)  # a blocked open would time out here
@@ -107,7 +107,7 @@ def test_cli_info_refuses_pipes_of_every_kind(tmp_path):
 
 
 def test_manifests_and_projects_cannot_name_files_outside(tmp_path, rng):
-    from conftest import random_gaussians
+    from support import random_gaussians
     from avatar_studio.core.io.ply import write_ply
     from avatar_studio.core.project import FORMAT_ID, load_project
     from avatar_studio.core.sequence import load_sequence
@@ -167,7 +167,7 @@ def test_temp_files_of_dead_writers_are_swept(tmp_path):
 
 @pytest.mark.parametrize("delay", [0.15, 0.4, 0.8, 1.5])
 def test_ctrl_c_during_start_up_prints_one_line(delay):
-    proc = subprocess.Popen([sys.executable, "-m", "avatar_studio.core.cli", "info", "missing.ply"], cwd=REPO,
+    proc = subprocess.Popen([sys.executable, "-m", "avatar_studio.cli", "info", "missing.ply"], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)

@@ -32,7 +32,7 @@ def manifest(tmp_path_factory) -> Path:
     """2 photos x 2 motions, a photo that is not an image (x 1 motion), a row with a bad size, a
     GLB row, and an avatar file (a synthetic subject) posed to PLY and animated."""
     from avatar_studio.core.io.avatar_file import write_avatar
-    from avatar_studio.core.reconstruct.synthetic import make_avatar, random_spec
+    from avatar_studio.testing.synthetic import make_avatar, random_spec
     folder = tmp_path_factory.mktemp("jobs")
     (folder / "broken.png").write_text("not an image")
     write_avatar(folder / "synthetic.ply", make_avatar(random_spec(3), num_gaussians=2000))
@@ -204,7 +204,7 @@ def _check_run(summary, out: Path) -> dict:
 
 
 def _start(manifest: Path, out: Path, *extra: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "avatar_studio.core.cli", "batch", str(manifest), "-o", str(out), "--workers", "1",
+    cmd = [sys.executable, "-m", "avatar_studio.cli", "batch", str(manifest), "-o", str(out), "--workers", "1",
            "--size", "64", "--frames", "5", "--gaussians", "2000", "--renderer", "cpu", *extra]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
                             env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
@@ -317,7 +317,7 @@ def test_engines_stop_resume_and_agree(manifest, tmp_path):
 
 
 def test_cli_batch_error_and_summary(tmp_path, capsys):
-    from avatar_studio.core.cli import main
+    from avatar_studio.cli.main import main
     assert main(["batch", str(tmp_path / "nothing-here"), "-o", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: JOBS must be") and len(err.strip().splitlines()) == 1

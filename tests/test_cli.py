@@ -1,4 +1,5 @@
 """The headless CLI: help for every command, and one clear line (no traceback) on bad input."""
+import os
 import pathlib
 import shutil
 import subprocess
@@ -7,10 +8,11 @@ import sys
 import numpy as np
 import pytest
 
+from avatar_studio.cli.main import main
+from avatar_studio.cli.parser import build_parser
 from avatar_studio.core.avatar import Avatar, Rig
-from avatar_studio.core.cli import build_parser, main
 from avatar_studio.core.io.avatar_file import write_avatar
-from conftest import random_gaussians
+from support import random_gaussians
 
 
 def run_cli(capsys, *argv):
@@ -97,3 +99,26 @@ def test_console_script_is_installed_and_fails_cleanly(tmp_path):
     bad.write_text("garbage")
     out = subprocess.run([exe, "info", str(bad)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and out.stderr.startswith("error: ") and "Traceback" not in out.stderr
+
+
+def test_commands_load_neither_the_window_nor_qt():
+    """Only the launcher reaches into `app`: building every command's parser and running `info` load no Qt."""
+    motion = pathlib.Path(__file__).resolve().parents[1] / "resources" / "motions" / "walk.npz"
+    code = ("import sys\nfrom avatar_studio.cli.main import main\nfrom avatar_studio.cli.parser import build_parser\n"
+            f"build_parser()\ncode = main(['info', {str(motion)!r}])\n"
+            "bad = sorted(m for m in sys.modules if m.startswith(('avatar_studio.app', 'PySide6', 'pyqtgraph')))\n"
+            "print('LOADED', code, bad)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip().splitlines()[-1] == "LOADED 0 []", done.stdout + done.stderr
+
+
+@pytest.mark.gui
+def test_no_arguments_opens_the_window():
+    """The launcher: `avatar-studio` alone shows the studio window (the start-up probe closes it after the
+    first frame)."""
+    if not os.environ.get("DISPLAY"):
+        pytest.skip("needs a display: run the tests under xvfb-run")
+    env = {**os.environ, "AVATAR_STUDIO_STARTUP_PROBE": "1"}
+    done = subprocess.run([sys.executable, "-m", "avatar_studio.cli"], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0 and "window shown after" in done.stdout, done.stdout + done.stderr

@@ -3,10 +3,11 @@ official release (tiny random weights), then animating the result with the prior
 import numpy as np
 from PIL import Image
 
-from avatar_studio.core.cli import main
+from avatar_studio.cli.main import main
 from avatar_studio.core.io.avatar_file import read_avatar
-from fixtures_body import write_random_smplx
-from test_lhm_e2e import photo, write_tiny_release
+from support.body import write_random_smplx
+from support.lhm import photo, write_tiny_release
+from avatar_studio.core.motion.amass import write_amass
 
 
 def test_cli_reconstruct_with_lhm_folder_then_animate(tmp_path, capsys):
@@ -25,7 +26,7 @@ def test_cli_reconstruct_with_lhm_folder_then_animate(tmp_path, capsys):
     from avatar_studio.core.motion.motion import Motion
     fp = np.zeros((10, 55, 3), np.float32)
     fp[:, 18, 1] = np.linspace(0, 1, 10)
-    Motion.from_full_pose(fp, fps=10, up_axis="y").save_npz(motion)
+    write_amass(Motion.from_full_pose(fp, fps=10, up_axis="y"), motion)
     code = main(["pose", str(out), "--motion", str(motion), "--time", "0.5", "-o", str(tmp_path / "p.ply")])
     err = capsys.readouterr().err
     assert code == 2 and "SMPL-X" in err

@@ -3,7 +3,7 @@ of at least 3 s in which the figure visibly moves."""
 import imageio.v2 as iio
 import numpy as np
 
-from avatar_studio.core.cli import main
+from avatar_studio.cli.main import main
 from avatar_studio.core.io.avatar_file import read_avatar
 
 

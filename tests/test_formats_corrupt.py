@@ -14,7 +14,7 @@ from avatar_studio.core.io.notes import collecting
 from avatar_studio.core.io.formats import decode_gaussians, read_gaussians, write_gaussians
 from avatar_studio.core.io.splat import decode_splat, encode_splat
 from avatar_studio.core.io.spz import LEGACY_HEADER, MAGIC, decode_spz, encode_spz
-from conftest import random_gaussians
+from support import random_gaussians
 
 
 def test_missing_and_folder_inputs(tmp_path):

@@ -22,7 +22,7 @@ from avatar_studio.core.gaussians import SH_C0, GaussianSet
 from avatar_studio.core.io.compressed_ply import decode_compressed_ply, encode_compressed_ply
 from avatar_studio.core.io.splat import decode_splat, encode_splat
 from avatar_studio.core.io.spz import decode_spz, encode_spz
-from conftest import random_gaussians
+from support import random_gaussians
 
 
 def _b(*chunks: str) -> bytes:

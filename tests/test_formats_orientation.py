@@ -9,13 +9,14 @@ import pytest
 from plyfile import PlyData, PlyElement
 
 from avatar_studio.core.errors import InputError, StudioError
-from avatar_studio.core.gaussians import SH_C0, GaussianSet, quat_to_rotmat
+from avatar_studio.core.gaussians import SH_C0, GaussianSet
+from avatar_studio.core.rotations import quat_to_rotmat
 from avatar_studio.core.io import formats
 from avatar_studio.core.io.formats import lost_in_conversion, read_gaussians, sniff_path, write_gaussians
 from avatar_studio.core.io.orientation import (FRAME_TO_STUDIO, X_TURN_SH_SIGNS, flip_upside_down, from_studio,
                                                sh_basis, sh_rotation, to_studio)
 from avatar_studio.core.io.ply import gaussian_vertex_array, read_ply, write_ply
-from conftest import random_gaussians
+from support import random_gaussians
 
 
 def covariances(g: GaussianSet) -> np.ndarray:
@@ -128,7 +129,7 @@ def test_non_finite_splats_dropped_with_a_note_or_refused(tmp_path, rng):
 
 
 def test_cli_prints_the_note_and_strict_refuses(tmp_path, rng, capsys):
-    from avatar_studio.core.cli import main
+    from avatar_studio.cli.main import main
     arr = gaussian_vertex_array(random_gaussians(10, rng, 0))
     arr["opacity"][0] = np.nan
     PlyData([PlyElement.describe(arr, "vertex")]).write(str(tmp_path / "n.ply"))
@@ -207,7 +208,7 @@ def test_a_fifo_is_refused_without_blocking(tmp_path):
 
 
 def test_animate_on_an_spz_says_it_has_no_rig(tmp_path, rng, capsys):
-    from avatar_studio.core.cli import main
+    from avatar_studio.cli.main import main
     write_gaussians(tmp_path / "s.spz", random_gaussians(8, rng, 0))
     assert main(["animate", str(tmp_path / "s.spz"), "--motion", str(tmp_path / "none.bvh"),
                  "-o", str(tmp_path / "o.mp4")]) == 2

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from avatar_studio.core.errors import StudioError
-from avatar_studio.core.gaussians import quat_to_rotmat
+from avatar_studio.core.rotations import quat_to_rotmat
 from avatar_studio.core.io.formats import FORMATS, read_gaussians, sniff_path, write_gaussians
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real-data" / "splats"

@@ -23,7 +23,7 @@ from avatar_studio.core.io.compressed_ply import compressed_ply_order
 from avatar_studio.core.io.orientation import from_studio
 from avatar_studio.core.io.formats import (FORMATS, detect_format, file_dialog_filter, format_for_output,
                                            lost_in_conversion, read_gaussians, write_gaussians)
-from conftest import random_gaussians
+from support import random_gaussians
 
 
 def sample(rng, degree: int, n: int = 700, sh_limit: float = 0.99) -> GaussianSet:

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from avatar_studio.core.gaussians import SH_C0, GaussianSet, normalize_quats, quat_to_rotmat
+from avatar_studio.core.gaussians import SH_C0, GaussianSet
+from avatar_studio.core.rotations import normalize_quats, quat_to_rotmat
 from avatar_studio.core.io.formats import read_gaussians, write_gaussians
 from avatar_studio.core.io.orientation import rotate_gaussians
 

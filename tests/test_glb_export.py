@@ -243,7 +243,7 @@ def test_hair_pushes_the_surface_out(avatar, body, renderer):
 
 
 def test_cli_writes_a_glb_and_refuses_bad_requests(tmp_path, avatar, capsys):
-    from avatar_studio.core.cli import main
+    from avatar_studio.cli.main import main
     from avatar_studio.core.io.avatar_file import write_avatar
     src = write_avatar(tmp_path / "a.ply", avatar)
     out = tmp_path / "a.glb"

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from avatar_studio.core.io.atomic import TEMP_TAG
+from avatar_studio.core.motion.amass import write_amass
 
 REPO = Path(__file__).resolve().parents[1]
 SIGNALS = [signal.SIGKILL, signal.SIGTERM, signal.SIGINT]
@@ -23,7 +24,7 @@ SIGNALS = [signal.SIGKILL, signal.SIGTERM, signal.SIGINT]
 
 def _cli() -> list[str]:
     exe = shutil.which("avatar-studio")
-    return [exe] if exe else [sys.executable, "-m", "avatar_studio.core.cli"]
+    return [exe] if exe else [sys.executable, "-m", "avatar_studio.cli"]
 
 
 def _env() -> dict:
@@ -36,7 +37,8 @@ import numpy as np
 from avatar_studio.core.io.atomic import Terminated, sigterm_unwinds
 from avatar_studio.core.project import save_project
 from avatar_studio.core.scene import Scene, SplatsItem
-from avatar_studio.core.gaussians import GaussianSet, normalize_quats
+from avatar_studio.core.gaussians import GaussianSet
+from avatar_studio.core.rotations import normalize_quats
 rng = np.random.default_rng(0)
 n = 400_000
 g = GaussianSet(rng.normal(size=(n, 3)), normalize_quats(rng.normal(size=(n, 4))), rng.uniform(0.01, 0.1, (n, 3)),
@@ -58,8 +60,8 @@ except KeyboardInterrupt:
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
     """A large splat file (slow enough to interrupt), a small one, an avatar and a long motion."""
-    from conftest import random_gaussians
-    from test_motion_helpers import smooth_motion
+    from support import random_gaussians
+    from support.motion import smooth_motion
     from avatar_studio.core.avatar import Avatar, Rig
     from avatar_studio.core.io.avatar_file import write_avatar
     from avatar_studio.core.io.ply import write_ply
@@ -71,7 +73,7 @@ def inputs(tmp_path_factory):
     rig = Rig(rng.integers(0, 22, (n, 1)).astype(np.int32), np.ones((n, 1), np.float32), np.zeros(10, np.float32),
               "neutral", "standin", None)
     write_avatar(d / "avatar.ply", Avatar(random_gaussians(n, rng, 0), rig, "runner"))
-    smooth_motion(600).save_npz(d / "long.npz")
+    write_amass(smooth_motion(600), d / "long.npz")
     return d
 
 
@@ -152,7 +154,7 @@ def test_sigterm_closes_the_window_process_cleanly(tmp_path):
     env = {**os.environ, "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data"),
            "XDG_CONFIG_HOME": str(tmp_path / "config")}
     env.pop("QT_QPA_PLATFORM", None)
-    proc = subprocess.Popen([sys.executable, "-m", "avatar_studio.core.cli"], env=env, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "avatar_studio.cli"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
         time.sleep(6.0)  # the window is up and its core is loading

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from avatar_studio.core.body.model import BodyModel
-from avatar_studio.core.gaussians import normalize_quats, quat_multiply, rotmat_to_quat
+from avatar_studio.core.rotations import normalize_quats, quat_multiply, rotmat_to_quat
 from avatar_studio.core.lhm.animate import lhm_avatar
 from avatar_studio.core.lhm.preprocess import (body_image, estimate_subject, expand_head_box, head_box_from_keypoints,
                                                head_image, pad_square, resize_kornia)

@@ -1,85 +1,16 @@
 """End to end at tiny size: a folder laid out like the official LHM release, photo -> animatable avatar."""
 from __future__ import annotations
 
-import json
 import shutil
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from safetensors.torch import save_file
 
 from avatar_studio.core.errors import CancelledError, ModelFileError
-from avatar_studio.core.lhm import LHMConfig, LHMNetwork
-from avatar_studio.core.lhm.config import SAPIENS_RELPATH
+from avatar_studio.core.lhm import LHMConfig
 from avatar_studio.core.reconstruct.base import CancelToken
-
-N_POINTS = 200
-TINY = {"transformer_layers": 2, "transformer_dim": 32, "transformer_heads": 2, "fine_encoder_feat_dim": 24,
-        "encoder_feat_dim": 16, "encoder_model_name": "dinov2_vits14_reg", "pcl_dim": 32, "gs_query_dim": 32,
-        "gs_mlp_network_config": {"n_neurons": 16, "n_hidden_layers": 2, "activation": "silu"}, "gs_use_rgb": True,
-        "gs_sh": 3, "gs_xyz_offset_max_step": 1.0, "gs_clip_scaling": [100, 0.01, 0.05, 3000],
-        "dense_sample_pts": N_POINTS, "shape_param_dim": 10, "expr_param_dim": 100, "cano_pose_type": 1,
-        "fine_encoder_model_name": "./pretrained_models/" + SAPIENS_RELPATH,
-        "avatar_studio_source_image_res": 112,
-        "avatar_studio_dino": {"embed_dim": 16, "depth": 4, "num_heads": 2, "layers": [0, 1, 2, 3], "img_size": 112}}
-
-
-class TinySapiens(torch.nn.Module):
-    """Stand-in for the Sapiens torchscript: [B,3,1024,1024] -> ([B,24,64,64],)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.proj = torch.nn.Conv2d(3, 24, kernel_size=16, stride=16)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor]:
-        return (self.proj(x),)
-
-
-def write_points_ply(path: Path, points: np.ndarray) -> None:
-    from plyfile import PlyData, PlyElement
-    el = np.empty(len(points), dtype=[("x", "f4"), ("y", "f4"), ("z", "f4")])
-    el["x"], el["y"], el["z"] = points.T
-    path.parent.mkdir(parents=True, exist_ok=True)
-    PlyData([PlyElement.describe(el, "vertex")]).write(str(path))
-
-
-def write_tiny_release(root: Path, smplx_npz: Path, seed: int = 0) -> tuple[Path, Path]:
-    """model/ (config.json + model.safetensors) and pretrained_models/ laid out as the official files."""
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    model_dir, prior = root / "LHM-tiny", root / "pretrained_models"
-    model_dir.mkdir(parents=True)
-    (model_dir / "config.json").write_text(json.dumps(TINY))
-    net = LHMNetwork(LHMConfig.from_dict(TINY))
-    state = {k: v.contiguous() for k, v in net.state_dict().items()}
-    state["renderer.smplx_model.skinning_weight"] = torch.zeros(N_POINTS, 55)  # in the release, rebuilt by us
-    save_file(state, str(model_dir / "model.safetensors"))
-    with np.load(smplx_npz) as data:
-        verts = data["v_template"]
-    pick = rng.choice(len(verts), N_POINTS, replace=False)
-    write_points_ply(prior / f"dense_sample_points/1_{N_POINTS}.ply", verts[pick] + rng.normal(size=(N_POINTS, 3)) * 0.01)
-    (prior / "voxel_grid").mkdir(parents=True)
-    np.savez(prior / "voxel_grid/human_prior_constrain.npz", masks=(rng.random(len(verts)) > 0.8).astype(np.float32))
-    (prior / "human_model_files/smplx").mkdir(parents=True)
-    shutil.copy(smplx_npz, prior / "human_model_files/smplx/SMPLX_NEUTRAL.npz")
-    (prior / SAPIENS_RELPATH).parent.mkdir(parents=True)
-    with warnings.catch_warnings():  # torchscript is deprecated, but it is what the official file is
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.jit.save(torch.jit.script(TinySapiens()), str(prior / SAPIENS_RELPATH))
-    return model_dir, prior
-
-
-def photo(h: int = 240, w: int = 160) -> np.ndarray:
-    """An RGBA photo of a simple 'person' (alpha = mask)."""
-    img = np.full((h, w, 4), 255, np.uint8)
-    yy, xx = np.mgrid[:h, :w]
-    person = ((np.abs(xx - w / 2) < w * 0.18) & (yy > h * 0.1)) | ((xx - w / 2) ** 2 + (yy - h * 0.1) ** 2 < 300)
-    img[..., :3] = np.stack([xx * 255 // w, yy * 255 // h, np.full_like(xx, 90)], -1).astype(np.uint8)
-    img[..., 3] = np.where(person, 255, 0).astype(np.uint8)
-    return img
+from support.lhm import N_POINTS, TINY, photo, write_tiny_release
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +34,13 @@ def test_photo_to_animated_avatar(recon, tmp_path):
     assert avatar.rig.body_model == "smplx"
     fracs = [f for _, f in stages]
     assert fracs == sorted(fracs) and fracs[-1] == 1.0
-    assert {"load", "preprocess", "body encoder", "transformer", "rig"} <= {s for s, _ in stages}
+    plain = {s.split(" (")[0] for s, _ in stages}
+    assert {"load", "preprocess", "body encoder", "head encoder", "transformer", "rig"} <= plain
+    texts = [s for s, _ in stages]
+    for name in ("body encoder", "head encoder", "transformer"):  # the compute stages carry an ETA
+        assert any(t.startswith(f"{name} (about ") and t.endswith(" left)") for t in texts), texts
+    assert any(t.startswith("transformer (layer 2/2, about ") for t in texts), texts
+    assert set(result.diagnostics.timings) >= {"body encoder", "head encoder", "transformer"}
     path = write_avatar(tmp_path / "lhm_avatar.ply", avatar)
     back = read_avatar(path)
     np.testing.assert_allclose(back.gaussians.means, avatar.gaussians.means, atol=1e-6)
@@ -119,7 +56,7 @@ def test_cancel_between_transformer_layers(recon):
     token = CancelToken()
 
     def progress(stage: str, frac: float) -> None:
-        if stage == "transformer" and frac > 0:
+        if stage.startswith("transformer (layer"):
             token.cancel()
 
     with pytest.raises(CancelledError):
@@ -166,3 +103,29 @@ def test_modelscope_step_folder_and_bad_checkpoint(release, tmp_path):
     other = LHMConfig.from_dict({**TINY, "transformer_layers": 3})
     with pytest.raises(ModelFileError, match="missing"):
         load_network(other, weights)
+
+
+def test_sapiens_is_freed_on_the_cpu_unless_kept(release, recon):
+    """keep_encoder=None frees Sapiens after encoding on the CPU (peak = larger model, not the sum);
+    keeping it gives the same avatar."""
+    from avatar_studio.core.lhm.reconstructor import LHMReconstructor
+    assert not recon.keep_encoder
+    freed = recon.run(photo()).avatar
+    assert recon.sapiens is None
+    kept_rec = LHMReconstructor(*release, device="cpu", keep_encoder=True)
+    kept = kept_rec.run(photo()).avatar
+    assert kept_rec.sapiens is not None
+    np.testing.assert_array_equal(kept.gaussians.means, freed.gaussians.means)
+
+
+def test_int8_is_an_opt_in_cpu_precision(release, recon):
+    from avatar_studio.core.errors import InputError
+    from avatar_studio.core.lhm.reconstructor import LHMReconstructor
+    rec = LHMReconstructor(*release, device="cpu", precision="int8")
+    result = rec.run(photo())
+    ref = recon.run(photo()).avatar
+    diff = np.abs(result.avatar.gaussians.means - ref.gaussians.means).max()
+    assert 0 < diff < 0.05
+    assert any("(int8)" in note for note in result.diagnostics.notes)
+    with pytest.raises(InputError, match="CPU only"):
+        LHMReconstructor(*release, device="cuda", precision="int8")

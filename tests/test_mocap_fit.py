@@ -8,8 +8,8 @@ import pytest
 
 from avatar_studio.core.errors import BackendUnavailableError
 from avatar_studio.core.mocap import cleanup as C, fit as F
-from avatar_studio.core.motion import samples
-from avatar_studio.core.mocap.evaluate import angle_error_deg, mpjpe, pa_mpjpe, procrustes
+from avatar_studio.testing import motion_samples as samples
+from avatar_studio.testing.evaluate import angle_error_deg, mpjpe, pa_mpjpe, procrustes
 from avatar_studio.core.mocap.landmarks import (Landmarks, align_world_to_image, consistent_track,
                                                  fix_left_right_swaps)
 from avatar_studio.core.motion.skeleton import posed_joints
@@ -161,3 +161,55 @@ def test_missing_mediapipe_says_how_to_install(monkeypatch):
     assert not landmarks.available()
     with pytest.raises(BackendUnavailableError, match="install-landmarks"):
         landmarks.PoseTracker()
+
+
+def test_depth_signs_undo_a_flipped_forearm_but_keep_a_real_crossing(body):
+    """A left forearm swinging from pointing away, through the image plane, to pointing at the
+    camera: mediapipe-like world landmarks with the depth mirrored in frames 5-7 (while the picture
+    shows the forearm far out of the plane) are corrected; the true crossing at frame 15 stays."""
+    rest = F.rest_geometry(body)
+    t, depth, focal = 30, 3.0, 1000.0
+    ka, kb = F._MK[13], F._MK[15]
+    length = float(np.linalg.norm(rest.points[kb] - rest.points[ka]))
+    angle = np.linspace(-1.2, 1.2, t)                       # radians out of the image plane; 0 at frame 14.5
+    fore = length * np.stack([np.cos(angle), np.zeros(t), -np.sin(angle)], -1)   # -z: towards the camera
+    world = np.zeros((t, len(F.MARKERS), 3))
+    world[:, kb] = fore
+    world[:, F._MK[17]] = world[:, F._MK[19]] = world[:, F._MK[21]] = fore + [0.08, 0, 0]
+    pixels = np.zeros((t, len(F.MARKERS), 2))
+    pixels[:, kb, 0] = fore[:, 0] / depth * focal          # the picture: foreshortened length only
+    conf = np.full((t, len(F.MARKERS)), 0.9)
+    seen = world.copy()
+    seen[5:8, kb, 2] *= -1                                  # the landmark model's mistake
+    for k in (17, 19, 21):
+        seen[5:8, F._MK[k], 2] = seen[5:8, kb, 2]
+    fixed, flips = F.temporal_depth_signs(seen, pixels, conf, np.full(t, depth), focal, rest)
+    assert flips == 3
+    assert np.allclose(fixed[:, kb], world[:, kb], atol=1e-9)
+    assert np.allclose(fixed[:, F._MK[19]], world[:, F._MK[19]], atol=1e-9)   # the hand moved with it
+    unchanged, none = F.temporal_depth_signs(world, pixels, conf, np.full(t, depth), focal, rest)
+    assert none == 0 and np.array_equal(unchanged, world)
+
+
+def test_heavy_model_install_checks_the_file(tmp_path):
+    from avatar_studio.core import mediapipe_models as M
+    from avatar_studio.core.errors import InputError
+    if not M.available():
+        pytest.skip("mediapipe not installed")
+    bogus = tmp_path / "pose_landmark_heavy.tflite"
+    bogus.write_bytes(b"not a model" * 100)
+    with pytest.raises(InputError, match="SHA-256"):
+        M.install_heavy_pose_model(bogus)
+    tgz = tmp_path / "pose.tgz"
+    tgz.write_bytes(b"\x1f\x8b broken")
+    with pytest.raises(InputError, match="not the @mediapipe/pose"):
+        M.install_heavy_pose_model(tgz)
+
+
+def test_heavy_model_missing_says_how_to_install(monkeypatch):
+    from avatar_studio.core.mocap import landmarks as L
+    if not L.available():
+        pytest.skip("mediapipe not installed")
+    monkeypatch.setattr(L, "heavy_available", lambda: False)
+    with pytest.raises(BackendUnavailableError, match="npm pack @mediapipe/pose"):
+        L.PoseTracker(model_complexity=2)

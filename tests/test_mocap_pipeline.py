@@ -8,11 +8,12 @@ import pytest
 
 from avatar_studio.core.errors import CancelledError, InputError
 from avatar_studio.core.mocap import landmarks
-from avatar_studio.core.motion import samples
-from avatar_studio.core.mocap.evaluate import pa_mpjpe
+from avatar_studio.testing import motion_samples as samples
+from avatar_studio.testing.evaluate import pa_mpjpe
 from avatar_studio.core.mocap.pipeline import capture_motion, overlay_skeleton
 from avatar_studio.core.mocap.video import read_frames
 from avatar_studio.core.reconstruct.base import CancelToken
+from avatar_studio.core.motion.amass import load_amass
 
 pytestmark = pytest.mark.skipif(not landmarks.available(),
                                 reason="mediapipe 0.10.21 not installed (avatar-studio install-landmarks)")
@@ -22,8 +23,8 @@ SIZE = (640, 360)
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory, body):
     """1.5 s of arms raised overhead, 640x360 at 20 fps, three-quarter view, textured backdrop."""
-    from avatar_studio.core.mocap.synthetic_video import camera_for, render_clip
-    from avatar_studio.core.reconstruct import synthetic as syn
+    from avatar_studio.testing.synthetic_video import camera_for, render_clip
+    from avatar_studio.testing import synthetic as syn
     from avatar_studio.core.render.rendering import probe_gl
     if not probe_gl()[0]:
         pytest.skip("no OpenGL context")
@@ -94,7 +95,7 @@ def test_trimmed_and_strided(clip, body):
 
 def test_video_without_a_person(tmp_path, body):
     from avatar_studio.core.export.video import write_video
-    from avatar_studio.core.reconstruct import synthetic as syn
+    from avatar_studio.testing import synthetic as syn
     backdrop = (syn.background(240, 320, np.random.default_rng(2), "texture") * 255).astype(np.uint8)
     path = write_video(tmp_path / "empty_room.mp4", lambda i: np.roll(backdrop, i, axis=1), 8)
     with pytest.raises(InputError, match="No person found"):
@@ -121,11 +122,11 @@ def test_cancel(clip, body, stage):
 
 
 def test_cli_mocap(clip, tmp_path, capsys):
-    from avatar_studio.core.cli import main
+    from avatar_studio.cli.main import main
     from avatar_studio.core.motion.motion import Motion
     out = tmp_path / "captured.npz"
     assert main(["mocap", str(clip.path), "-o", str(out), "--end", "1.5", "-q"]) == 0
-    assert Motion.load_npz(out).num_frames == 15
+    assert load_amass(out).num_frames == 15
     bad = tmp_path / "noise.mov"
     bad.write_bytes(b"\x00" * 500)
     assert main(["mocap", str(bad), "-o", str(tmp_path / "x.npz")]) == 2

@@ -11,7 +11,7 @@ from avatar_studio.core.motion.export import motion_to_bvh
 from avatar_studio.core.motion.retarget import (RetargetSettings, auto_mapping, classify_name, detect_preset,
                                                 resolve_mapping)
 from avatar_studio.core.rotations import euler_to_rotmat
-from test_motion_helpers import TINY_BVH, cmu_spec, mixamo_spec, shared_body, smooth_motion
+from support.motion import TINY_BVH, cmu_spec, mixamo_spec, shared_body, smooth_motion
 
 
 @pytest.mark.parametrize("order", EULER_ORDERS)

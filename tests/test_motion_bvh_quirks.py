@@ -17,7 +17,7 @@ from avatar_studio.core.motion.export import motion_to_bvh
 from avatar_studio.core.motion.fidelity import measure
 from avatar_studio.core.motion.retarget import RetargetSettings, resolve_mapping, retarget_bvh
 from avatar_studio.core.rotations import aa_to_rotmat
-from test_motion_helpers import cmu_spec, mixamo_spec, planted_motion, rotation_error_deg, shared_body
+from support.motion import cmu_spec, mixamo_spec, planted_motion, rotation_error_deg, shared_body
 
 
 @pytest.fixture(scope="module")

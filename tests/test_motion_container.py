@@ -5,6 +5,7 @@ import pytest
 from avatar_studio import RESOURCES_DIR
 from avatar_studio.core.errors import InputError
 from avatar_studio.core.motion.motion import Motion
+from avatar_studio.core.motion.amass import load_amass, write_amass
 
 
 def test_full_pose_round_trip(rng):
@@ -18,10 +19,10 @@ def test_full_pose_round_trip(rng):
 def test_npz_round_trip(tmp_path, rng):
     m = Motion.from_full_pose(rng.normal(size=(5, 55, 3)), rng.normal(size=(5, 3)), fps=60, up_axis="y",
                               betas=rng.normal(size=16), name="x")
-    m.save_npz(tmp_path / "m.npz")
+    write_amass(m, tmp_path / "m.npz")
     with np.load(tmp_path / "m.npz") as d:
         assert d["poses"].shape == (5, 165) and float(d["mocap_frame_rate"]) == 60
-    back = Motion.load_npz(tmp_path / "m.npz")
+    back = load_amass(tmp_path / "m.npz")
     np.testing.assert_allclose(back.full_pose(), m.full_pose(), atol=1e-6)
     assert back.fps == 60 and back.up_axis == "y" and back.betas.shape == (16,)
 
@@ -48,7 +49,7 @@ def test_bad_shapes_and_nans(bad):
 
 @pytest.mark.parametrize("name", ["walk", "wave", "dance"])
 def test_sample_motions_ship_and_move(name, body):
-    m = Motion.load_npz(RESOURCES_DIR / "motions" / f"{name}.npz")
+    m = load_amass(RESOURCES_DIR / "motions" / f"{name}.npz")
     assert m.fps == 30 and m.duration >= 3.0 and m.up_axis == "y"
     joints, _ = body.joint_transforms(m.full_pose())
     world = joints.numpy() + m.transl[:, None]
@@ -60,7 +61,7 @@ def test_sample_motions_ship_and_move(name, body):
 
 
 def test_samples_regenerate_identically(tmp_path):
-    from avatar_studio.core.motion.samples import write_samples
+    from avatar_studio.testing.motion_samples import write_samples
     for p in write_samples(tmp_path):
-        a, b = Motion.load_npz(p), Motion.load_npz(RESOURCES_DIR / "motions" / p.name)
+        a, b = load_amass(p), load_amass(RESOURCES_DIR / "motions" / p.name)
         np.testing.assert_allclose(a.full_pose(), b.full_pose(), atol=1e-6)

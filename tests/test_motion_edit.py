@@ -10,7 +10,7 @@ from avatar_studio.core.errors import InputError
 from avatar_studio.core.motion import edit
 from avatar_studio.core.motion.ground import floor_height
 from avatar_studio.core.motion.skeleton import JOINT_INDEX, posed_joints
-from test_motion_helpers import rotation_error_deg, shared_body, smooth_motion
+from support.motion import rotation_error_deg, shared_body, smooth_motion
 
 
 @pytest.fixture(scope="module")

@@ -7,14 +7,14 @@ import json
 import numpy as np
 import pytest
 
-from avatar_studio.core.commands import motion_cmd
+from avatar_studio.cli.commands import motion as motion_cmd
 from avatar_studio.core.errors import InputError, StudioError
 from avatar_studio.core.motion.bvh import read_bvh
 from avatar_studio.core.motion.conventions import hand_means, normalize, to_flat_hands, to_mean_hands, to_world_y_up
 from avatar_studio.core.motion.ground import floor_height
 from avatar_studio.core.motion.detect import load_motion, save_motion
 from avatar_studio.core.motion.skeleton import SMPLX_JOINT_NAMES, posed_joints
-from test_motion_helpers import rotation_error_deg, shared_body, smooth_motion, write_amass_npz, write_lhm_folder
+from support.motion import rotation_error_deg, shared_body, smooth_motion, write_amass_npz, write_lhm_folder
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from avatar_studio.core.motion.detect import FORMATS, describe, detect_format, l
 from avatar_studio.core.motion.human3r import list_people
 from avatar_studio.core.motion.motion import Motion
 from avatar_studio.core.motion.skeleton import posed_joints
-from test_motion_helpers import (look_at_c2w, rotation_error_deg, shared_body, smooth_motion, write_amass_npz,
+from support.motion import (look_at_c2w, rotation_error_deg, shared_body, smooth_motion, write_amass_npz,
                                  write_gvhmr_pt, write_human3r_folder, write_lhm_folder, write_motionx_npy)
 
 

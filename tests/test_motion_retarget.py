@@ -14,7 +14,7 @@ from avatar_studio.core.motion.detect import load_motion
 from avatar_studio.core.motion.export import motion_to_bvh
 from avatar_studio.core.motion.retarget import RetargetSettings, resolve_mapping, retarget_bvh
 from avatar_studio.core.motion.skeleton import JOINT_INDEX
-from test_motion_helpers import (cmu_spec, foot_drift, mixamo_spec, planted_motion, rotation_error_deg, shared_body,
+from support.motion import (cmu_spec, foot_drift, mixamo_spec, planted_motion, rotation_error_deg, shared_body,
                                  smooth_motion)
 
 MEAN_ROTATION_TOLERANCE_DEG = 2.0

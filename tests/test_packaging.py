@@ -8,11 +8,12 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 def test_every_python_package_is_listed():
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     found = {"avatar_studio"}
-    for top in ("core", "app"):
+    for top in ("core", "app", "cli"):
         for init in (ROOT / top).rglob("__init__.py"):
             rel = init.parent.relative_to(ROOT)
             found.add("avatar_studio." + ".".join(rel.parts))
     missing = found - listed
+    assert "avatar_studio.testing" not in listed, "the workshop (testing/) is not part of the installed product"
     assert not missing, f"add these to [tool.setuptools] packages in pyproject.toml: {sorted(missing)}"
     tracked = set()
     import subprocess

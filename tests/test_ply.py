@@ -8,7 +8,7 @@ from avatar_studio.core.errors import InputError
 from avatar_studio.core.gaussians import SH_C0
 from avatar_studio.core.io.orientation import from_studio
 from avatar_studio.core.io.ply import read_ply, write_ply
-from conftest import random_gaussians
+from support import random_gaussians
 
 FIELDS = ("means", "quats", "scales", "opacities", "sh")
 

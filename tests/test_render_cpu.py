@@ -18,7 +18,7 @@ N = 1500
 @pytest.fixture(scope="module")
 def rig():
     """Canonical Gaussians, top-4 skinning over 55 joints, two posed frames' transforms."""
-    from fixtures_body import skinned_rig
+    from support.body import skinned_rig
     return skinned_rig(21, 8, N)
 
 
@@ -164,8 +164,10 @@ def test_a_missing_numba_falls_back_to_gl_with_a_notice(monkeypatch):
 
 
 def test_binning_in_shares_keeps_each_tile_near_to_far():
-    """Big sets are binned by several threads: the tile lists must be those of one thread."""
+    """Big sets are binned by several threads: the tile lists must be those of one thread, and each
+    tile's list, sorted by its keys, is the host's near-to-far order of the splats in that tile."""
     from avatar_studio.core.render.cpu import _parallel
+    from avatar_studio.core.render.host import sort_near_to_far
     g = random_gaussians(20_000, 5, 0, extent=(0.5, 0.5, 0.5), scale_range=(0.005, 0.03))
     cam = Camera.look_at((0.3, -0.2, 2.5), (0, 0, 0), (0, -1, 0), width=200, height=150)
     h = CpuRenderer(threads=1)   # its records: the projected splats binned below
@@ -173,15 +175,23 @@ def test_binning_in_shares_keeps_each_tile_near_to_far():
     h._rasterize(handle, cam, None, None)
     rec = handle.records
     k = h.k
-    order = np.argsort(rec[:, 2], kind="stable").astype(np.int32)
-    order = order[rec[order, 3] > 0]
-    assert len(order) > 3 * 4096
+    visible = np.flatnonzero(rec[:, 3] > 0)
+    assert len(visible) > 3 * 4096
     tx, ty = -(-cam.width // k.TILE), -(-cam.height // k.TILE)
-    starts1, ids1 = k.bin_tiles(order, rec, tx, ty, 1)
+    starts1, ents1, keys1 = (a.copy() for a in k.bin_tiles(rec, tx, ty, 1))
     for threads in (2, 3):
-        starts, ids = k.bin_tiles(order, rec, tx, ty, threads, lambda fn, shares: _parallel(fn, shares, threads))
+        starts, ents, keys = k.bin_tiles(rec, tx, ty, threads, lambda fn, shares: _parallel(fn, shares, threads))
         np.testing.assert_array_equal(starts, starts1)
-        np.testing.assert_array_equal(ids, ids1)
+        np.testing.assert_array_equal(ents, ents1)
+        np.testing.assert_array_equal(keys, keys1)
+    host = visible[sort_near_to_far(rec[visible, 2])]
+    for t in (0, tx * (ty // 2) + tx // 2, tx * ty - 1):   # a corner, the middle, the last tile
+        lo, hi = starts1[t], starts1[t + 1]
+        in_tile = host[(rec[host, 12] <= t % tx) & (rec[host, 13] >= t % tx)
+                       & (rec[host, 14] <= t // tx) & (rec[host, 15] >= t // tx)]
+        perm = np.empty(hi - lo, np.int32)
+        k._sort_all(keys1[lo:hi], perm)
+        np.testing.assert_array_equal(ents1[lo:hi][perm], rec[in_tile])
     with CpuRenderer(threads=3) as three:
         np.testing.assert_array_equal(three.render(g, cam).color, CpuRenderer(threads=1).render(g, cam).color)
 

@@ -16,7 +16,7 @@ N = 1500
 @pytest.fixture(scope="module")
 def rig():
     """Canonical Gaussians, top-4 skinning over 55 joints, two posed frames' transforms."""
-    from fixtures_body import skinned_rig
+    from support.body import skinned_rig
     return skinned_rig(11, 7, N)
 
 

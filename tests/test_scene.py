@@ -6,7 +6,7 @@ from avatar_studio.core.avatar import Avatar, Rig
 from avatar_studio.core.motion.motion import Motion
 from avatar_studio.core.scene import AvatarItem, Placement, Scene, SplatsItem
 from avatar_studio.core.skinning import dense_to_sparse_weights
-from conftest import random_gaussians
+from support import random_gaussians
 
 
 @pytest.fixture

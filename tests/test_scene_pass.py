@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import random_gaussians
+from support import random_gaussians
 from test_app_helpers import requires_display
 
 W, H, FPS, FRAME = 320, 240, 10.0, 5
@@ -40,11 +40,10 @@ def files(tmp_path_factory) -> tuple[Path, Path]:
     """An avatar file and a motion file: what the CLI reads, and what the window opened."""
     from avatar_studio.core.body.model import default_body_model
     from avatar_studio.core.io.avatar_file import write_avatar
+    from avatar_studio.core.motion.amass import write_amass
     tmp = tmp_path_factory.mktemp("scene-pass")
     avatar_path = write_avatar(tmp / "dancer.ply", _avatar(default_body_model()))
-    motion_path = tmp / "wave.npz"
-    _waving().save_npz(motion_path)
-    return avatar_path, motion_path
+    return avatar_path, write_amass(_waving(), tmp / "wave.npz")
 
 
 def _window_scene(files: tuple[Path, Path]):

@@ -16,7 +16,7 @@ from avatar_studio.core.sequence import (ArraySource, GaussianSequence, MemorySo
                                          export_sequence,
                                          gaussian_nbytes, gaussians_from_l4gm, gaussians_to_l4gm, load_sequence,
                                          natural_key, normalise_object_space, object_space_transform)
-from conftest import random_gaussians
+from support import random_gaussians
 
 
 def frames(rng, t=6, degree=0, base=80):

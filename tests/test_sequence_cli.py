@@ -4,10 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from avatar_studio.core.cli import main
+from avatar_studio.cli.main import main
 from avatar_studio.core.io.formats import read_gaussians, write_gaussians
 from avatar_studio.core.sequence import GaussianSequence, MemorySource, export_sequence, load_sequence
-from conftest import random_gaussians
+from support import random_gaussians
+from avatar_studio.core.motion.amass import write_amass
 
 
 @pytest.fixture
@@ -89,7 +90,7 @@ def test_sequence_bake(tmp_path, rng):
     g = random_gaussians(120, rng, 0)
     write_avatar(tmp_path / "av.ply", Avatar(g, Rig(rng.integers(0, 55, (120, 4)),
                                                       np.full((120, 4), 0.25, np.float32)), "cli"))
-    Motion.from_full_pose(rng.normal(size=(6, 55, 3)) * 0.2, fps=30, up_axis="y").save_npz(tmp_path / "m.npz")
+    write_amass(Motion.from_full_pose(rng.normal(size=(6, 55, 3)) * 0.2, fps=30, up_axis="y"), tmp_path / "m.npz")
     assert main(["sequence", "bake", str(tmp_path / "av.ply"), "--motion", str(tmp_path / "m.npz"),
                  "-o", str(tmp_path / "baked"), "--step", "2", "-q"]) == 0
     seq = load_sequence(tmp_path / "baked")

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from avatar_studio.core.cli import build_parser
+from avatar_studio.cli.parser import build_parser
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -61,7 +61,7 @@ def test_no_person_without_landmark_models_suggests_installing_them(monkeypatch)
 
 
 def _run(args: list[str], env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "avatar_studio.core.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "avatar_studio.cli", *args], capture_output=True, text=True,
                           env=env, timeout=120)
 
 
@@ -97,7 +97,7 @@ def test_light_commands_do_not_import_torch(tmp_path, argv):
     write_ply(ply, GaussianSet(rng.normal(size=(10, 3)), np.tile([1.0, 0, 0, 0], (10, 1)), np.full((10, 3), 0.01),
                                np.full(10, 0.5), np.zeros((10, 1, 3))))
     argv = [a.format(ply=ply) for a in argv]
-    code = ("import sys\nfrom avatar_studio.core.cli import main\n"
+    code = ("import sys\nfrom avatar_studio.cli.main import main\n"
             f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
             "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH')")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -5,9 +5,9 @@ import smplx
 import torch
 
 from avatar_studio.core.body.model import BodyModel
-from avatar_studio.core.gaussians import quat_to_rotmat
+from avatar_studio.core.rotations import quat_to_rotmat
 from avatar_studio.core.skinning import dense_to_sparse_weights, skin_gaussians, skinned_means_quats
-from conftest import random_gaussians
+from support import random_gaussians
 
 
 def smplx_forward(folder, fp, betas, transl, flat):

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from avatar_studio import RESOURCES_DIR
-from avatar_studio.core.body import standin
+from avatar_studio.testing import standin
 from avatar_studio.core.skinning import SMPLX_PARENTS
 
 STANDIN_DIR = RESOURCES_DIR / "body"

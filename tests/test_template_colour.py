@@ -143,7 +143,7 @@ def test_hair_panel_needs_a_width_and_a_count():
 
 @pytest.mark.parametrize("seed,long_hair", [(104, True), (100, False)])
 def test_long_hair_beside_the_neck_becomes_a_curtain(body, seed, long_hair):
-    from avatar_studio.core.reconstruct import synthetic as syn
+    from avatar_studio.testing import synthetic as syn
     spec = syn.random_spec(seed)
     assert (spec.hair == "long") == long_hair                       # 104: long blonde hair; 100: bald
     photo = syn.make_photo(spec, body, width=384, height=512, num_gaussians=20000)

@@ -40,7 +40,7 @@ def test_inset_metres_scales_with_the_person_and_spares_a_tiny_one():
 
 @pytest.fixture(scope="module")
 def photos(body):
-    from avatar_studio.core.reconstruct import synthetic as syn
+    from avatar_studio.testing import synthetic as syn
     return [syn.make_photo(syn.random_spec(s), body, width=450, height=600, num_gaussians=30000)
             for s in (101, 104, 107)]
 
@@ -86,7 +86,7 @@ def test_clothing_margin_moves_the_fit_loss_minimum_to_the_true_depth(body, phot
 @pytest.fixture(scope="module")
 def big_fitted(body):
     """Subjects whose bodies the silhouette terms alone fit 5-17% too big (measured)."""
-    from avatar_studio.core.reconstruct import synthetic as syn
+    from avatar_studio.testing import synthetic as syn
     return [syn.make_photo(syn.random_spec(s), body, width=450, height=600, num_gaussians=30000)
             for s in (100, 102, 119)]
 

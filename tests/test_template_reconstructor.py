@@ -18,7 +18,7 @@ from avatar_studio.core.reconstruct.template.mask import mask_from_alpha, person
 @pytest.fixture(scope="module")
 def photo(body):
     """A synthetic subject photographed from the front (RGBA 384x512, exact alpha)."""
-    from avatar_studio.core.reconstruct import synthetic as syn
+    from avatar_studio.testing import synthetic as syn
     return syn.make_photo(syn.random_spec(7), body, width=384, height=512, num_gaussians=20000)
 
 

@@ -1,14 +1,15 @@
 """Export dialog: video (MP4/WebM/GIF/PNG sequence) or PLY (canonical avatar, current posed frame, or
-every frame of a range). It only collects an `ExportRequest`; the main window runs it as a job."""
+every frame of a range). It only collects an `ExportRequest` (core/export/requests.py); the window runs it as a job."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox,
                                QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
                                QPushButton, QRadioButton, QSlider, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
+
+from ...core.export.requests import ExportRequest  # noqa: F401  (the request this dialog fills)
 
 VIDEO_FORMATS = (("MP4 (H.264)", "mp4", ".mp4"), ("WebM (VP9, transparency)", "webm", ".webm"),
                  ("GIF", "gif", ".gif"), ("PNG sequence (folder)", "png", ""))
@@ -26,27 +27,6 @@ def labelled_row(*parts: str | QWidget) -> QHBoxLayout:
         row.addWidget(QLabel(part) if isinstance(part, str) else part)
     row.addStretch(1)
     return row
-
-
-@dataclass
-class ExportRequest:
-    kind: str                 # "video" or "ply"
-    path: Path
-    # video
-    fmt: str = "mp4"
-    width: int = 512
-    height: int = 512
-    fps: float = 30.0
-    start_frame: int = 0
-    end_frame: int = 0        # inclusive
-    camera_mode: str = "fixed"
-    azimuth: float = 20.0
-    elevation: float = 8.0
-    quality: float = 8.0
-    transparent: bool = False
-    # ply
-    ply_mode: str = "canonical"
-    whole_scene: bool = False
 
 
 class ExportDialog(QDialog):

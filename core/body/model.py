@@ -22,7 +22,8 @@ import torch
 
 from ... import RESOURCES_DIR
 from ..errors import ModelFileError
-from ..skinning import batch_rodrigues, forward_kinematics, SMPLX_PARENTS
+from ..skinning import batch_rodrigues, forward_kinematics
+from .joints import SMPLX_PARENTS
 
 ENV_VAR = "AVATAR_STUDIO_SMPLX_DIR"
 STANDIN_DIR = RESOURCES_DIR / "body"

@@ -18,19 +18,19 @@ import io
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from ..avatar import Avatar
+from ..body.joints import SMPLX_JOINT_NAMES, SMPLX_PARENTS
 from ..body.model import BodyModel
 from ..errors import InputError
 from ..gaussians import GaussianSet, sh0_to_rgb
+from ..jobs import Progress
 from ..motion.motion import Motion
 from ..render.base import Camera, Renderer
-from ..skinning import SMPLX_PARENTS, dense_to_sparse_weights
+from ..skinning import dense_to_sparse_weights
 
-Progress = Callable[[str, float], None]
 
 KHR_SPLAT = "KHR_gaussian_splatting"
 KHR_UNLIT = "KHR_materials_unlit"
@@ -59,8 +59,7 @@ BAKE_FOV_DEG = 12.0  # a narrow lens: nearly orthographic, so texels stay even a
 
 def smplx_joint_names() -> tuple[str, ...]:
     """The 55 SMPL-X joint names (SPECS §1.1), for node names an artist recognises."""
-    from ..body.standin import JOINT_NAMES
-    return tuple(JOINT_NAMES)
+    return SMPLX_JOINT_NAMES
 
 
 @dataclass

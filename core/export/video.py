@@ -13,11 +13,11 @@ import numpy as np
 
 from ..errors import CancelledError, InputError, StudioError
 from ..io.atomic import atomic_dir, atomic_path
-from ..jobs import CancelToken
+from ..jobs import CancelToken, FrameProgress
 
 VideoFormat = Literal["mp4", "webm", "gif", "png"]
-FrameSource = Callable[[int], np.ndarray]
-"""frame_source(i) -> [H,W,3] or [H,W,4] uint8 image for output frame i."""
+FrameImages = Callable[[int], np.ndarray]
+"""frame_images(i) -> [H,W,3] or [H,W,4] uint8 image for output frame i (not a sequence's FrameSource)."""
 
 
 def format_from_path(path: str | Path) -> VideoFormat:
@@ -51,8 +51,8 @@ def _even(img: np.ndarray) -> np.ndarray:
     return img
 
 
-def write_video(path: str | Path, frame_source: FrameSource, num_frames: int, options: VideoOptions | None = None,
-                *, progress: Callable[[int, int], None] | None = None, cancel: CancelToken | None = None) -> Path:
+def write_video(path: str | Path, frame_source: FrameImages, num_frames: int, options: VideoOptions | None = None,
+                *, progress: FrameProgress | None = None, cancel: CancelToken | None = None) -> Path:
     """Render `num_frames` frames from `frame_source` into `path`.
 
     Args:

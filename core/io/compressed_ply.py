@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..gaussians import SH_C0, GaussianSet, normalize_quats, sh_degree_from_count
+from ..gaussians import SH_C0, GaussianSet, sh_degree_from_count
+from ..rotations import normalize_quats
 from .atomic import write_bytes_atomically
 from .safe import short_error
 

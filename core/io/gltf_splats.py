@@ -83,7 +83,7 @@ def _node_matrix(node) -> np.ndarray:
     m = np.eye(4)
     if node.rotation:
         x, y, z, w = node.rotation
-        from ..gaussians import quat_to_rotmat
+        from ..rotations import quat_to_rotmat
         m[:3, :3] = quat_to_rotmat(np.array([w, x, y, z], np.float64))
     if node.scale:
         m[:3, :3] = m[:3, :3] * np.asarray(node.scale, np.float64)[None, :]

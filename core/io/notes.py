@@ -14,7 +14,8 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import InputError
-from ..gaussians import GaussianSet, normalize_quats
+from ..gaussians import GaussianSet
+from ..rotations import normalize_quats
 
 _NOTES: ContextVar[list[str] | None] = ContextVar("splat_read_notes", default=None)
 _STRICT: ContextVar[bool] = ContextVar("splat_read_strict", default=False)

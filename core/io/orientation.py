@@ -20,7 +20,8 @@ from functools import lru_cache
 import numpy as np
 
 from ..errors import InputError
-from ..gaussians import GaussianSet, normalize_quats, quat_multiply, rotmat_to_quat
+from ..gaussians import GaussianSet
+from ..rotations import normalize_quats, quat_multiply, rotmat_to_quat
 
 # file frame -> 3x3 matrix taking a file point to the studio's y-up frame
 FRAME_TO_STUDIO: dict[str, np.ndarray] = {

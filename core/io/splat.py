@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..gaussians import SH_C0, GaussianSet, normalize_quats, rgb_to_sh0
+from ..gaussians import SH_C0, GaussianSet, rgb_to_sh0
+from ..rotations import normalize_quats
 from .atomic import write_bytes_atomically
 from .notes import finite_gaussians
 

@@ -35,7 +35,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BackendUnavailableError, InputError
-from ..gaussians import GaussianSet, normalize_quats
+from ..gaussians import GaussianSet
+from ..rotations import normalize_quats
 from .atomic import write_bytes_atomically
 from .safe import short_error
 

@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from ..avatar import Avatar, Rig
-from ..gaussians import GaussianSet, normalize_quats, quat_multiply, rotmat_to_quat
+from ..gaussians import GaussianSet
+from ..rotations import normalize_quats, quat_multiply, rotmat_to_quat
 from ..skinning import lbs_points
 from .prior import LHMPrior
 

@@ -78,7 +78,14 @@ class LHMNetwork(nn.Module):
         Returns:
             offset [B,N,3], scale [B,N,3], rotation [B,N,4] (wxyz), opacity [B,N,1], rgb [B,N,3].
         """
-        feats = self.point_features(body_tokens, head_image, query_points, on_layer)
+        ctx, temb = self.context(body_tokens, head_image)
+        return self.gaussians_from_context(ctx, temb, query_points, on_layer, upper_body)
+
+    def gaussians_from_context(self, ctx: torch.Tensor, temb: torch.Tensor, query_points: torch.Tensor,
+                               on_layer: Callable[[int, int], None] | None = None,
+                               upper_body: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """The part after the encoders: ctx [B,T,Cb] and temb [B,2D] from `context` -> as `forward_gaussians`."""
+        feats = self.transformer(self.pcl_embed(query_points), ctx, temb, on_layer)
         mask = upper_body if upper_body is not None else self.upper_body
         if mask is not None and mask.shape[0] != query_points.shape[1]:
             mask = None

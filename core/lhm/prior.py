@@ -16,7 +16,8 @@ import torch
 
 from ..body.model import BodyModel
 from ..errors import ModelFileError
-from ..skinning import SMPLX_PARENTS, batch_rodrigues, dense_to_sparse_weights, forward_kinematics, lbs_points
+from ..body.joints import SMPLX_PARENTS
+from ..skinning import batch_rodrigues, dense_to_sparse_weights, forward_kinematics, lbs_points
 
 PRIOR_HINT = ("Download LHM's prior archive (LHM_prior_model.tar, linked from the aigc3d/LHM README) and point "
               "the studio at its 'pretrained_models' folder; SMPL-X itself comes from smpl-x.is.tue.mpg.de.")

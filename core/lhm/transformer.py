@@ -14,6 +14,9 @@ import torch.nn.functional as F
 from torch import nn
 
 
+FF_CHUNK = 4096  # tokens per feed-forward chunk at inference
+
+
 def _layer_norm(dim: int) -> nn.LayerNorm:
     return nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
 
@@ -81,6 +84,14 @@ class FeedForward(nn.Module):
         self.net = nn.ModuleList([GELUProj(dim, dim * mult), nn.Dropout(0.0), nn.Linear(dim * mult, dim)])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """[B,L,D] -> [B,L,D]; without grad, in chunks of FF_CHUNK tokens (rows are independent, so the numbers
+        match up to float rounding, and the 4D-wide hidden activation stays small: 40k tokens x 4096 fp32
+        would be 650 MB twice over)."""
+        if torch.is_grad_enabled() or x.shape[1] <= FF_CHUNK:
+            return self._run(x)
+        return torch.cat([self._run(c) for c in x.split(FF_CHUNK, dim=1)], dim=1)
+
+    def _run(self, x: torch.Tensor) -> torch.Tensor:
         for m in self.net:
             x = m(x)
         return x
@@ -107,11 +118,18 @@ class JointAttention(nn.Module):
         return x.view(x.shape[0], -1, self.heads, x.shape[-1] // self.heads).transpose(1, 2)
 
     def forward(self, x: torch.Tensor, ctx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """x [B,N,D], ctx [B,M,D] -> (x_out [B,N,D], ctx_out [B,M,D] or None when context_pre_only)."""
-        q = torch.cat([self.norm_q(self._heads(self.to_q(x))), self.norm_added_q(self._heads(self.add_q_proj(ctx)))], 2)
+        """x [B,N,D], ctx [B,M,D] -> (x_out [B,N,D], ctx_out [B,M,D] or None when context_pre_only).
+
+        When context_pre_only the context's own attention output is thrown away, so only the point
+        tokens are used as queries (the same numbers for the points, N/(N+M) of the attention work).
+        """
         k = torch.cat([self.norm_k(self._heads(self.to_k(x))), self.norm_added_k(self._heads(self.add_k_proj(ctx)))], 2)
         v = torch.cat([self._heads(self.to_v(x)), self._heads(self.add_v_proj(ctx))], 2)
+        q = self.norm_q(self._heads(self.to_q(x)))
+        if not self.context_pre_only:
+            q = torch.cat([q, self.norm_added_q(self._heads(self.add_q_proj(ctx)))], 2)
         out = F.scaled_dot_product_attention(q, k, v)
+        del k, v
         out = out.transpose(1, 2).reshape(x.shape[0], -1, self.heads * q.shape[-1]).to(q.dtype)
         x_out, ctx_out = out[:, :x.shape[1]], out[:, x.shape[1]:]
         x_out = self.to_out[1](self.to_out[0](x_out))

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from ..motion.ground import CONTACT_SPEED, estimate_up_from_joints as estimate_up
 from ..motion.motion import Motion
 from ..rotations import aa_to_rotmat, rotation_between, rotmat_to_aa
 from ..motion.skeleton import forward_kinematics_np
@@ -31,7 +32,6 @@ from ..motion.skeleton import forward_kinematics_np
 CAMERA_TO_Y_UP = np.diag([1.0, -1.0, -1.0])
 FOOT_LANDMARKS = (29, 31, 30, 32)          # left heel, left toe, right heel, right toe
 CONTACT_HEIGHT = 0.05                      # metres above the floor
-CONTACT_SPEED = 0.5                        # metres per second
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -73,52 +73,6 @@ def attached_points(global_orient: np.ndarray, body_pose: np.ndarray, transl: np
 # ---------------------------------------------------------------------------------------------------
 # 1. World frame
 # ---------------------------------------------------------------------------------------------------
-def estimate_up(joints: np.ndarray, feet: np.ndarray, fps: float, rest_joints: np.ndarray) -> np.ndarray:
-    """[3] unit up direction from [T,22,3] joints and [T,4,3] foot points (any frame).
-
-    First guess: the direction from the ankles' middle to the pelvis in frames whose legs are
-    straight, tipped back by the angle that direction has in the rest pose (SMPL-X ankles sit a
-    little behind the pelvis). Then the floor contacts (each frame's lowest foot point, when slow)
-    refine it: contacts spread over more than 30 cm in two directions give a plane whose normal is
-    used (if within 30 degrees of the guess); contacts along a line (walking straight) only tell
-    that up is perpendicular to that line, so the guess is made so.
-    """
-    hip_knee = np.linalg.norm(joints[:, [1, 2]] - joints[:, [4, 5]], axis=-1)
-    knee_ankle = np.linalg.norm(joints[:, [4, 5]] - joints[:, [7, 8]], axis=-1)
-    hip_ankle = np.linalg.norm(joints[:, [1, 2]] - joints[:, [7, 8]], axis=-1)
-    straight = np.clip((hip_ankle / (hip_knee + knee_ankle) - 0.9) / 0.1, 0, 1).min(axis=1)  # [T]
-    legs = joints[:, 0] - 0.5 * (joints[:, 7] + joints[:, 8])
-    legs /= np.maximum(np.linalg.norm(legs, axis=-1, keepdims=True), 1e-9)
-    rest_legs = rest_joints[0] - 0.5 * (rest_joints[7] + rest_joints[8])
-    tilt = np.arctan2(rest_legs[2], rest_legs[1])                     # forward lean at rest
-    forward = np.cross(joints[:, 1] - joints[:, 2], legs)
-    forward /= np.maximum(np.linalg.norm(forward, axis=-1, keepdims=True), 1e-9)
-    ups = np.cos(tilt) * legs - np.sin(tilt) * forward
-    w = straight ** 2 + 1e-3
-    guess = (ups * w[:, None]).sum(0)
-    guess /= max(np.linalg.norm(guess), 1e-9)
-    heights = feet @ guess                                             # [T,4]
-    contact = feet[np.arange(len(feet)), np.argmin(heights, axis=1)]   # [T,3]
-    speed = np.r_[np.inf, np.linalg.norm(np.diff(contact, axis=0), axis=-1) * fps]
-    pts = contact[speed < CONTACT_SPEED]
-    if pts.shape[0] < 8:
-        return guess
-    centred = pts - pts.mean(axis=0)
-    _, s, vt = np.linalg.svd(centred, full_matrices=False)
-    if s[0] / np.sqrt(len(pts)) < 0.1:                                 # contacts within ~30 cm
-        return guess
-    if s[1] > 0.3 * s[0]:
-        normal = vt[-1] * (1.0 if vt[-1] @ guess >= 0 else -1.0)
-        if normal @ guess > np.cos(np.radians(30)):
-            return normal
-        return guess
-    line = vt[0]
-    if abs(line @ guess) > np.sin(np.radians(30)):                     # not a walk on the level
-        return guess
-    up = guess - (guess @ line) * line
-    return up / np.linalg.norm(up)
-
-
 def to_world(global_orient: np.ndarray, body_pose: np.ndarray, transl: np.ndarray, rest_joints: np.ndarray,
              foot_points: np.ndarray, foot_attach: np.ndarray, fps: float
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

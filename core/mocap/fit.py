@@ -52,7 +52,9 @@ is already fixed by the five points above).
 * Shape prior: sum of squared betas.
 
 Initialisation is closed-form per frame from the world landmarks (torso frames, hinge-aware
-limb swings), with the translation from a linear least-squares fit of the 2D landmarks; then
+limb swings), with the translation from a linear least-squares fit of the 2D landmarks. Before
+that, `temporal_depth_signs` makes each limb bone's towards/away-from-camera sign consistent over
+time (a sign may only change where the picture shows the bone near the image plane); then
 Adam refines all frames in one batch for a fixed, small number of iterations (60: on the
 benchmark, running longer fits the landmark noise and is less accurate).
 """
@@ -68,7 +70,8 @@ import torch
 from ..reconstruct.base import CancelToken
 from ..render.base import Camera
 from ..rotations import aa_to_rotmat, rotmat_to_aa
-from ..skinning import SMPLX_PARENTS, batch_rodrigues, forward_kinematics
+from ..body.joints import SMPLX_PARENTS
+from ..skinning import batch_rodrigues, forward_kinematics
 from .landmarks import Landmarks
 
 NUM_BODY = 22                      # pelvis + 21 body joints
@@ -211,12 +214,14 @@ class FitWeights:
 @dataclass
 class FitSettings:
     """Solver settings: `fov_deg` (camera guess), `iterations` of Adam at `lr`, `fit_shape` (also
-    fit one set of betas for the clip), and weights."""
+    fit one set of betas for the clip), `depth_signs` (`temporal_depth_signs` on the world landmarks
+    before the fit), and weights."""
 
     fov_deg: float = DEFAULT_FOV_DEG
     iterations: int = 60
     lr: float = 0.05
     fit_shape: bool = True
+    depth_signs: bool = True
     weights: FitWeights = field(default_factory=FitWeights)
 
 
@@ -335,6 +340,67 @@ def world_scale(world: np.ndarray, conf: np.ndarray, rest: RestGeometry) -> floa
         ratios.append(model / obs[good])
     r = np.concatenate(ratios) if ratios else np.array([])
     return float(np.clip(np.median(r), 0.5, 2.0)) if r.size else 1.0
+
+
+# Limb chains for `temporal_depth_signs`: (bone start, bone end, landmarks carried along with the end).
+_SIGN_CHAINS: tuple[tuple[int, int, tuple[int, ...]], ...] = (
+    (11, 13, (15, 17, 19, 21)), (13, 15, (17, 19, 21)), (12, 14, (16, 18, 20, 22)), (14, 16, (18, 20, 22)),
+    (23, 25, (27, 29, 31)), (25, 27, (29, 31)), (24, 26, (28, 30, 32)), (26, 28, (30, 32)))
+
+
+def temporal_depth_signs(world: np.ndarray, pixels: np.ndarray, conf: np.ndarray, depth: np.ndarray,
+                         focal: float, rest: RestGeometry, switch_cost: float = 4.0, min_share: float = 0.25
+                         ) -> tuple[np.ndarray, int]:
+    """Make each limb bone's towards/away sign in the world landmarks consistent over time.
+
+    A bone of fixed length L whose picture is l long has a depth share |dz|/L = sqrt(1 - (l/L)^2);
+    its sign (towards or away from the camera) can only change when that share passes near 0, i.e.
+    through the image plane. Per bone (upper arms, forearms, thighs, shins), a two-state Viterbi pass
+    picks a sign per frame: disagreeing with mediapipe's world landmarks costs their depth share
+    times the landmark confidence; switching costs `switch_cost` times the smaller depth share from
+    the picture of the two frames. Frames where the chosen sign contradicts mediapipe's and the
+    picture says the bone leaves the image plane by more than `min_share` get the bone's depth
+    mirrored (the landmarks further down the limb move with it).
+
+    Args:
+        world: [T,K,3] marker targets (scaled world landmarks, camera axes); pixels: [T,K,2];
+        conf: [T,K]; depth: [T] the person's distance from the camera (metres); focal: pixels.
+    Returns:
+        (corrected [T,K,3] copy, number of bone-frames flipped).
+    """
+    out = world.copy()
+    flips = 0
+    for a, b, carried in _SIGN_CHAINS:
+        ka, kb = _MK[a], _MK[b]
+        length = float(np.linalg.norm(rest.points[kb] - rest.points[ka]))
+        bone = out[:, kb] - out[:, ka]
+        share_mp = bone[:, 2] / np.maximum(np.linalg.norm(bone, axis=-1), 1e-6)          # signed, [-1, 1]
+        seen = np.linalg.norm(pixels[:, kb] - pixels[:, ka], axis=-1) * depth / focal   # metres
+        share_px = np.sqrt(np.clip(1 - (seen / length) ** 2, 0.0, 1.0))               # unsigned
+        trust = np.sqrt(np.clip(conf[:, ka] * conf[:, kb], 0.0, None))
+        unary = np.stack([np.maximum(-share_mp, 0), np.maximum(share_mp, 0)], -1) * trust[:, None]  # [T,(+,-)]
+        t = len(bone)
+        cost = unary[0].copy()
+        back = np.zeros((t, 2), np.int64)
+        for n in range(1, t):
+            switch = switch_cost * min(share_px[n], share_px[n - 1])
+            total = cost[:, None] + np.array([[0.0, switch], [switch, 0.0]])               # [prev, now]
+            back[n] = np.argmin(total, axis=0)
+            cost = total[back[n], [0, 1]] + unary[n]
+        state = np.zeros(t, np.int64)
+        state[-1] = int(np.argmin(cost))
+        for n in range(t - 1, 0, -1):
+            state[n - 1] = back[n, state[n]]
+        sign = np.where(state == 0, 1.0, -1.0)
+        flip = (share_mp * sign < -0.05) & (share_px > min_share)
+        if not flip.any():
+            continue
+        flips += int(flip.sum())
+        delta = np.zeros_like(bone)
+        delta[:, 2] = np.where(flip, -2 * bone[:, 2], 0.0)                               # mirror the depth
+        for k in (b,) + carried:
+            out[:, _MK[k]] += delta
+    return out, flips
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -574,15 +640,9 @@ def fit_landmarks(lm: Landmarks, body, settings: FitSettings | None = None, *,
         torch.set_num_threads(threads)
 
 
-def _fit(lm: Landmarks, body, settings: FitSettings, progress: Callable[[float], None] | None,
-         cancel: CancelToken) -> FitResult:
-    t0 = time.perf_counter()
-    rest = rest_geometry(body)
-    cam = video_camera(lm.width, lm.height, settings.fov_deg)
-    pixels, world, conf = marker_targets(lm)
-    scale = world_scale(world, conf, rest)
-    world = world * scale
-    # Markers the model itself says are hip-centred on the *marker* hips, like mediapipe's.
+def _initial_state(world: np.ndarray, pixels: np.ndarray, conf: np.ndarray, cam: Camera, rest: RestGeometry
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """([T,3,3] root rotation, [T,21,3] body pose, [T,3] translation) in closed form."""
     root0, pose0 = initial_pose(world, rest)
     fk_rot = np.concatenate([root0[:, None], aa_to_rotmat(pose0)], axis=1)
     with torch.no_grad():
@@ -591,7 +651,22 @@ def _fit(lm: Landmarks, body, settings: FitSettings, progress: Callable[[float],
         a = rel[:, torch.as_tensor(rest.attach)]
         m0 = ((a[..., :3, :3] @ torch.as_tensor(rest.points, dtype=torch.float32)[None, :, :, None])[..., 0]
               + a[..., :3, 3]).numpy()
-    tr0 = initial_translation(m0, pixels, conf, cam)
+    return root0, pose0, initial_translation(m0, pixels, conf, cam)
+
+
+def _fit(lm: Landmarks, body, settings: FitSettings, progress: Callable[[float], None] | None,
+         cancel: CancelToken) -> FitResult:
+    t0 = time.perf_counter()
+    rest = rest_geometry(body)
+    cam = video_camera(lm.width, lm.height, settings.fov_deg)
+    pixels, world, conf = marker_targets(lm)
+    scale = world_scale(world, conf, rest)
+    world = world * scale
+    root0, pose0, tr0 = _initial_state(world, pixels, conf, cam, rest)
+    if settings.depth_signs:
+        depth = tr0[:, 2] + (root0 @ rest.joints[0])[:, 2]            # the pelvis's distance
+        world, _ = temporal_depth_signs(world, pixels, conf, depth, cam.fx, rest)
+        root0, pose0, tr0 = _initial_state(world, pixels, conf, cam, rest)
     prob = _Problem(rest, pixels, world, conf, cam, lm.fps, settings.weights)
     root0_t = torch.as_tensor(root0, dtype=torch.float32)
     d_root = torch.zeros(lm.num_frames, 3, requires_grad=True)

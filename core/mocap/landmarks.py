@@ -37,7 +37,7 @@ LANDMARK_NAMES: tuple[str, ...] = (
     "right_elbow", "left_wrist", "right_wrist", "left_pinky", "right_pinky", "left_index", "right_index",
     "left_thumb", "right_thumb", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle",
     "right_ankle", "left_heel", "right_heel", "left_foot_index", "right_foot_index")
-from ..mediapipe_models import INSTALL_HINT, available, solutions  # noqa: F401 - re-exported for the GUI
+from ..mediapipe_models import HEAVY_INSTALL_HINT, INSTALL_HINT, available, heavy_available, solutions  # noqa: F401
 
 # Lines between landmarks, for drawing (BlazePose body connections without the face).
 CONNECTIONS: tuple[tuple[int, int], ...] = (
@@ -99,6 +99,9 @@ class PoseTracker:
 
     def __init__(self, model_complexity: int = 1) -> None:
         pose_mod = _import_mediapipe()
+        if model_complexity == 2 and not heavy_available():  # the runtime would try to download it
+            raise BackendUnavailableError("The heavy pose landmark model is not installed; install it with: "
+                                          f"{HEAVY_INSTALL_HINT}")
         with _create_lock:  # graph start-up touches process-wide state
             self._pose = pose_mod.Pose(static_image_mode=False, model_complexity=model_complexity,
                                        smooth_landmarks=True, enable_segmentation=False,

@@ -1,7 +1,7 @@
 """Video -> SMPL-X `Motion`: the one entry point the CLI and the GUI share.
 
     result = capture_motion("dance.mp4", progress=lambda stage, f: ..., cancel=token)
-    result.motion.save_npz("dance.npz")                     # Y-up world, feet on the floor
+    write_amass(result.motion, "dance.npz")                 # (motion.amass) Y-up world, feet on the floor
     img = overlay_skeleton(frame, result, i)                # check view: fitted skeleton on frame i
 
 Stages (reported through `progress(stage, fraction_of_whole_job)`): "landmarks" (decoding and
@@ -18,11 +18,11 @@ import numpy as np
 
 from ..errors import CancelledError, InputError
 from ..motion.motion import Motion
-from ..reconstruct.base import CancelToken, Progress, ProgressCallback
+from ..reconstruct.base import CancelToken, Progress, StageProgress
 from .cleanup import CleanupSettings, clean_motion, still_in_picture
 from .fit import MARKERS, FitResult, FitSettings, fit_landmarks, marker_targets, rest_geometry
 from .landmarks import CONNECTIONS, Landmarks, detect_landmarks
-from .video import VideoInfo, frame_selection, iter_frames, probe, working_size
+from .video import VideoInfo, frame_selection, iter_frames, probe
 
 STAGES = [("landmarks", 0.75), ("fit", 0.2), ("cleanup", 0.05)]
 FOOT_LANDMARKS = (29, 31, 30, 32)
@@ -37,7 +37,8 @@ class MocapSettings:
     Attributes:
         max_side: frames are decoded at most this many pixels on the long side (mediapipe works
             on a 256-pixel crop, so larger frames only cost time).
-        model_complexity: mediapipe pose model, 0 (lite), 1 (full) or 2 (heavy; not in the wheel).
+        model_complexity: mediapipe pose model, 0 (lite), 1 (full) or 2 (heavy: not in the wheel; see
+            `mediapipe_models.HEAVY_INSTALL_HINT`; about 4x slower).
         fit: solver settings (camera field of view, iterations, weights).
         cleanup: smoothing and foot-skate settings.
     """
@@ -100,7 +101,7 @@ class MocapResult:
 
 
 def capture_motion(video_path: str | Path, *, fps: float | None = None, start: float | None = None,
-                   end: float | None = None, stride: int = 1, progress: ProgressCallback | None = None,
+                   end: float | None = None, stride: int = 1, progress: Progress | None = None,
                    cancel: CancelToken | None = None, settings: MocapSettings | None = None,
                    body=None) -> MocapResult:
     """Capture one person's SMPL-X motion from a video file or an image folder.
@@ -120,7 +121,7 @@ def capture_motion(video_path: str | Path, *, fps: float | None = None, start: f
     """
     settings = settings or MocapSettings()
     cancel = cancel or CancelToken()
-    prog = Progress(STAGES, progress, cancel, job="Motion capture")
+    prog = StageProgress(STAGES, progress, cancel, job="Motion capture")
     if body is None:
         from ..body.model import default_body_model
         body = default_body_model()
@@ -138,6 +139,21 @@ def capture_motion(video_path: str | Path, *, fps: float | None = None, start: f
         if cancel.cancelled:  # Ctrl-C also stops ffmpeg, which looks like a broken file
             raise CancelledError("Motion capture cancelled.") from None
         raise
+    return solve_landmarks(lm, body, settings, info=info, name=Path(video_path).stem, prog=prog, t_start=t_start)
+
+
+def solve_landmarks(lm: Landmarks, body, settings: MocapSettings | None = None, *, info: VideoInfo | None = None,
+                    name: str = "capture", prog: Progress | None = None, t_start: float | None = None
+                    ) -> MocapResult:
+    """The fit and clean-up stages of `capture_motion` on landmarks already detected (benchmarks
+    reuse one detection for several solver settings). `info` defaults to a description of `lm`."""
+    settings = settings or MocapSettings()
+    prog = prog or Progress(STAGES, None, CancelToken(), job="Motion capture")
+    t_start = time.perf_counter() if t_start is None else t_start
+    cancel = prog.cancel
+    out_fps = lm.fps
+    if info is None:
+        info = VideoInfo(Path(name), lm.width, lm.height, lm.fps, lm.num_frames, False)
     prog.stage("fit", 0.0)
     fit = fit_landmarks(lm, body, settings.fit, progress=lambda f: prog.stage("fit", f), cancel=cancel)
     prog.stage("cleanup", 0.0)
@@ -147,7 +163,7 @@ def capture_motion(video_path: str | Path, *, fps: float | None = None, start: f
     still = still_in_picture(pixels[:, feet_rows], conf[:, feet_rows], pixels, out_fps)
     cleaned = clean_motion(fit.global_orient, fit.body_pose, fit.transl, out_fps, rest.joints,
                            rest.points[feet_rows], rest.attach[feet_rows], settings.cleanup,
-                           name=Path(video_path).stem, still=still)
+                           name=name, still=still)
     motion = cleaned.motion.replace(betas=fit.betas)
     prog.stage("cleanup", 1.0)
     timings = prog.finish()
@@ -156,7 +172,7 @@ def capture_motion(video_path: str | Path, *, fps: float | None = None, start: f
     missing = int(lm.num_frames - lm.present.sum())
     if missing:
         notes.append(f"No person in {missing} of {lm.num_frames} frames; the motion there is interpolated.")
-    diag = MocapDiagnostics(info, lm.num_frames, int(lm.present.sum()), working_size(info, settings.max_side),
+    diag = MocapDiagnostics(info, lm.num_frames, int(lm.present.sum()), (lm.width, lm.height),
                             fit.reprojection_px, cleaned.rotation, cleaned.contacts, cleaned.foot_slide, timings,
                             lm.num_frames / max(elapsed, 1e-9), notes)
     return MocapResult(motion, lm, fit, diag)

@@ -1,7 +1,8 @@
 """AMASS-style npz motions: SMPL-X `*_stageii.npz` (165-D poses) and SMPL+H (156-D).
 
-AMASS is a Z-up world in metres with flat hands. Files written by `Motion.save_npz` carry
-`avatar_studio_*` keys that record their own up axis, frame, hand convention and name.
+AMASS is a Z-up world in metres with flat hands. Files written by `write_amass` carry
+`avatar_studio_*` keys that record their own up axis, frame, hand convention and name. Reading and
+writing live here together; `export.save_amass` turns a motion to AMASS's conventions first.
 """
 from __future__ import annotations
 
@@ -99,3 +100,23 @@ def load_amass(path: str | Path, fps: float | None = None) -> Motion:
                                  up_axis="y" if up == "y" else "z", frame="camera" if frame == "camera" else "world",
                                  gender=gender if gender in ("neutral", "male", "female") else "neutral", name=name,
                                  meta={"source": "amass", "model": POSE_WIDTHS[poses.shape[1]]})
+
+
+def write_amass(motion: Motion, path: str | Path) -> Path:
+    """Write `motion` as an AMASS SMPL-X style npz (`poses` [T,165] and its stage-II split `root_orient`,
+    `pose_body`, `pose_jaw`, `pose_eye`, `pose_hand`; `trans`, `betas`, ...) as it is (its own up axis
+    and hand convention, recorded in `avatar_studio_*` keys), atomically. `load_amass` reads it back."""
+    from ..io.atomic import atomic_path
+    extra = {"up_axis": motion.up_axis, "frame": motion.frame, "flat_hand_mean": motion.flat_hand_mean,
+             "name": motion.name}
+    with atomic_path(path, suffix=".npz") as tmp:
+        with open(tmp, "wb") as fh:
+            poses = motion.full_pose().reshape(motion.num_frames, -1)
+            # AMASS stage-II split keys too: common readers index these instead of `poses`.
+            split = {"root_orient": poses[:, 0:3], "pose_body": poses[:, 3:66], "pose_jaw": poses[:, 66:69],
+                     "pose_eye": poses[:, 69:75], "pose_hand": poses[:, 75:165]}
+            np.savez(fh, poses=poses, trans=motion.transl, **split,
+                     betas=motion.betas, gender=np.array(motion.gender), surface_model_type=np.array("smplx"),
+                     mocap_frame_rate=np.array(motion.fps),
+                     **{f"avatar_studio_{k}": np.array(v) for k, v in extra.items()})
+    return Path(path)

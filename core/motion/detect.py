@@ -11,68 +11,23 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..io.safe import require_regular_file
-from .amass import load_amass, looks_like_amass
+from .amass import load_amass
 from .bvh import read_bvh
 from .conventions import rest_joints_of
 from .gvhmr import load_gvhmr
-from .human3r import list_people, load_human3r, looks_like_human3r
-from .lhm_json import frame_files as lhm_frame_files, load_lhm, looks_like_lhm, save_lhm
+from .human3r import list_people, load_human3r
+from .lhm_json import frame_files as lhm_frame_files, load_lhm, save_lhm
 from .motion import Motion
 from .motionx import WIDTH as MOTIONX_WIDTH, load_motionx
 from .retarget import (RetargetSettings, betas_from_skeleton, check_limbs, detect_preset, mapping_report,
                        resolve_mapping, retarget_bvh)
 from .sources import FORMATS, OPTIONS
 
-def _unsupported(path: Path, why: str) -> InputError:
-    listing = "; ".join(FORMATS.values())
-    return InputError(f"{path.name or path} is not a motion Avatar Studio can read ({why}). Supported: {listing}.")
-
-
-def _head(path: Path, size: int = 64) -> bytes:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(size)
-    except OSError as err:
-        raise InputError(f"Cannot read {path}: {err.strerror}.") from err
-
-
 def detect_format(path: str | Path) -> tuple[str, Path]:
-    """(format key of `FORMATS`, the file or folder to load) for a file or folder.
-
-    A frame file inside an LHM or Human3R folder resolves to its folder.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"Motion file or folder not found: {path}")
-    if path.is_dir():
-        if looks_like_human3r(path):
-            return "human3r", path
-        if path.name in ("smpl", "camera") and looks_like_human3r(path.parent):
-            return "human3r", path.parent
-        if looks_like_lhm(path):
-            return "lhm", path
-        if (path / "hmr4d_results.pt").is_file():
-            return "gvhmr", path / "hmr4d_results.pt"
-        raise _unsupported(path, "the folder holds no known motion layout")
-    suffix = path.suffix.lower()
-    require_regular_file(path, "Motion file")  # a pipe or device would block the sniffing read below
-    head = _head(path)
-    if suffix == ".bvh" or head.lstrip().upper().startswith(b"HIERARCHY"):
-        return "bvh", path
-    if suffix == ".npz":
-        if looks_like_amass(path):
-            return "amass", path
-        if path.parent.name == "smpl" and looks_like_human3r(path.parent.parent):
-            return "human3r", path.parent.parent
-        raise _unsupported(path, "the .npz has no 'poses' and 'trans' arrays")
-    if suffix == ".npy":
-        return "motionx", path
-    if suffix in (".pt", ".pth"):
-        return "gvhmr", path
-    if suffix == ".json" and looks_like_lhm(path.parent):
-        return "lhm", path.parent
-    raise _unsupported(path, f"unknown file type '{suffix or 'none'}'")
+    """(format key of `FORMATS`, the file or folder to load); see `core.open.motion_source`, the one
+    detector that `open`, `info`, the CLI and the window share."""
+    from ..open import motion_source
+    return motion_source(path)
 
 
 def _check_options(fmt: str, options: dict) -> dict:

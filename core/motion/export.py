@@ -11,6 +11,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..rotations import aa_to_rotmat
+from .amass import write_amass
 from .bvh import POSITION_CHANNELS, BvhClip, BvhSkeleton, clip_from_motion, write_bvh
 from .conventions import Z_UP_TO_Y_UP, rest_joints_of, to_flat_hands, to_world
 from .motion import Motion
@@ -133,5 +134,4 @@ def save_amass(motion: Motion, path: str | Path, body=None) -> Path:
     out = to_world(motion, body, "z")
     if not out.flat_hand_mean:
         out = to_flat_hands(out, body)
-    out.save_npz(path)
-    return Path(path)
+    return write_amass(out, path)

@@ -10,6 +10,7 @@ from .skeleton import FOOT_JOINTS, posed_joints
 
 MAX_FRAMES = 400        # frames sampled when estimating the floor
 MAX_SOLE_POINTS = 300   # foot vertices used per frame
+CONTACT_SPEED = 0.5     # metres per second: a foot point slower than this is on the floor
 
 
 def _frame_stride(num_frames: int) -> int:
@@ -49,15 +50,60 @@ def floor_height(motion: Motion, body=None, up: np.ndarray | None = None) -> flo
     return float(np.percentile(lowest, 5)) if lowest.size > 3 else float(lowest.min())
 
 
+def estimate_up_from_joints(joints: np.ndarray, feet: np.ndarray, fps: float, rest_joints: np.ndarray) -> np.ndarray:
+    """[3] unit up direction from [T,22,3] joints and [T,4,3] foot points (any frame).
+
+    First guess: the direction from the ankles' middle to the pelvis in frames whose legs are
+    straight, tipped back by the angle that direction has in the rest pose (SMPL-X ankles sit a
+    little behind the pelvis). Then the floor contacts (each frame's lowest foot point, when slow)
+    refine it: contacts spread over more than 30 cm in two directions give a plane whose normal is
+    used (if within 30 degrees of the guess); contacts along a line (walking straight) only tell
+    that up is perpendicular to that line, so the guess is made so.
+    """
+    hip_knee = np.linalg.norm(joints[:, [1, 2]] - joints[:, [4, 5]], axis=-1)
+    knee_ankle = np.linalg.norm(joints[:, [4, 5]] - joints[:, [7, 8]], axis=-1)
+    hip_ankle = np.linalg.norm(joints[:, [1, 2]] - joints[:, [7, 8]], axis=-1)
+    straight = np.clip((hip_ankle / (hip_knee + knee_ankle) - 0.9) / 0.1, 0, 1).min(axis=1)  # [T]
+    legs = joints[:, 0] - 0.5 * (joints[:, 7] + joints[:, 8])
+    legs /= np.maximum(np.linalg.norm(legs, axis=-1, keepdims=True), 1e-9)
+    rest_legs = rest_joints[0] - 0.5 * (rest_joints[7] + rest_joints[8])
+    tilt = np.arctan2(rest_legs[2], rest_legs[1])                     # forward lean at rest
+    forward = np.cross(joints[:, 1] - joints[:, 2], legs)
+    forward /= np.maximum(np.linalg.norm(forward, axis=-1, keepdims=True), 1e-9)
+    ups = np.cos(tilt) * legs - np.sin(tilt) * forward
+    w = straight ** 2 + 1e-3
+    guess = (ups * w[:, None]).sum(0)
+    guess /= max(np.linalg.norm(guess), 1e-9)
+    heights = feet @ guess                                             # [T,4]
+    contact = feet[np.arange(len(feet)), np.argmin(heights, axis=1)]   # [T,3]
+    speed = np.r_[np.inf, np.linalg.norm(np.diff(contact, axis=0), axis=-1) * fps]
+    pts = contact[speed < CONTACT_SPEED]
+    if pts.shape[0] < 8:
+        return guess
+    centred = pts - pts.mean(axis=0)
+    _, s, vt = np.linalg.svd(centred, full_matrices=False)
+    if s[0] / np.sqrt(len(pts)) < 0.1:                                 # contacts within ~30 cm
+        return guess
+    if s[1] > 0.3 * s[0]:
+        normal = vt[-1] * (1.0 if vt[-1] @ guess >= 0 else -1.0)
+        if normal @ guess > np.cos(np.radians(30)):
+            return normal
+        return guess
+    line = vt[0]
+    if abs(line @ guess) > np.sin(np.radians(30)):                     # not a walk on the level
+        return guess
+    up = guess - (guess @ line) * line
+    return up / np.linalg.norm(up)
+
+
 def estimate_up(motion: Motion, body=None) -> np.ndarray:
     """[3] unit up direction in the motion's own frame, fitted to the feet rather than the body's lean.
 
-    The motion-capture clean-up's estimate is used: the ankles-to-pelvis direction of frames with
+    `estimate_up_from_joints` (the motion-capture clean-up uses it too): the ankles-to-pelvis direction of frames with
     straight legs, then the floor contacts (each sampled frame's lowest, slow foot point): spread in
     two directions they give the floor's normal; along a line (a straight walk) up is made
     perpendicular to that line, so a walker's forward lean no longer tilts the floor.
     """
-    from ..mocap.cleanup import estimate_up as estimate_up_from_joints
     rest = rest_joints_of(body, motion.betas)
     step = _frame_stride(motion.num_frames)
     sub = motion.frames(slice(None, None, step))

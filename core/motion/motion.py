@@ -6,7 +6,6 @@ All rotations are axis-angle, relative to each joint's parent. `transl` is SMPL-
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -148,27 +147,3 @@ class Motion:
             return fp[i0], self.transl[i0].copy()
         q = quat_slerp(aa_to_quat(fp[i0]), aa_to_quat(fp[i1]), a)
         return quat_to_aa(q).astype(np.float32), ((1 - a) * self.transl[i0] + a * self.transl[i1]).astype(np.float32)
-
-    # ------------------------------------------------------------------ AMASS-style npz
-    def save_npz(self, path: str | Path) -> None:
-        """Write an AMASS SMPL-X style npz (`poses` [T,165] and its stage-II split `root_orient`,
-        `pose_body`, `pose_jaw`, `pose_eye`, `pose_hand`; `trans`, `betas`, ...), atomically."""
-        from ..io.atomic import atomic_path
-        extra = {"up_axis": self.up_axis, "frame": self.frame, "flat_hand_mean": self.flat_hand_mean,
-                 "name": self.name}
-        with atomic_path(path, suffix=".npz") as tmp:
-            with open(tmp, "wb") as fh:
-                poses = self.full_pose().reshape(self.num_frames, -1)
-                # AMASS stage-II split keys too: common readers index these instead of `poses`.
-                split = {"root_orient": poses[:, 0:3], "pose_body": poses[:, 3:66], "pose_jaw": poses[:, 66:69],
-                         "pose_eye": poses[:, 69:75], "pose_hand": poses[:, 75:165]}
-                np.savez(fh, poses=poses, trans=self.transl, **split,
-                         betas=self.betas, gender=np.array(self.gender), surface_model_type=np.array("smplx"),
-                         mocap_frame_rate=np.array(self.fps),
-                         **{f"avatar_studio_{k}": np.array(v) for k, v in extra.items()})
-
-    @classmethod
-    def load_npz(cls, path: str | Path) -> "Motion":
-        """Read an npz written by `save_npz` or by AMASS (SMPL-X 165-D or SMPL+H 156-D poses)."""
-        from .amass import load_amass
-        return load_amass(path)

@@ -1,23 +1,12 @@
-"""SMPL-X joint names, left/right pairs and numpy forward kinematics (SPECS §1.1)."""
+"""SMPL-X left/right pairs, foot joints and numpy forward kinematics (the names and parents live in
+core/body/joints.py)."""
 from __future__ import annotations
 
 import numpy as np
 
+from ..body.joints import JOINT_INDEX, NUM_BODY_JOINTS, SMPLX_JOINT_NAMES  # noqa: F401 - re-exported for motion code
+from ..body.joints import SMPLX_PARENTS as PARENTS
 from ..rotations import aa_to_rotmat
-from ..skinning import SMPLX_PARENTS
-
-_HAND = ["index1", "index2", "index3", "middle1", "middle2", "middle3", "pinky1", "pinky2", "pinky3",
-         "ring1", "ring2", "ring3", "thumb1", "thumb2", "thumb3"]
-
-SMPLX_JOINT_NAMES: tuple[str, ...] = tuple(
-    ["pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2", "left_ankle",
-     "right_ankle", "spine3", "left_foot", "right_foot", "neck", "left_collar", "right_collar", "head",
-     "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
-     "jaw", "left_eye_smplhf", "right_eye_smplhf"]
-    + [f"left_{n}" for n in _HAND] + [f"right_{n}" for n in _HAND])
-JOINT_INDEX: dict[str, int] = {name: i for i, name in enumerate(SMPLX_JOINT_NAMES)}
-PARENTS = SMPLX_PARENTS
-NUM_BODY_JOINTS = 22  # pelvis + 21 body joints
 
 LEFT_ANKLE, RIGHT_ANKLE, LEFT_FOOT, RIGHT_FOOT = 7, 8, 10, 11
 FOOT_JOINTS = (LEFT_ANKLE, RIGHT_ANKLE, LEFT_FOOT, RIGHT_FOOT)

@@ -6,61 +6,19 @@ that a cancel takes effect within 1 s).
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from ..avatar import Avatar
 from ..errors import InputError
-from ..jobs import CancelToken
+from ..jobs import CancelToken, Progress, StageProgress  # noqa: F401 - the back-ends' interface
 
-ProgressCallback = Callable[[str, float], None]
-"""progress(stage_name, fraction_of_whole_job_0_to_1)"""
 
 MIN_SIDE = 64
 MAX_PIXELS = 64_000_000  # decompression-bomb guard (e.g. 8000 x 8000)
-
-
-class Progress:
-    """Maps per-stage fractions onto the whole job and records stage timings."""
-
-    def __init__(self, stages: list[tuple[str, float]], callback: ProgressCallback | None = None,
-                 cancel: CancelToken | None = None, job: str = "Reconstruction") -> None:
-        total = sum(w for _, w in stages)
-        self._stages = {name: w / total for name, w in stages}
-        self._starts: dict[str, float] = {}
-        offset = 0.0
-        for name, w in stages:
-            self._starts[name] = offset
-            offset += w / total
-        self.callback = callback
-        self.cancel = cancel or CancelToken()
-        self.cancel_message = f"{job} cancelled."
-        self.timings: dict[str, float] = {}
-        self._current: str | None = None
-        self._t0 = time.perf_counter()
-
-    def stage(self, name: str, fraction: float = 0.0) -> None:
-        """Report `fraction` (0..1) of stage `name`; also checks for cancellation."""
-        now = time.perf_counter()
-        if name != self._current:
-            if self._current is not None:
-                self.timings[self._current] = self.timings.get(self._current, 0.0) + now - self._t0
-            self._current, self._t0 = name, now
-        self.cancel.check(self.cancel_message)
-        if self.callback is not None:
-            self.callback(name, self._starts[name] + self._stages[name] * float(np.clip(fraction, 0, 1)))
-
-    def finish(self) -> dict[str, float]:
-        if self._current is not None:
-            self.timings[self._current] = self.timings.get(self._current, 0.0) + time.perf_counter() - self._t0
-            self._current = None
-        if self.callback is not None:
-            self.callback("done", 1.0)
-        return dict(self.timings)
 
 
 @dataclass
@@ -96,7 +54,7 @@ class Reconstructor(Protocol):
 
     name: str
 
-    def run(self, image: np.ndarray, *, progress: ProgressCallback | None = None,
+    def run(self, image: np.ndarray, *, progress: Progress | None = None,
             cancel: CancelToken | None = None) -> ReconstructionResult:
         """Reconstruct from an [H,W,3] or [H,W,4] uint8 image (RGBA alpha = person mask)."""
         ...

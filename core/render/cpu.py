@@ -6,9 +6,10 @@ tile rasterizer (`cpu_kernels`, compiled by numba) skips that and shades a tile 
 its box touches). On the 2-core AVX2 CI machine the 40k demo avatar at 512x512 costs ~20 ms of CPU
 a frame here against ~45 ms through llvmpipe. With a real GPU, the GLSL renderer stays the better choice.
 
-Per frame: skin + project every Gaussian (threads over whole batches), sort near to far (16-bit
-radix, as GL), bin into 16x16 tiles (threads over ranges of the depth order), composite the tiles
-(threads over interleaved tiles). The maths is the reference renderer's (see `reference.py`); exp()
+Per frame: skin + project every Gaussian (threads over whole batches), bin copies of the records into
+16x16 tiles in index order (threads over index ranges: memory read in sequence, no global sort), then
+per tile (threads over interleaved tiles) sort its list near to far by GL's 16-bit depth keys (radix,
+in cache) and composite it. The maths is the reference renderer's (see `reference.py`); exp()
 is a polynomial good to 1e-4.
 """
 from __future__ import annotations
@@ -105,6 +106,7 @@ class CpuRenderer:
         self.threads = default_threads() if threads is None else max(1, int(threads))
         self.read_back = read_back
         self._buffers: dict[tuple[int, int, bool], tuple[np.ndarray, np.ndarray]] = {}
+        self._ws = self.k.Workspace()   # the binning's arrays, kept between frames
         self._uploads = Uploads()
         self._closed = False
 
@@ -188,10 +190,9 @@ class CpuRenderer:
         _parallel(lambda lo, hi: k.project_range(lo, hi, handle.canon, handle.sh, skinned, handle.skin_idx,
                                                  handle.skin_w, handle.locked, bones, tr, view, campos, cam, rec),
                   [(lo, min(lo + chunk, n)) for lo in range(0, n, chunk)] or [(0, 0)], self.threads)
-        order = k.depth_order(rec)   # = visible[sort_near_to_far(z)], one kernel
         tiles_x, tiles_y = -(-w // k.TILE), -(-h // k.TILE)
-        starts, ids = k.bin_tiles(order, rec, tiles_x, tiles_y, self.threads,
-                                  lambda fn, shares: _parallel(fn, shares, self.threads))
+        starts, ents, keys = k.bin_tiles(rec, tiles_x, tiles_y, self.threads,
+                                         lambda fn, shares: _parallel(fn, shares, self.threads), self._ws)
         if eight_bit:   # the kernel writes bytes only: 1x1 stand-ins for the float targets
             rgba, depth = np.empty((1, 1, 4), np.float32), np.empty((1, 1), np.float32)
             out8 = np.empty((h, w, 4), np.uint8)
@@ -200,7 +201,7 @@ class CpuRenderer:
             out8 = np.empty((1, 1, 4), np.uint8)
         bg = np.asarray(background if background is not None else (0.0, 0.0, 0.0), np.float32)
         steps = min(self.threads, tiles_x * tiles_y)
-        _parallel(lambda first: k.raster_tiles(first, steps, starts, ids, rec, w, h, want_depth, rgba, depth,
+        _parallel(lambda first: k.raster_tiles(first, steps, starts, ents, keys, w, h, want_depth, rgba, depth,
                                                out8, bg, eight_bit),
                   [(i,) for i in range(steps)], self.threads)
         return (out8 if eight_bit else rgba), depth, rec
@@ -307,6 +308,7 @@ class CpuRenderer:
     def close(self) -> None:
         self._closed = True
         self._buffers.clear()
+        self._ws.clear()
         self._uploads.clear()
 
     def __enter__(self) -> "CpuRenderer":

@@ -45,6 +45,7 @@ def _vector_lanes() -> int:
 
 LANES = _vector_lanes()   # a tile row is composited in TILE // LANES segments of LANES pixels
 SEGS = TILE // LANES
+LANE_BITS = (1 << LANES) - 1
 NPIX = TILE * TILE
 U_R, U_G, U_B, U_Z = (np.uint64(k * NPIX) for k in (1, 2, 3, 4))   # offsets in the tile pass's pixel array
 # numba's disk cache needs the .py sources beside it, which a frozen (PyInstaller) build lacks.
@@ -282,105 +283,166 @@ def project_range(lo, hi, canon, sh, skinned, skin_idx, skin_w, locked, bones, t
             r[12], r[13], r[14], r[15] = buf[B_OUT + 9, b], buf[B_OUT + 10, b], buf[B_OUT + 11, b], buf[B_OUT + 12, b]
 
 
-@njit(cache=CACHE, nogil=True)
-def depth_order(rec):  # pragma: no cover - compiled
-    """The visible splats (rec[:, 3] > 0), near to far: a counting sort of the same 16-bit keys as
-    `host.sort_near_to_far` (z over its own range, float32 maths as numpy's), stable, so the order is
-    that function's exactly, in three passes over the records instead of numpy's seven.
+@njit(cache=CACHE, nogil=True, inline="always")
+def _depth_key(z, lo32, scale):  # pragma: no cover - compiled
+    """The 16-bit depth key of `host.sort_near_to_far` (z over the visible range, numpy's float32 maths)."""
+    return np.uint16(f32(f32(z) - f32(lo32)) * f32(scale))
 
-    Returns: [M] int32 record indices."""
-    n = rec.shape[0]
-    lo, hi, m = np.inf, -np.inf, 0
-    for i in range(n):
+
+@njit(cache=CACHE, nogil=True)
+def depth_scale(z_ranges):  # pragma: no cover - compiled
+    """[S,2] per-share (min, max) visible z -> (lo as float32, scale) for `_depth_key`: those of
+    `host.sort_near_to_far` over all visible splats."""
+    lo, hi = np.inf, -np.inf
+    for s in range(z_ranges.shape[0]):
+        lo, hi = min(lo, z_ranges[s, 0]), max(hi, z_ranges[s, 1])
+    scale = f32(65535.0 / (np.float64(hi) - np.float64(lo))) if hi > lo else f32(0.0)
+    return f32(lo), scale
+
+
+@njit(cache=CACHE, nogil=True)
+def bin_count(rec, lo, hi, tiles_x, counts, z_range):  # pragma: no cover - compiled
+    """First binning pass over records lo..hi-1 (one thread's share), in index order: `counts` [T] +=
+    visible splats per tile; z_range [2] = their min and max z (inf, -inf when none)."""
+    z_lo, z_hi = np.inf, -np.inf
+    for i in range(lo, hi):
         if rec[i, 3] > f32(0.0):
             z = rec[i, 2]
-            lo, hi, m = min(lo, z), max(hi, z), m + 1
-    order = np.empty(m, np.int32)
-    if m == 0:
-        return order
-    scale = f32(65535.0 / (np.float64(hi) - np.float64(lo))) if hi > lo else f32(0.0)
-    lo32 = f32(lo)
-    counts = np.zeros(65537, np.int64)
-    keys = np.empty(n, np.uint16)
-    for i in range(n):
-        if rec[i, 3] > f32(0.0):
-            key = np.uint16(f32(rec[i, 2] - lo32) * scale)
-            keys[i] = key
-            counts[np.int64(key) + 1] += 1
-    for k in range(65536):
-        counts[k + 1] += counts[k]
-    for i in range(n):
-        if rec[i, 3] > f32(0.0):
-            key = np.int64(keys[i])
-            order[counts[key]] = i
-            counts[key] += 1
-    return order
+            z_lo, z_hi = min(z_lo, z), max(z_hi, z)
+            tx0, tx1, ty0, ty1 = int(rec[i, 12]), int(rec[i, 13]), int(rec[i, 14]), int(rec[i, 15])
+            for ty in range(ty0, ty1 + 1):
+                for tx in range(tx0, tx1 + 1):
+                    counts[ty * tiles_x + tx] += 1
+    z_range[0], z_range[1] = z_lo, z_hi
 
 
 @njit(cache=CACHE, nogil=True)
-def bin_count(order, rec, lo, hi, tiles_x, counts, ranges):  # pragma: no cover - compiled
-    """First binning pass over order[lo:hi] (one thread's share): `counts` [T] += splats per tile, and
-    `ranges` [M,4] int32 rows k = the tile range (tx0, tx1, ty0, ty1) of splat order[k]."""
-    for k in range(lo, hi):
-        i = order[k]
-        tx0, tx1, ty0, ty1 = int(rec[i, 12]), int(rec[i, 13]), int(rec[i, 14]), int(rec[i, 15])
-        ranges[k, 0], ranges[k, 1], ranges[k, 2], ranges[k, 3] = tx0, tx1, ty0, ty1
-        for ty in range(ty0, ty1 + 1):
-            for tx in range(tx0, tx1 + 1):
-                counts[ty * tiles_x + tx] += 1
-
-
-@njit(cache=CACHE, nogil=True)
-def bin_offsets(counts):  # pragma: no cover - compiled
-    """[S,T] per-share tile counts -> (starts [T+1], where tile t's list begins and ends; offsets [S,T],
-    where share s writes its first splat of tile t). Share s's splats follow share s-1's in each tile,
-    so the shares (consecutive ranges of the depth order) keep each tile's list near to far."""
+def bin_offsets(counts, starts, offsets):  # pragma: no cover - compiled
+    """[S,T] per-share tile counts -> starts [T+1] (where tile t's list begins and ends) and offsets
+    [S,T] (where share s writes its first splat of tile t). Share s's splats follow share s-1's in each
+    tile, so the shares (consecutive index ranges) keep each tile's list in index order."""
     n_shares, n_tiles = counts.shape
-    starts = np.zeros(n_tiles + 1, np.int64)
-    offsets = np.empty((n_shares, n_tiles), np.int64)
+    starts[0] = 0
     run = 0
     for t in range(n_tiles):
         for s in range(n_shares):
             offsets[s, t] = run
             run += counts[s, t]
         starts[t + 1] = run
-    return starts, offsets
 
 
 @njit(cache=CACHE, nogil=True)
-def bin_fill(order, lo, hi, ranges, tiles_x, offsets, ids):  # pragma: no cover - compiled
-    """Second binning pass over order[lo:hi]: write each splat id into its tiles' lists at `offsets`
-    [T] (this share's, advanced as it goes), reading the tile ranges in sequence."""
-    for k in range(lo, hi):
-        i = order[k]
-        for ty in range(ranges[k, 2], ranges[k, 3] + 1):
-            for tx in range(ranges[k, 0], ranges[k, 1] + 1):
-                t = ty * tiles_x + tx
-                ids[offsets[t]] = i
-                offsets[t] += 1
+def bin_fill(rec, rec64, lo, hi, tiles_x, lo32, scale, offsets, ents64, keys):  # pragma: no cover - compiled
+    """Second binning pass over records lo..hi-1: copy each visible record into its tiles' lists and
+    its depth key beside it (`ents64` [E,REC/2] the uint64 view of the entries, `keys` [E] uint16), at
+    `offsets` [T] (this share's, advanced as it goes). rec64: the uint64 view of `rec` (8 moves a copy)."""
+    for i in range(lo, hi):
+        if rec[i, 3] > f32(0.0):
+            key = _depth_key(rec[i, 2], lo32, scale)
+            tx0, tx1, ty0, ty1 = int(rec[i, 12]), int(rec[i, 13]), int(rec[i, 14]), int(rec[i, 15])
+            for ty in range(ty0, ty1 + 1):
+                for tx in range(tx0, tx1 + 1):
+                    t = ty * tiles_x + tx
+                    o = offsets[t]
+                    for c in range(rec64.shape[1]):
+                        ents64[o, c] = rec64[i, c]
+                    keys[o] = key
+                    offsets[t] = o + 1
 
 
-def bin_tiles(order, rec, tiles_x, tiles_y, threads=1, parallel=None):
-    """Per-tile lists of splats, each near to far (the order of `order`), built by `threads` shares.
+@njit(cache=CACHE, nogil=True, inline="always")
+def _sort_keys(keys, lo, hi, perm, tmp, hist):  # pragma: no cover - compiled
+    """perm[:hi-lo] = the positions 0..hi-lo-1 of keys[lo:hi] in ascending key order, stable (two 8-bit
+    counting passes; tmp [>= hi-lo] int32 and hist [512] int64 scratch)."""
+    n = hi - lo
+    hist[:] = 0
+    for j in range(n):
+        key = np.int64(keys[lo + j])
+        hist[key & 255] += 1
+        hist[256 + (key >> 8)] += 1
+    run_lo, run_hi = 0, 0
+    for d in range(256):
+        c_lo, c_hi = hist[d], hist[256 + d]
+        hist[d], hist[256 + d] = run_lo, run_hi
+        run_lo += c_lo
+        run_hi += c_hi
+    for j in range(n):
+        d = np.int64(keys[lo + j]) & 255
+        tmp[hist[d]] = j
+        hist[d] += 1
+    for j in range(n):
+        p = tmp[j]
+        d = 256 + (np.int64(keys[lo + p]) >> 8)
+        perm[hist[d]] = p
+        hist[d] += 1
+
+
+def depth_order(rec):
+    """The visible splats' indices near to far ([M] int32), as every tile list takes them (binning's
+    keys, sorted by `_sort_keys`): all records binned into one tile. For tests."""
+    one_tile = rec.copy()
+    one_tile[:, 12:16] = 0.0
+    starts, _, keys = bin_tiles(one_tile, 1, 1)
+    perm = np.empty(len(keys), np.int32)
+    _sort_all(keys, perm)
+    return np.flatnonzero(rec[:, 3] > 0).astype(np.int32)[perm]
+
+
+@njit(cache=CACHE, nogil=True)
+def _sort_all(keys, perm):  # pragma: no cover - compiled
+    _sort_keys(keys, 0, keys.shape[0], perm, np.empty(keys.shape[0], np.int32), np.empty(512, np.int64))
+
+
+class Workspace:
+    """A renderer's per-frame arrays, kept between frames (fresh pages from the OS cost a fault each:
+    milliseconds a frame at 200k splats) and grown as needed."""
+
+    def __init__(self) -> None:
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, rows: int, shape: tuple[int, ...] = (), dtype=np.float32) -> np.ndarray:
+        """An uninitialised [rows, *shape] array (the first rows of a kept one)."""
+        a = self._arrays.get(name)
+        if a is None or a.shape[0] < rows or a.shape[1:] != shape or a.dtype != dtype:
+            a = np.empty((max(rows, 1 if a is None else a.shape[0] + a.shape[0] // 4), *shape), dtype)
+            self._arrays[name] = a
+        return a[:rows]
+
+    def clear(self) -> None:
+        self._arrays.clear()
+
+
+def bin_tiles(rec, tiles_x, tiles_y, threads=1, parallel=None, workspace=None):
+    """Per-tile lists of copies of the visible records (rec[:, 3] > 0), each in index order, with their
+    16-bit depth keys (`raster_tiles` sorts each list by them: near to far, stable, as
+    `host.sort_near_to_far`), built by `threads` shares of the records.
 
     Args:
+        rec: [N,REC] records (`project_range`).
         parallel: parallel(fn, shares) runs fn(*share) for each share (None: one after the other).
+        workspace: a `Workspace` to keep the big arrays in (None: fresh ones).
     Returns:
-        starts [T+1] int64 (tile t's splats are ids[starts[t]:starts[t+1]]), ids [M] int32.
+        starts [T+1] int64 (tile t's entries are ents[starts[t]:starts[t+1]]), ents [E,REC] float32,
+        keys [E] uint16.
     """
-    m, n_tiles = order.shape[0], tiles_x * tiles_y
-    n_shares = max(min(threads, m // 4096), 1)   # small sets: one share (threads cost more than they save)
-    bounds = [(m * s // n_shares, m * (s + 1) // n_shares) for s in range(n_shares)]
+    ws = workspace or Workspace()
+    n, n_tiles = rec.shape[0], tiles_x * tiles_y
+    n_shares = max(min(threads, n // 4096), 1)   # small sets: one share (threads cost more than they save)
+    bounds = [(n * s // n_shares, n * (s + 1) // n_shares) for s in range(n_shares)]
     counts = np.zeros((n_shares, n_tiles), np.int64)
-    ranges = np.empty((m, 4), np.int32)
+    z_ranges = np.empty((n_shares, 2), np.float32)
     run = parallel or (lambda fn, shares: [fn(*sh) for sh in shares])
-    run(lambda s: bin_count(order, rec, bounds[s][0], bounds[s][1], tiles_x, counts[s], ranges),
+    run(lambda s: bin_count(rec, bounds[s][0], bounds[s][1], tiles_x, counts[s], z_ranges[s]),
         [(s,) for s in range(n_shares)])
-    starts, offsets = bin_offsets(counts)
-    ids = np.empty(starts[-1], np.int32)
-    run(lambda s: bin_fill(order, bounds[s][0], bounds[s][1], ranges, tiles_x, offsets[s], ids),
+    starts, offsets = np.empty(n_tiles + 1, np.int64), np.empty((n_shares, n_tiles), np.int64)
+    bin_offsets(counts, starts, offsets)
+    lo32, scale = (np.float32(v) for v in depth_scale(z_ranges))   # float32, as the host's maths
+    e = int(starts[-1])
+    ents, keys = ws.get("ents", e, (REC,)), ws.get("keys", e, (), np.uint16)
+    rec64, ents64 = rec.view(np.uint64), ents.view(np.uint64)
+    run(lambda s: bin_fill(rec, rec64, bounds[s][0], bounds[s][1], tiles_x, lo32, scale, offsets[s], ents64, keys),
         [(s,) for s in range(n_shares)])
-    return starts, ids
+    return starts, ents, keys
 
 
 @njit(cache=CACHE, nogil=True, inline="always")
@@ -389,10 +451,55 @@ def _byte(v):  # pragma: no cover - compiled
     return np.uint8(min(max(v, f32(0.0)), f32(1.0)) * f32(255.0) + f32(0.5))
 
 
+@njit(cache=CACHE, nogil=True, inline="always", fastmath=True, error_model="numpy")
+def _composite(px, base, x_first, row_b, row_c, ca, op, cr, cg, cbl, z, want_depth):  # pragma: no cover
+    """Composite one splat over LANES pixels of a tile row (px[base:base+LANES] and their colour and
+    depth planes), the first x_first from its centre. One vector, branch-free. Returns how many pixels
+    this splat finished (a float)."""
+    newly = f32(0.0)
+    for lx in range(LANES):
+        q = base + np.uint64(lx)
+        dx = x_first + f32(lx)
+        power = max(min((ca * dx + row_b) * dx + row_c, f32(0.0)), f32(-6.0))
+        # exp(p) = exp(p/16)^16, a 5th-order Taylor series on [-0.375, 0]: error < 1e-4
+        e = power * f32(0.0625)
+        e = f32(1.0) + e * (f32(1.0) + e * (f32(0.5) + e * (f32(0.16666667) + e * (
+            f32(0.041666668) + e * f32(0.008333334)))))
+        e = e * e
+        e = e * e
+        e = e * e
+        e = e * e
+        alpha = min(f32(0.99), op * e)
+        alpha = alpha * f32(alpha >= ALPHA_MIN)
+        t_old = px[q]
+        t_new = t_old * (f32(1.0) - alpha)
+        keep = f32(t_new >= T_MIN)
+        weight = keep * alpha * t_old
+        px[q + U_R] += weight * cr
+        px[q + U_G] += weight * cg
+        px[q + U_B] += weight * cbl
+        if want_depth:
+            px[q + U_Z] += weight * z
+        px[q] = keep * t_new
+        newly += (f32(1.0) - keep) * f32(t_old > f32(0.0))
+    return newly
+
+
+@njit(cache=CACHE, nogil=True, inline="always")
+def _finished_bits(px, first, x):  # pragma: no cover - compiled
+    """Bits x.. x+LANES-1 set where the LANES pixels from px[first] are finished (stored as 0)."""
+    bits = 0
+    for lx in range(LANES):
+        if px[first + lx] == f32(0.0):
+            bits |= 1 << (x + lx)
+    return bits
+
+
 @njit(cache=CACHE, nogil=True, fastmath=True, error_model="numpy")
-def raster_tiles(first, step, starts, ids, rec, width, height, want_depth, out, depth, out8, background,
+def raster_tiles(first, step, starts, ents, keys, width, height, want_depth, out, depth, out8, background,
                  eight_bit):  # pragma: no cover - compiled
-    """Composite tiles first, first+step, ... into
+    """Composite tiles first, first+step, ... (tile t's entries: ents[starts[t]:starts[t+1]], sorted here
+    near to far by their `keys`; `bin_tiles`) into
 
       eight_bit 0: `out` [H,W,4] float (premultiplied rgb, alpha) and, when `want_depth`, `depth`
                    [H,W] (sum of weight * z);
@@ -405,65 +512,85 @@ def raster_tiles(first, step, starts, ids, rec, width, height, want_depth, out, 
     # array, indexed unsigned: constant distances and no negative-index wrap let the segment loop run
     # as vectors without run-time overlap checks
     px = np.empty(5 * NPIX, np.float32)
-    seg_done = np.empty(TILE * SEGS, np.uint8)   # per (row, LANES-wide segment): every pixel finished
+    # per tile row, bit x: pixel x finished (transmittance stored as 0: it takes nothing more)
+    done_bits = np.empty(TILE, np.int64)
+    full_row = (1 << TILE) - 1
+    empty8 = np.zeros(4, np.uint8)   # an empty pixel's bytes
+    if eight_bit == 2:
+        empty8[0], empty8[1], empty8[2], empty8[3] = (_byte(background[0]), _byte(background[1]),
+                                                      _byte(background[2]), np.uint8(255))
+    longest = 0
     for t in range(first, n_tiles, step):
+        longest = max(longest, starts[t + 1] - starts[t])
+    perm, tmp, hist = np.empty(longest, np.int32), np.empty(longest, np.int32), np.empty(512, np.int64)
+    tile_ents = np.empty((longest, REC), np.float32)   # the tile's entries near to far
+    ents64, tile64 = ents.view(np.uint64), tile_ents.view(np.uint64)
+    for t in range(first, n_tiles, step):
+        if starts[t + 1] > starts[t]:
+            _sort_keys(keys, starts[t], starts[t + 1], perm, tmp, hist)
+            for j in range(starts[t + 1] - starts[t]):
+                p = starts[t] + perm[j]
+                for c in range(REC // 2):
+                    tile64[j, c] = ents64[p, c]
         x0, y0 = (t % tiles_x) * TILE, (t // tiles_x) * TILE
+        if starts[t + 1] == starts[t]:   # no splat: the empty colour, without the tile's arrays
+            for ly in range(min(TILE, height - y0)):
+                if eight_bit == 0:
+                    out[y0 + ly, x0:x0 + TILE, :] = f32(0.0)
+                    if want_depth:
+                        depth[y0 + ly, x0:x0 + TILE] = f32(0.0)
+                else:
+                    for lx in range(min(TILE, width - x0)):
+                        for c in range(4):
+                            out8[y0 + ly, x0 + lx, c] = empty8[c]
+            continue
         px[:NPIX] = 1.0
         px[NPIX:] = 0.0
-        seg_done[:] = 0
-        segs_left = TILE * SEGS
-        for k in range(starts[t], starts[t + 1]):
-            if segs_left == 0:
+        done_bits[:] = 0
+        rows_left = TILE
+        for j in range(starts[t + 1] - starts[t]):
+            if rows_left == 0:
                 break
-            i = ids[k]
-            u = rec[i, 0] - f32(x0) - f32(0.5)   # centre relative to the tile's first pixel centre
-            v = rec[i, 1] - f32(y0) - f32(0.5)
-            z, op, ca, cb, cc = rec[i, 2], rec[i, 3], rec[i, 4], rec[i, 5], rec[i, 6]
-            cr, cg, cbl = rec[i, 8], rec[i, 9], rec[i, 10]
-            hx, hy = rec[i, 7], rec[i, 11]
+            e = tile_ents[j]
+            u = e[0] - f32(x0) - f32(0.5)   # centre relative to the tile's first pixel centre
+            v = e[1] - f32(y0) - f32(0.5)
+            z, op, ca, cb, cc = e[2], e[3], e[4], e[5], e[6]
+            cr, cg, cbl = e[8], e[9], e[10]
+            hx, hy = e[7], e[11]
             ly0 = max(int(math.ceil(v - hy)), 0)
             ly1 = min(int(math.floor(v + hy)) + 1, TILE)
-            # the LANES-wide segments of a row the splat's box touches (all of the row on AVX-512)
-            s0 = max(int(math.floor((u - hx) * f32(1.0 / LANES))), 0)
-            s1 = min(int(math.floor((u + hx) * f32(1.0 / LANES))), SEGS - 1)
+            # the columns and LANES-wide segments of a row the splat's box touches (all of it on AVX-512)
+            c0 = max(int(math.ceil(u - hx)), 0)
+            c1 = min(int(math.floor(u + hx)), TILE - 1)
+            if c1 < c0:
+                continue
+            box_bits = ((2 << c1) - 1) ^ ((1 << c0) - 1)
+            s0, s1 = c0 // LANES, c1 // LANES
+            # narrower than a vector (most splats of a surface avatar, ~5 pixels across): one window of
+            # LANES pixels from the box's first column (or the tile's last LANES), where its box would
+            # take two segments in a third of the rows. Not on AVX-512, where a row is one vector anyway.
+            narrow = SEGS > 1 and s1 > s0 and c1 - c0 < LANES
+            win = min(c0, TILE - LANES)
             for ly in range(ly0, ly1):
+                open_bits = box_bits & ~done_bits[ly]
+                if open_bits == 0:   # every pixel of the box on this row is finished
+                    continue
                 dy = f32(ly) - v
                 row_c = cc * dy * dy
                 row_b = cb * dy
                 for sg in range(s0, s1 + 1):
-                    if seg_done[ly * SEGS + sg]:
+                    first = win if narrow else sg * LANES
+                    if not narrow and (open_bits >> first) & LANE_BITS == 0:
                         continue
-                    base = np.uint64(ly * TILE + sg * LANES)
-                    x_first = f32(sg * LANES) - u
-                    done = f32(0.0)
-                    for lx in range(LANES):   # one vector: branch-free
-                        q = base + np.uint64(lx)
-                        dx = x_first + f32(lx)
-                        power = max(min((ca * dx + row_b) * dx + row_c, f32(0.0)), f32(-6.0))
-                        # exp(p) = exp(p/16)^16, a 5th-order Taylor series on [-0.375, 0]: error < 1e-4
-                        e = power * f32(0.0625)
-                        e = f32(1.0) + e * (f32(1.0) + e * (f32(0.5) + e * (f32(0.16666667) + e * (
-                            f32(0.041666668) + e * f32(0.008333334)))))
-                        e = e * e
-                        e = e * e
-                        e = e * e
-                        e = e * e
-                        alpha = min(f32(0.99), op * e)
-                        alpha = alpha * f32(alpha >= ALPHA_MIN)
-                        t_old = px[q]
-                        t_new = t_old * (f32(1.0) - alpha)
-                        keep = f32(t_new >= T_MIN)
-                        weight = keep * alpha * t_old
-                        px[q + U_R] += weight * cr
-                        px[q + U_G] += weight * cg
-                        px[q + U_B] += weight * cbl
-                        if want_depth:
-                            px[q + U_Z] += weight * z
-                        px[q] = keep * t_new
-                        done += f32(1.0) - keep
-                    if done == f32(LANES):
-                        seg_done[ly * SEGS + sg] = 1
-                        segs_left -= 1
+                    newly = _composite(px, np.uint64(ly * TILE + first), f32(first) - u, row_b, row_c, ca, op,
+                                       cr, cg, cbl, z, want_depth)
+                    if newly > f32(0.0):   # pixels finished here: note them, and the row once all are
+                        row = done_bits[ly] | _finished_bits(px, ly * TILE + first, first)
+                        if row == full_row and done_bits[ly] != full_row:
+                            rows_left -= 1
+                        done_bits[ly] = row
+                    if narrow:
+                        break
         for ly in range(min(TILE, height - y0)):
             for lx in range(min(TILE, width - x0)):
                 q = ly * TILE + lx

@@ -38,7 +38,7 @@ TARGET_FPS = 30.0
 
 
 ENTRY_POINTS = {
-    "avatar-studio": "import sys; from avatar_studio.core.cli import main; sys.exit(main([]))",
+    "avatar-studio": "import sys; from avatar_studio.cli.main import main; sys.exit(main([]))",
     "app.main": "import sys; from avatar_studio.app.main import main; sys.exit(main())",
 }
 
@@ -97,7 +97,7 @@ def bench_latency_during_reconstruction(win, photo: Path) -> tuple[np.ndarray, f
     timer.timeout.connect(tick)
     n = len(win.scene.items)
     t0 = time.perf_counter()
-    job = win.reconstruct(photo)
+    job = win.file_menu.reconstruct(photo)
     clock.start()
     timer.start(interval)
     while job.running:
@@ -123,10 +123,10 @@ def run_event_loop(seconds: float) -> None:
 def bench_viewport(win, item, seconds: float) -> dict:
     from PySide6.QtWidgets import QApplication
     from test_app_helpers import pump
-    from avatar_studio.core.demo import SAMPLE_MOTION
+    from avatar_studio import SAMPLE_MOTION
     from avatar_studio.core.pipeline import load_motion_for_playback
     if item.motion is None:
-        win.set_motion(load_motion_for_playback(SAMPLE_MOTION, win.scene.body))
+        win.motion_menu.set_motion(load_motion_for_playback(SAMPLE_MOTION, win.scene.body))
     vp = win.viewport
     want = int(round(512 / vp.devicePixelRatioF()))
     vp.setFixedSize(want, want)  # 512 x 512 device pixels
@@ -178,10 +178,10 @@ def bench_window_playback(win, item, seconds: float, speed: float = 2.0, size=(1
     the docks leave (issue 23, item 8: target >= 60 at 2x on the 2-core machine)."""
     from test_app_helpers import pump
     from avatar_studio.app.timeline import SPEEDS
-    from avatar_studio.core.demo import SAMPLE_MOTION
+    from avatar_studio import SAMPLE_MOTION
     from avatar_studio.core.pipeline import load_motion_for_playback
     if item.motion is None:
-        win.set_motion(load_motion_for_playback(SAMPLE_MOTION, win.scene.body))
+        win.motion_menu.set_motion(load_motion_for_playback(SAMPLE_MOTION, win.scene.body))
     vp = win.viewport
     vp.setMinimumSize(320, 240)
     vp.setMaximumSize(16777215, 16777215)
@@ -225,7 +225,7 @@ def main() -> int:
                   f"[{', '.join(f'{t:.2f}' for t in times)}]  target <= {TARGET_STARTUP_S:.0f} s  "
                   f"{'OK' if med <= TARGET_STARTUP_S else 'MISSED'}")
 
-    from avatar_studio.app.main_window import sample_photo
+    from avatar_studio.app.menus.file import sample_photo
     photo = args.photo or sample_photo()
     if photo is None:
         raise SystemExit("no sample photo in resources/photos; pass --photo")

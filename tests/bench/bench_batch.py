@@ -3,7 +3,7 @@ a local Ray instance, and Ray's overhead per task.
 
     PYTHONPATH=... python tests/bench/bench_batch.py [--photos 20] [--size 128] [--frames 15]
 
-Photos: the three shipped samples plus synthetic subjects (core/reconstruct/synthetic.py) up to
+Photos: the three shipped samples plus synthetic subjects (testing/synthetic.py) up to
 --photos, rendered once into a cache folder. Every run starts from an empty output folder, so its
 time includes starting the workers and loading their models. Prints figures; asserts nothing.
 """
@@ -28,7 +28,7 @@ def make_photos(folder: Path, count: int, width: int = 384, height: int = 512) -
     for p in samples:
         if not (folder / p.name).exists():
             shutil.copy(p, folder / p.name)
-    from avatar_studio.core.reconstruct.synthetic import make_photo, random_spec
+    from avatar_studio.testing.synthetic import make_photo, random_spec
     for seed in range(100, 100 + count - len(samples)):
         path = folder / f"synthetic_{seed}.png"
         if not path.exists():

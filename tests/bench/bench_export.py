@@ -19,12 +19,15 @@ from pathlib import Path
 
 import numpy as np
 
+from avatar_studio.core.motion.amass import load_amass
+
 
 def body_avatar(n: int, seed: int = 0):
     """A 40k-Gaussian avatar on the embedded body surface, skinned with the surface weights."""
     from avatar_studio.core.avatar import Avatar, Rig
     from avatar_studio.core.body.model import default_body_model
-    from avatar_studio.core.gaussians import GaussianSet, normalize_quats
+    from avatar_studio.core.gaussians import GaussianSet
+    from avatar_studio.core.rotations import normalize_quats
     from avatar_studio.core.skinning import dense_to_sparse_weights
     body = default_body_model()
     rng = np.random.default_rng(seed)
@@ -45,7 +48,7 @@ def body_avatar(n: int, seed: int = 0):
 def demo_avatar(n: int):
     """The demo avatar: the sample photo reconstructed by the template back-end with n Gaussians."""
     from avatar_studio.core.body.model import default_body_model
-    from avatar_studio.core.demo import SAMPLE_PHOTO
+    from avatar_studio import SAMPLE_PHOTO
     from avatar_studio.core.reconstruct.base import load_image
     from avatar_studio.core.reconstruct.factory import create_reconstructor
     return create_reconstructor("template", num_gaussians=n).run(load_image(SAMPLE_PHOTO)).avatar, default_body_model()
@@ -63,7 +66,7 @@ def run(frames: int, n: int, size: tuple[int, int], renderer_name: str, avatar_k
     from avatar_studio.core.motion.motion import Motion
     from avatar_studio.core.render.rendering import create_renderer
     avatar, body = AVATARS[avatar_kind](n)
-    motion = Motion.load_npz(RESOURCES_DIR / "motions" / "dance.npz")
+    motion = load_amass(RESOURCES_DIR / "motions" / "dance.npz")
     renderer = create_renderer(renderer_name, video=True)  # as every export makes it
     try:
         settings = AnimationSettings(width=size[0], height=size[1], fps=30.0, end=frames / 30.0 + 1e-6)

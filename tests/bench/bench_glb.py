@@ -123,7 +123,7 @@ def main() -> None:
     args = ap.parse_args()
     from PIL import Image
     from avatar_studio.core.body.model import body_for_rig
-    from avatar_studio.core.demo import SAMPLE_MOTION, SAMPLE_PHOTO
+    from avatar_studio import SAMPLE_MOTION, SAMPLE_PHOTO
     from avatar_studio.core.export.glb import GlbOptions, build_glb, export_glb, render_textured_mesh
     from avatar_studio.core.io.avatar_file import read_avatar
     from avatar_studio.core.pipeline import load_motion_for_playback

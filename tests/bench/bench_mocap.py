@@ -1,7 +1,7 @@
 """Accuracy and speed of motion capture from video (issue #9), against known truth.
 
 1. One of our synthetic avatars (clothed Gaussians on the embedded body) performs five known
-   motions (walk, wave, turn, squat, arms overhead; `core/motion/samples.py`), rendered by our
+   motions (walk, wave, turn, squat, arms overhead; `testing/motion_samples.py`), rendered by our
    renderer to 1280x720 H.264 videos from a front and a three-quarter camera (40 degree vertical
    field of view, 5 degrees above the subject, over a textured backdrop).
 2. `capture_motion` runs on each video with its default settings: it guesses the camera's field
@@ -41,13 +41,13 @@ import numpy as np
 
 from avatar_studio import PACKAGE_DIR
 from avatar_studio.core.body.model import default_body_model
-from avatar_studio.core.motion import samples
+from avatar_studio.testing import motion_samples as samples
 from avatar_studio.core.mocap.cleanup import attached_points, floor_offset
-from avatar_studio.core.mocap.evaluate import angle_error_deg, contact_mask, mpjpe, n_mpjpe, pa_mpjpe, slide_during
+from avatar_studio.testing.evaluate import angle_error_deg, contact_mask, mpjpe, n_mpjpe, pa_mpjpe, slide_during
 from avatar_studio.core.mocap.fit import MARKERS, rest_geometry
 from avatar_studio.core.mocap.pipeline import MocapResult, capture_motion
-from avatar_studio.core.mocap.synthetic_video import RenderedClip, camera_for, render_clip
-from avatar_studio.core.reconstruct import synthetic as syn
+from avatar_studio.testing.synthetic_video import RenderedClip, camera_for, render_clip
+from avatar_studio.testing import synthetic as syn
 from avatar_studio.core.render.rendering import create_renderer
 
 GIF_PATH = PACKAGE_DIR / "resources" / "docs" / "mocap_side_by_side.gif"
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
                 cam = camera_for(avatar, body, motion, view, 1280, 720)
                 backdrop = syn.background(720, 1280, np.random.default_rng(7), "texture")
                 if args.reuse and path.is_file():
-                    from avatar_studio.core.mocap.synthetic_video import posed_body_joints
+                    from avatar_studio.testing.synthetic_video import posed_body_joints
                     world = posed_body_joints(avatar, body, motion)
                     clip = RenderedClip(path, cam, motion, world,
                                         world @ cam.view[:3, :3].T.astype(np.float64) + cam.view[:3, 3])

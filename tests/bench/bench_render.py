@@ -161,7 +161,7 @@ def demo_scene(n: int, seed: int = 0) -> tuple[GaussianSet, np.ndarray, np.ndarr
     (what `avatar-studio demo` and the viewport show). Reconstructed once per n."""
     if n not in _DEMO_AVATARS:
         from avatar_studio.core.body.model import default_body_model
-        from avatar_studio.core.demo import SAMPLE_PHOTO
+        from avatar_studio import SAMPLE_PHOTO
         from avatar_studio.core.reconstruct.base import load_image
         from avatar_studio.core.reconstruct.factory import create_reconstructor
         avatar = create_reconstructor("template", num_gaussians=n).run(load_image(SAMPLE_PHOTO)).avatar

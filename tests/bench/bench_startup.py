@@ -29,8 +29,8 @@ def small_ply(folder: Path) -> Path:
 
 
 def timed(argv: list[str], runs: int) -> tuple[float, float, bool]:
-    """(median wall s, min wall s, torch imported) for `python -m avatar_studio.core.cli ARGV`."""
-    code = ("import sys\nfrom avatar_studio.core.cli import main\n"
+    """(median wall s, min wall s, torch imported) for `python -m avatar_studio.cli ARGV`."""
+    code = ("import sys\nfrom avatar_studio.cli.main import main\n"
             f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
             "sys.stderr.write('TORCH\\n' if 'torch' in sys.modules else 'NO-TORCH\\n')")
     walls, torch_seen = [], False

@@ -43,7 +43,7 @@ from scipy.ndimage import gaussian_filter
 from avatar_studio import PACKAGE_DIR
 from avatar_studio.core.body.model import default_body_model
 from avatar_studio.core.gaussians import GaussianSet
-from avatar_studio.core.reconstruct import synthetic as syn
+from avatar_studio.testing import synthetic as syn
 from avatar_studio.core.reconstruct.template import TemplateReconstructor
 from avatar_studio.core.render.base import Camera
 from avatar_studio.core.render.rendering import create_renderer
@@ -75,6 +75,51 @@ def ssim(a: np.ndarray, b: np.ndarray, sigma: float = 1.5) -> float:
         s = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
         vals.append(s.mean())
     return float(np.mean(vals))
+
+
+FLOATER_M = 0.05     # a reconstructed Gaussian this far from every truth Gaussian is a floater
+EDGE_PX = 3.0        # photo pixels either side of the outline that count as its edge
+
+
+def floaters(rec: GaussianSet, truth: GaussianSet, far: float = FLOATER_M) -> float:
+    """Share of the reconstruction's Gaussians more than `far` metres from the nearest Gaussian of
+    the truth (its animated surface, clothes, hair and held object), both in the same pose."""
+    from scipy.spatial import cKDTree
+    d, _ = cKDTree(truth.means).query(rec.means, k=1)
+    return float((d > far).mean())
+
+
+def background_bleed(rec_photo_pose: GaussianSet, photo, window: int = 6) -> float:
+    """Share of edge Gaussians whose colour is nearer the background than the person: of the
+    reconstruction (posed and placed as the photo camera saw it), the Gaussians that project within
+    `EDGE_PX` of the person's outline in the photo, each compared with the person's and the
+    backdrop's colours within `window` pixels of where it lands (the nearest of each), so that a
+    Gaussian a pixel or two off the truth's outline is judged by the colours around it."""
+    from scipy.ndimage import binary_erosion, distance_transform_edt
+    alpha = photo.rgba[..., 3] > 127
+    h, w = alpha.shape
+    uvz = photo.camera.project(rec_photo_pose.means)
+    iu = np.clip(uvz[:, 0].astype(np.int64), 0, w - 1)
+    iv = np.clip(uvz[:, 1].astype(np.int64), 0, h - 1)
+    edge = np.maximum(distance_transform_edt(~alpha), distance_transform_edt(alpha))[iv, iu] <= EDGE_PX
+    if not edge.any():
+        return 0.0
+    iu, iv = iu[edge], iv[edge]
+    colour = rec_photo_pose.colors[edge]
+    person_px = binary_erosion(alpha, iterations=1)          # the truth's own colours, not its soft rim
+    backdrop_px = binary_erosion(~alpha, iterations=1)       # pure background
+    person_rgb = photo.rgba[..., :3].astype(np.float32) / 255
+    back_rgb = photo.backdrop if photo.backdrop is not None else np.ones((h, w, 3), np.float32)
+    d_person = np.full(iu.size, np.inf)
+    d_back = np.full(iu.size, np.inf)
+    for dy in range(-window, window + 1):
+        for dx in range(-window, window + 1):
+            y, x = np.clip(iv + dy, 0, h - 1), np.clip(iu + dx, 0, w - 1)
+            d = np.linalg.norm(colour - person_rgb[y, x], axis=1)
+            d_person = np.where(person_px[y, x], np.minimum(d_person, d), d_person)
+            d = np.linalg.norm(colour - back_rgb[y, x], axis=1)
+            d_back = np.where(backdrop_px[y, x], np.minimum(d_back, d), d_back)
+    return float((d_back < d_person).mean())
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -163,6 +208,10 @@ def render(renderer, gs: GaussianSet, cam: Camera) -> tuple[np.ndarray, np.ndarr
 class SubjectResult:
     seed: int
     seconds: float
+    case: str = "random"
+    cpu: float = 0.0
+    floaters: float = 0.0
+    bleed: float = 0.0
     psnr: dict[str, float] = field(default_factory=dict)
     ssim: dict[str, float] = field(default_factory=dict)
     iou: dict[str, float] = field(default_factory=dict)
@@ -170,20 +219,24 @@ class SubjectResult:
 
 
 def run_subject(seed: int, body, renderer, recon: TemplateReconstructor, use_alpha: bool,
-                keep_tiles: bool) -> SubjectResult:
-    spec = syn.random_spec(seed)
+                keep_tiles: bool, case: str | None = None) -> SubjectResult:
+    """One subject: `syn.random_spec(seed)` over a studio sweep, or with `case` one of
+    `syn.HARD_CASES` over a busy room."""
+    spec = syn.random_spec(seed) if case is None else syn.hard_spec(seed, case)
     fov = float(np.random.default_rng(seed).uniform(35, 50))
-    photo = syn.make_photo(spec, body, width=600, height=800, backdrop="gradient", renderer=renderer, fov_y_deg=fov)
+    photo = syn.make_photo(spec, body, width=600, height=800, backdrop="gradient" if case is None else "busy",
+                           renderer=renderer, fov_y_deg=fov)
     recon.fov_y_deg = fov  # intrinsics known, as from a photo's EXIF focal length
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     res = recon.run(photo.rgba if use_alpha else photo.rgb)
     seconds = time.perf_counter() - t0
-    out = SubjectResult(seed, seconds)
+    out = SubjectResult(seed, seconds, case or "random", cpu=time.process_time() - c0)
     betas_gt, betas_rec = photo.avatar.rig.betas, res.avatar.rig.betas
     gt_posed = photo.avatar.posed(body, photo.pose)
     fitted = res.diagnostics.fitted_pose
     rec_posed = align_to_photo(res.avatar.posed(body, fitted), body, fitted, betas_rec,
                                np.asarray(res.diagnostics.camera["view"], np.float64), photo)
+    out.bleed = background_bleed(rec_posed, photo)
     views = {}
     for az, cam in zip(AZIMUTHS, orbit_cameras(photo.camera)):
         g, ga = render(renderer, gt_posed, cam)
@@ -193,10 +246,11 @@ def run_subject(seed: int, body, renderer, recon: TemplateReconstructor, use_alp
         out.psnr[key] = float(np.mean([views[a][0] for a in azs]))
         out.ssim[key] = float(np.mean([views[a][1] for a in azs]))
         out.iou[key] = float(np.mean([views[a][2] for a in azs]))
-    novel_p, novel_s, novel_tile = [], [], None
+    novel_p, novel_s, novel_tile, novel_f = [], [], None, []
     for name, pose in novel_poses().items():
         g_gs = photo.avatar.posed(body, pose)
         r_gs = align(res.avatar.posed(body, pose), body, pose, betas_rec, pose, betas_gt)
+        novel_f.append(floaters(r_gs, g_gs))
         for cam in framing_cameras(g_gs):
             g, _ = render(renderer, g_gs, cam)
             r, _ = render(renderer, r_gs, cam)
@@ -205,6 +259,7 @@ def run_subject(seed: int, body, renderer, recon: TemplateReconstructor, use_alp
             if novel_tile is None:
                 novel_tile = r
     out.psnr["novel"], out.ssim["novel"] = float(np.mean(novel_p)), float(np.mean(novel_s))
+    out.floaters = float(np.mean(novel_f))
     if keep_tiles:
         inp = np.asarray(Image.fromarray(photo.rgb).resize((384, 512), Image.BOX), np.float32) / 255
         out.tiles = [inp, views[0][4], views[90][4], views[180][4], novel_tile, views[180][3]]
@@ -236,8 +291,17 @@ def summarise(results: list[SubjectResult]) -> dict:
         "psnr": {k: float(np.mean([r.psnr[k] for r in results])) for k in keys},
         "ssim": {k: float(np.mean([r.ssim[k] for r in results])) for k in keys},
         "iou": {k: float(np.mean([r.iou[k] for r in results])) for k in ("front", "side", "back", "all8")},
+        "floaters": float(np.mean([r.floaters for r in results])),
+        "bleed": float(np.mean([r.bleed for r in results])),
+        "per_case": {c: {"psnr_all8": float(np.mean([r.psnr["all8"] for r in results if r.case == c])),
+                         "psnr_novel": float(np.mean([r.psnr["novel"] for r in results if r.case == c])),
+                         "floaters": float(np.mean([r.floaters for r in results if r.case == c])),
+                         "bleed": float(np.mean([r.bleed for r in results if r.case == c]))}
+                     for c in sorted({r.case for r in results})},
         "seconds_per_recon": float(np.mean([r.seconds for r in results])),
         "seconds_max": float(np.max([r.seconds for r in results])),
+        "cpu_per_recon": float(np.mean([r.cpu for r in results])),
+        "cpu_max": float(np.max([r.cpu for r in results])),
     }
 
 
@@ -247,7 +311,14 @@ def print_table(summary: dict, label: str) -> None:
     for k, name in (("front", "front"), ("side", "side"), ("back", "back"), ("all8", "8 views"), ("novel", "novel pose")):
         iou_s = f"{summary['iou'][k]:8.3f}" if k in summary["iou"] else f"{'':>8}"
         print(f"{name:<12}{summary['psnr'][k]:9.2f}{summary['ssim'][k]:8.3f}{iou_s}")
-    print(f"seconds per reconstruction: {summary['seconds_per_recon']:.2f} (max {summary['seconds_max']:.2f})")
+    print(f"floaters (> {FLOATER_M * 100:.0f} cm from the truth, novel poses): {summary['floaters'] * 100:.2f}%; "
+          f"background bleed (edge Gaussians nearer the backdrop's colour): {summary['bleed'] * 100:.2f}%")
+    if len(summary["per_case"]) > 1:
+        print(f"{'case':<14}{'8 views':>9}{'novel':>8}{'floaters':>10}{'bleed':>8}")
+        for c, v in summary["per_case"].items():
+            print(f"{c:<14}{v['psnr_all8']:9.2f}{v['psnr_novel']:8.2f}{v['floaters'] * 100:9.2f}%{v['bleed'] * 100:7.2f}%")
+    print(f"seconds per reconstruction: {summary['seconds_per_recon']:.2f} (max {summary['seconds_max']:.2f}); "
+          f"CPU {summary['cpu_per_recon']:.2f} s (max {summary['cpu_max']:.2f}); load {os.getloadavg()[0]:.1f}")
 
 
 # ------------------------------------------------------------------------------------ real photos
@@ -258,13 +329,13 @@ def real_photo_sheet(body, renderer, recon: TemplateReconstructor, folder: Path,
     rows, names = [], []
     for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg")):
         img = load_image(path)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
             res = recon.run(img)
         except StudioError as err:
             print(f"  {path.name}: {err}")
             continue
-        secs = time.perf_counter() - t0
+        secs, cpu = time.perf_counter() - t0, time.process_time() - c0
         gs = res.avatar.posed(body, res.diagnostics.fitted_pose)
         lo, hi = np.percentile(gs.means, 0.5, axis=0), np.percentile(gs.means, 99.5, axis=0)
         tiles = [_fit_tile(img)]
@@ -273,11 +344,17 @@ def real_photo_sheet(body, renderer, recon: TemplateReconstructor, folder: Path,
         for az in (0, 90, 180):
             cam = Camera.framing(lo, hi, az, 0.0, fov_y_deg=30, width=300, height=400, margin=1.05)
             tiles.append(render(renderer, gs, cam)[0])
+        walk = res.avatar.posed(body, novel_poses()["walk"])
+        w_lo, w_hi = np.percentile(walk.means, 0.5, axis=0), np.percentile(walk.means, 99.5, axis=0)
+        for az in (0, 60):
+            cam = Camera.framing(w_lo, w_hi, az, 0.0, fov_y_deg=30, width=300, height=400, margin=1.05)
+            tiles.append(render(renderer, walk, cam)[0])
         rows.append(tiles)
         names.append(path.name)
-        print(f"  {path.name}: {secs:.2f} s; {'; '.join(res.diagnostics.notes)}")
+        print(f"  {path.name}: {secs:.2f} s wall, {cpu:.2f} s CPU (load {os.getloadavg()[0]:.1f}); "
+              f"{'; '.join(res.diagnostics.notes)}")
     if rows:
-        contact_sheet(rows, ["input", "mask", "front", "side", "back"], out, tile_w=180)
+        contact_sheet(rows, ["input", "mask", "front", "side", "back", "walk", "walk 60deg"], out, tile_w=180)
         print(f"real-photo contact sheet: {out} ({', '.join(names)})")
 
 
@@ -304,7 +381,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-sheet", action="store_true")
     ap.add_argument("--real", type=Path, default=REAL_DIR)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--real-only", action="store_true", help="only the real-photo sheet")
+    ap.add_argument("--hard", action="store_true",
+                    help="occlusion subjects (hand at the face or torso, crossed arms, bag, box) over busy rooms")
     args = ap.parse_args(argv)
+    if args.real_only:
+        body, renderer = default_body_model(), create_renderer("gl")
+        real_photo_sheet(body, renderer, TemplateReconstructor(body), args.real, OUT_DIR / "real_contact_sheet.png")
+        renderer.close()
+        return 0
 
     body = default_body_model()
     renderer = create_renderer("gl")
@@ -314,9 +399,10 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for i in range(args.subjects):
         seed = args.first_seed + i
-        r = run_subject(seed, body, renderer, recon, args.input == "alpha", keep_tiles=i < 6)
+        case = syn.HARD_CASES[i % len(syn.HARD_CASES)] if args.hard else None
+        r = run_subject(seed, body, renderer, recon, args.input == "alpha", keep_tiles=i < 6, case=case)
         results.append(r)
-        print(f"subject {seed}: front {r.psnr['front']:.2f} dB, 8 views {r.psnr['all8']:.2f} dB, "
+        print(f"subject {seed} ({r.case}): floaters {r.floaters * 100:.2f}%, bleed {r.bleed * 100:.2f}%, front {r.psnr['front']:.2f} dB, 8 views {r.psnr['all8']:.2f} dB, "
               f"back {r.psnr['back']:.2f} dB, novel {r.psnr['novel']:.2f} dB, IoU {r.iou['front']:.3f}, "
               f"{r.seconds:.2f} s", flush=True)
     summary = summarise(results)

@@ -16,6 +16,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from avatar_studio.core.motion.amass import write_amass
+
 TESTS_DIR = Path(__file__).resolve().parents[1]
 if str(TESTS_DIR) not in sys.path:
     sys.path.insert(0, str(TESTS_DIR))
@@ -30,7 +32,7 @@ class Target:
 
 
 def _gaussians(n: int = 300, sh_degree: int = 1, seed: int = 0):
-    from conftest import random_gaussians
+    from support import random_gaussians
     return random_gaussians(n, np.random.default_rng(seed), sh_degree)
 
 
@@ -44,7 +46,7 @@ def _avatar(n: int = 300):
 
 
 def _motion(frames: int = 6, hands: bool = True):
-    from test_motion_helpers import smooth_motion
+    from support.motion import smooth_motion
     return smooth_motion(frames, hands=hands)
 
 
@@ -84,7 +86,7 @@ def seeds_sog_folder(d: Path) -> list[Path]:
 
 
 def seeds_ksplat(d: Path) -> list[Path]:
-    from test_formats_ksplat import make_ksplat
+    from support.ksplat import make_ksplat
     out = []
     for level in (0, 1, 2):
         p = d / f"l{level}.ksplat"
@@ -94,22 +96,22 @@ def seeds_ksplat(d: Path) -> list[Path]:
 
 
 def seeds_amass(d: Path) -> list[Path]:
-    from test_motion_helpers import write_amass_npz
+    from support.motion import write_amass_npz
     m = _motion()
     ours = d / "ours.npz"
-    m.save_npz(ours)
+    write_amass(m, ours)
     return [ours, write_amass_npz(d / "clip_stageii.npz", m), write_amass_npz(d / "smplh.npz", m, smplh=True)]
 
 
 def seeds_lhm(d: Path) -> list[Path]:
     from avatar_studio.core.motion.lhm_json import save_lhm
-    from test_motion_helpers import write_lhm_folder
+    from support.motion import write_lhm_folder
     m = _motion(3).replace(frame="camera")
     return [save_lhm(m, d / "ours", _body()), write_lhm_folder(d / "nested", m)]
 
 
 def seeds_human3r(d: Path) -> list[Path]:
-    from test_motion_helpers import write_human3r_folder
+    from support.motion import write_human3r_folder
     body = _body()
     a, b = _motion(3).replace(frame="camera"), _motion(3).replace(frame="camera")
     c2w = np.tile(np.eye(4), (3, 1, 1))
@@ -118,13 +120,13 @@ def seeds_human3r(d: Path) -> list[Path]:
 
 
 def seeds_gvhmr(d: Path) -> list[Path]:
-    from test_motion_helpers import write_gvhmr_pt
+    from support.motion import write_gvhmr_pt
     m = _motion(4, hands=False)
     return [write_gvhmr_pt(d / "hmr4d_results.pt", m, m)]
 
 
 def seeds_motionx(d: Path) -> list[Path]:
-    from test_motion_helpers import write_motionx_npy
+    from support.motion import write_motionx_npy
     return [write_motionx_npy(d / "clip.npy", _motion(5))]
 
 
@@ -245,7 +247,7 @@ def seeds_cli(d: Path) -> list[Path]:
 def load_cli_info(path: Path):
     """`avatar-studio info PATH` in-process: exit 0, or exit 2 with one `error:` line; never the catch-all."""
     import contextlib
-    from avatar_studio.core.cli import main
+    from avatar_studio.cli.main import main
     from avatar_studio.core.errors import InputError
     err, out = io.StringIO(), io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):

@@ -26,13 +26,24 @@ class ExtraSites:
 
     Attributes:
         cam: [M,3] positions; cam_n: [M,3] unit normals; source: [M] index of the body site whose
-        skinning they borrow; uv: [M,2] photo pixel (this view) their colour comes from.
+        skinning they borrow; uv: [M,2] photo pixel (this view) their colour comes from;
+        joint: [M] wrist joint a held object's sites are rigidly attached to (-1: borrow the source's
+        skinning), or None for none.
     """
 
     cam: np.ndarray
     cam_n: np.ndarray
     source: np.ndarray
     uv: np.ndarray
+    joint: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.joint is None:
+            self.joint = np.full(self.cam.shape[0], -1, np.int64)
+
+    def subset(self, index: np.ndarray) -> "ExtraSites":
+        """The sites at `index` (bool mask or integer indices)."""
+        return ExtraSites(self.cam[index], self.cam_n[index], self.source[index], self.uv[index], self.joint[index])
 
     def __len__(self) -> int:
         return int(self.cam.shape[0])
@@ -116,20 +127,75 @@ def push_rim_to_mask(view: PhotoView, cam: np.ndarray, cam_n: np.ndarray, max_px
     return out, moved
 
 
-def depth_layers(view: PhotoView, cam: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def depth_layers(view: PhotoView, cam: np.ndarray, part: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per pixel of the view: front depth, back depth (inf/-inf where no site), and the indices of
-    the front-most and back-most sites ([h,w] each; -1 where none)."""
+    the front-most and back-most sites ([h,w] each; -1 where none).
+
+    With `part` ([N] body part per site) the back layer is the back of the front site's own part:
+    a hand raised in front of the face has the hand's thickness there, not the hand-to-nape span
+    (a shell built on that span becomes a stick from the hand to the back of the head).
+    """
     h, w = view.size
     iu, iv, z = pixel_of(view, cam)
     flat = iv * w + iu
     order = np.argsort(z)
     front = np.full(h * w, -1, np.int64)
     back = np.full(h * w, -1, np.int64)
-    back[flat[order]] = order            # later (farther) writes win
-    front[flat[order[::-1]]] = order[::-1]
+    front[flat[order[::-1]]] = order[::-1]   # later (nearer) writes win
+    if part is None:
+        back[flat[order]] = order            # later (farther) writes win
+    else:
+        n_parts = int(part.max()) + 1
+        per_part = np.full(h * w * n_parts, -1, np.int64)
+        per_part[(flat * n_parts + part)[order]] = order
+        has = front >= 0
+        back[has] = per_part[np.flatnonzero(has) * n_parts + part[front[has]]]
     zf = np.where(front >= 0, z[np.maximum(front, 0)], np.inf).reshape(h, w)
     zb = np.where(back >= 0, z[np.maximum(back, 0)], -np.inf).reshape(h, w)
     return zf, zb, front.reshape(h, w), back.reshape(h, w)
+
+
+def geodesic_nearest(region: np.ndarray, seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For every pixel of `region` the nearest `seeds` pixel along paths inside region | seeds
+    (8-neighbour steps), so a strand of hair beside an arm finds the head it grows from rather than
+    the arm across the gap. Pixels no path reaches get the straight-line nearest seed.
+
+    Args: region, seeds: [h,w] bool.
+    Returns: ([h,w] row and [h,w] column of the nearest seed, [h,w] path length in pixels; inf off
+    region|seeds and where no path).
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import dijkstra
+    h, w = region.shape
+    nodes = region | seeds
+    index = np.full(h * w, -1, np.int64)
+    flat_nodes = np.flatnonzero(nodes)
+    index[flat_nodes] = np.arange(flat_nodes.size)
+    grid = index.reshape(h, w)
+    rows, cols, wts = [], [], []
+    for dy, dx, cost in ((0, 1, 1.0), (1, 0, 1.0), (1, 1, 1.4142), (1, -1, 1.4142)):
+        a = grid[:h - dy, max(0, -dx):w - max(dx, 0)]
+        b = grid[dy:, max(dx, 0):w + min(dx, 0)]
+        ok = (a >= 0) & (b >= 0)
+        rows.append(a[ok])
+        cols.append(b[ok])
+        wts.append(np.full(int(ok.sum()), cost))
+    n = flat_nodes.size
+    graph = coo_matrix((np.concatenate(wts), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)).tocsr()
+    _, (ey, ex) = ndimage.distance_transform_edt(~seeds, return_indices=True)
+    src_y, src_x = ey.copy(), ex.copy()
+    dist_map = np.full(h * w, np.inf)
+    seed_nodes = index[np.flatnonzero(seeds)]
+    if seed_nodes.size and n:
+        dist, _, src = dijkstra(graph, directed=False, indices=seed_nodes, min_only=True,
+                                return_predecessors=True)
+        reached = src >= 0
+        at = flat_nodes[reached]
+        src_flat = flat_nodes[src[reached]]
+        src_y.flat[at], src_x.flat[at] = src_flat // w, src_flat % w
+        dist_map[at] = dist[reached]
+    return src_y, src_x, dist_map.reshape(h, w)
 
 
 def uncovered(view: PhotoView, covered: np.ndarray, min_blob: int = 6) -> np.ndarray:
@@ -143,16 +209,32 @@ def uncovered(view: PhotoView, covered: np.ndarray, min_blob: int = 6) -> np.nda
     return np.isin(lab, 1 + np.flatnonzero(sizes >= min_blob))
 
 
+# A region beyond the body is a held object (a bag, a box) when at least this share of where it
+# touches the body is a hand and it covers at least this area (square metres at the hand's depth).
+HELD_HAND_SHARE = 0.5
+HELD_MIN_AREA = 0.006
+HELD_MAX_HALF = 0.06      # metres: half thickness of a held object, at most
+
+
 def shell_depths(view: PhotoView, extra: np.ndarray, covered: np.ndarray, zf: np.ndarray, zb: np.ndarray,
-                 front_idx: np.ndarray, back_idx: np.ndarray) -> dict[str, np.ndarray]:
+                 front_idx: np.ndarray, back_idx: np.ndarray, part: np.ndarray | None = None,
+                 hand_joint: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Front/back depths of the shell over the `extra` [h,w] pixels.
 
+    Each extra pixel belongs to the body site it reaches first along the person's outline
+    (`geodesic_nearest`), and takes its depth and skinning from it. A connected region that touches
+    the body mostly at a hand and is large enough (`held_regions`) is a held object instead: a slab
+    at the hand's depth, rigidly attached to that hand's wrist.
+
+    Args: part [N] and hand_joint [N] (wrist joint of hand sites, -1 elsewhere) per body site, or None.
     Returns a dict of [K] arrays over the extra pixels: v, u (pixel indices), zf, zb (shell depths),
     src_f, src_b (body site indices to borrow skinning from), out_dir [K,2] (image direction away
-    from the body).
+    from the body), group (pixels of different groups are not joined by walls), joint (wrist joint
+    of a held object, -1 elsewhere).
     """
     d_body = ndimage.distance_transform_edt(~covered)
-    _, (by, bx) = ndimage.distance_transform_edt(front_idx < 0, return_indices=True)  # nearest pixel with a site
+    near = ndimage.binary_dilation(extra, iterations=4) & covered
+    by, bx, d_geo = geodesic_nearest(extra | near, (front_idx >= 0) & (near | extra))
     d_edge = ndimage.distance_transform_edt(extra)
     v, u = np.nonzero(extra)
     qy, qx = by[v, u], bx[v, u]
@@ -169,24 +251,82 @@ def shell_depths(view: PhotoView, extra: np.ndarray, covered: np.ndarray, zf: np
     px = centre / view.fx                              # metres per pixel at that depth
     reach = (d + e) * px
     half = np.sqrt(np.maximum(reach ** 2 - (d * px) ** 2, 0.0)) + 0.5 * (zb_q - zf_q) / 2 * (1 - r) ** 2
+    # ... but a region no thicker than it is wide: a strand of hair or a limb the fit missed, far
+    # from the body part it belongs to, is not a garment around that part (it became a fin
+    # reaching far behind the body).
+    half = np.minimum(half, np.maximum(e * px, (zb_q - zf_q) / 2))
     half = np.maximum(half, 0.004)
     out_dir = np.stack([u - qx, v - qy], 1).astype(np.float32)
     out_dir /= np.maximum(np.linalg.norm(out_dir, axis=1, keepdims=True), 1e-6)
-    return {"v": v, "u": u, "zf": centre - half, "zb": centre + half, "src_f": front_idx[qy, qx],
-            "src_b": back_idx[qy, qx], "out_dir": out_dir}
+    src_f, src_b = front_idx[qy, qx], back_idx[qy, qx]
+    group = np.zeros(v.size, np.int64) if part is None else part[np.maximum(src_f, 0)]
+    zf_out, zb_out = centre - half, centre + half
+    joint = np.full(v.size, -1, np.int64)
+    if hand_joint is not None:
+        for rows, wrist, site, z_hand in held_regions(view, extra, v, u, d_geo[v, u], src_f, hand_joint, centre):
+            e_r = e[rows]
+            width = (np.ptp(u[rows]) + 1) * z_hand / view.fx
+            height = (np.ptp(v[rows]) + 1) * z_hand / view.fx
+            thick = float(np.clip(0.18 * min(width, height), 0.015, HELD_MAX_HALF))
+            t = np.clip(e_r / max(0.5 * float(e_r.max()), 1.0), 0, 1)
+            h_r = np.maximum(thick * np.sqrt(t * (2 - t)), 0.004)
+            zf_out[rows], zb_out[rows] = z_hand - h_r, z_hand + h_r
+            src_f[rows], src_b[rows] = site, site
+            joint[rows] = wrist
+            group[rows] = 1000 + wrist
+    return {"v": v, "u": u, "zf": zf_out, "zb": zb_out, "src_f": src_f, "src_b": src_b, "out_dir": out_dir,
+            "group": group, "joint": joint}
+
+
+def held_regions(view: PhotoView, extra: np.ndarray, v: np.ndarray, u: np.ndarray, d_geo: np.ndarray,
+                 src: np.ndarray, hand_joint: np.ndarray, centre: np.ndarray
+                 ) -> list[tuple[np.ndarray, int, int, float]]:
+    """Connected regions of the `extra` pixels that a hand holds: where they touch the body (pixels
+    within 2.5 path pixels of a body site), at least `HELD_HAND_SHARE` of the contact is a hand, and
+    they cover at least `HELD_MIN_AREA` square metres at the hand's depth. Clothes and hair touch
+    the torso, legs or head along most of their contact; a bag hangs from a hand.
+
+    Args: v, u: [K] extra pixels; d_geo: [K] path length to their body site; src: [K] that site;
+    hand_joint: [N] wrist joint of each body site (-1 off the hands); centre: [K] mid depth there.
+    Returns: one (rows [R] into the K pixels, wrist joint, a hand site, the hand's depth) per region.
+    """
+    lab, n = ndimage.label(extra, structure=np.ones((3, 3)))
+    comp = lab[v, u]
+    out = []
+    for c in range(1, n + 1):
+        rows = np.flatnonzero(comp == c)
+        touch = rows[(d_geo[rows] <= 2.5) & (src[rows] >= 0)]
+        if touch.size < 3:
+            continue
+        wrists = hand_joint[src[touch]]
+        on_hand = wrists >= 0
+        if on_hand.mean() < HELD_HAND_SHARE:
+            continue
+        z_hand = float(np.median(centre[touch[on_hand]]))
+        if rows.size * (z_hand / view.fx) ** 2 < HELD_MIN_AREA:
+            continue
+        wrist = int(np.bincount(wrists[on_hand]).argmax())
+        site = int(src[touch[on_hand][wrists[on_hand] == wrist][0]])
+        out.append((rows, wrist, site, z_hand))
+    return out
 
 
 def _walls(view: PhotoView, sh: dict[str, np.ndarray], key: str, spacing: float, sign: float
            ) -> tuple[np.ndarray, np.ndarray]:
-    """Extra depths filling steep steps of one shell layer: ([W] pixel row into sh arrays, [W] z)."""
+    """Extra depths filling steep steps of one shell layer: ([W] pixel row into sh arrays, [W] z).
+    Steps between pixels of different groups (a hand in front of the face, a bag beside a leg) are
+    two surfaces, one in front of the other, and get no wall."""
     h, w = view.size
     zmap = np.full((h, w), np.nan, np.float32)
     zmap[sh["v"], sh["u"]] = sh[key]
+    gmap = np.full((h, w), -1, np.int64)
+    gmap[sh["v"], sh["u"]] = sh["group"]
     rows, zs = [], []
     for dv, du in ((0, 1), (0, -1), (1, 0), (-1, 0)):
         nb = np.roll(zmap, (-dv, -du), axis=(0, 1))
+        same = np.roll(gmap, (-dv, -du), axis=(0, 1))[sh["v"], sh["u"]] == sh["group"]
         step = (nb[sh["v"], sh["u"]] - sh[key]) * sign      # how much farther from the camera-side the neighbour is
-        step = np.where(np.isfinite(step), step, 0.0)
+        step = np.where(np.isfinite(step) & same, step, 0.0)
         k = np.clip((step / spacing).astype(np.int64), 0, 12)
         idx = np.repeat(np.arange(k.size), k)
         starts = np.cumsum(k) - k
@@ -196,15 +336,18 @@ def _walls(view: PhotoView, sh: dict[str, np.ndarray], key: str, spacing: float,
     return np.concatenate(rows), np.concatenate(zs).astype(np.float32)
 
 
-def extra_sites(view: PhotoView, cam: np.ndarray, spacing: float, stride: int = 1) -> ExtraSites:
+def extra_sites(view: PhotoView, cam: np.ndarray, spacing: float, stride: int = 1, part: np.ndarray | None = None,
+                hand_joint: np.ndarray | None = None) -> ExtraSites:
     """Shell sites over person pixels the body sites leave uncovered.
 
     Args:
         view: the photo view; cam: [N,3] body sites (camera frame, after `shrink_to_mask`).
         spacing: typical distance between body sites, metres (the walls use it).
         stride: keep every `stride`-th pixel row and column (to fit a Gaussian budget).
+        part: [N] body part per site (layers per part, see `depth_layers`), or None.
+        hand_joint: [N] wrist joint of sites on a hand, -1 elsewhere (held objects), or None.
     """
-    zf, zb, fi, bi = depth_layers(view, cam)
+    zf, zb, fi, bi = depth_layers(view, cam, part)
     covered = ndimage.binary_dilation(np.isfinite(zf), iterations=1)
     covered = ndimage.binary_closing(covered, iterations=2)
     extra = uncovered(view, covered)
@@ -217,7 +360,7 @@ def extra_sites(view: PhotoView, cam: np.ndarray, spacing: float, stride: int = 
     if not extra_s.any():
         return ExtraSites(np.zeros((0, 3), np.float32), np.zeros((0, 3), np.float32), np.zeros(0, np.int64),
                           np.zeros((0, 2), np.float32))
-    sh = shell_depths(view, extra, covered, zf, zb, fi, bi)
+    sh = shell_depths(view, extra, covered, zf, zb, fi, bi, part, hand_joint)
     keep = extra_s[sh["v"], sh["u"]]
     sh = {k: v[keep] for k, v in sh.items()}
     wall_f, wz_f = _walls(view, sh, "zf", spacing * stride, -1.0)
@@ -237,4 +380,5 @@ def extra_sites(view: PhotoView, cam: np.ndarray, spacing: float, stride: int = 
     src = np.where(layer == 1, sh["src_b"][rows], sh["src_f"][rows])
     src = np.where(src < 0, np.maximum(sh["src_f"][rows], sh["src_b"][rows]), src)
     ok = src >= 0
-    return ExtraSites(pts[ok], normals[ok].astype(np.float32), src[ok], np.stack([u, v], 1)[ok].astype(np.float32))
+    return ExtraSites(pts[ok], normals[ok].astype(np.float32), src[ok], np.stack([u, v], 1)[ok].astype(np.float32),
+                      sh["joint"][rows][ok])

@@ -285,15 +285,31 @@ class HeadFrame:
                    float(joints[15, 1]), float(joints[12, 1]))
 
 
+def hand_colours(rgb: np.ndarray, visible: np.ndarray, hand: np.ndarray, min_seen: int = 6) -> np.ndarray:
+    """[N,3] colours with each hand's unseen sites given the robust colour of its seen ones (skin or
+    glove), not the sleeve's or the torso's that propagation along the arm would bring.
+
+    Args: rgb [N,3]; visible [N] bool; hand [N] wrist joint of hand sites, -1 elsewhere.
+    """
+    out = rgb.copy()
+    for wrist in (20, 21):
+        on = hand == wrist
+        seen = on & visible
+        if seen.sum() >= min_seen:
+            out[on & ~visible] = robust_mean(rgb[seen])
+    return out
+
+
 def colour_sites(view: PhotoView, can: np.ndarray, can_n: np.ndarray, cam: np.ndarray, cam_n: np.ndarray,
-                 part: np.ndarray, head: HeadFrame, visible: np.ndarray | None = None
-                 ) -> tuple[np.ndarray, np.ndarray]:
+                 part: np.ndarray, head: HeadFrame, visible: np.ndarray | None = None,
+                 hand: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """RGB for N body sites.
 
     Args:
         can, can_n: [N,3] canonical positions and normals; cam, cam_n: [N,3] posed camera frame.
         part: [N] body part ids; head: canonical head landmarks.
         visible: [N] bool, or None to compute it.
+        hand: [N] wrist joint of the sites on a hand (-1 elsewhere), or None.
     Returns: ([N,3] rgb 0..1, [N] bool visible).
     """
     if visible is None:
@@ -304,6 +320,8 @@ def colour_sites(view: PhotoView, can: np.ndarray, can_n: np.ndarray, cam: np.nd
     rgb[visible] = bilinear(clean, uvz[visible, 0], uvz[visible, 1])
     rgb = propagate(can, part, visible, rgb)
     rgb = unseen_garment_colours(can, part, visible, rgb)
+    if hand is not None:
+        rgb = hand_colours(rgb, visible, hand)
     crown = crown_colour(*crown_colours(view, clean, can, cam, part, head))
     rgb = head_back_colours(can, part, visible, rgb, crown, head)
     return rgb, visible

@@ -286,10 +286,21 @@ def grabcut_iterate(rgb: np.ndarray, label: np.ndarray, hard_bg: np.ndarray, har
     return label.reshape(h, w)
 
 
-def refine_with_grabcut(image: np.ndarray, prior: np.ndarray, step: StepHook | None = None) -> np.ndarray:
+HEM_BAND = 0.02      # of the person's height: how far beyond a learned mask GrabCut may add a hem
+HAND_REACH = 0.08    # of the person's height: a region this near a hand may be something it holds
+
+
+def refine_with_grabcut(image: np.ndarray, prior: np.ndarray, step: StepHook | None = None,
+                        hands: np.ndarray | None = None) -> np.ndarray:
     """Add to a learned [H,W] soft person mask what it tends to miss (a held bag, a loose hem):
     GrabCut on a crop around it, the prior's core as definite person, returning the union of the
-    prior and the GrabCut regions that touch it ([H,W] float32)."""
+    prior and the GrabCut regions that touch it ([H,W] float32).
+
+    With `hands` ([K,2] input pixels of the wrists, from landmarks) an added region far from both
+    hands only keeps its part within `HEM_BAND` of the prior's outline: in a cluttered room GrabCut
+    also takes the furniture that touches the person's outline, and a loose hem or sleeve is thin,
+    while what reaches farther out is held (and so touches a hand) or is not the person's.
+    """
     ys, xs = np.nonzero(prior > 0.5)
     if ys.size == 0:
         return prior
@@ -309,9 +320,21 @@ def refine_with_grabcut(image: np.ndarray, prior: np.ndarray, step: StepHook | N
     add = np.zeros_like(grown)
     person_area = float((p > 0.5).sum())
     near = ndimage.binary_dilation(p > 0.5, iterations=2)
+    rows = np.nonzero((p > 0.5).any(axis=1))[0]
+    height = float(rows[-1] - rows[0] + 1) if rows.size else float(h)
+    s = h / (y1 - y0)
+    hand_disc = None
+    if hands is not None:
+        yy, xx = np.mgrid[0:h, 0:w] + 0.5
+        hand_disc = np.zeros((h, w), bool)
+        for u, v in np.asarray(hands, np.float32):
+            hand_disc |= np.hypot(xx - (u - x0) * s, yy - (v - y0) * s) < HAND_REACH * height
+        hem = ndimage.distance_transform_edt(~(p > 0.5)) <= max(2.0, HEM_BAND * height)
     for i in range(1, n + 1):
         blob = lab == i
         if (blob & near).any() and not (blob & border).any() and blob.sum() < 0.35 * person_area:
+            if hand_disc is not None and not (blob & hand_disc).any():
+                blob &= hem
             add |= blob
     out = prior.copy()
     big = _resize_float(add.astype(np.float32), y1 - y0, x1 - x0)
@@ -475,13 +498,16 @@ def classical_mask(image: np.ndarray, step: StepHook | None = None) -> np.ndarra
 
 
 # --------------------------------------------------------------------------------- front door
-def person_mask(image: np.ndarray, *, method: str = "auto", step: StepHook | None = None) -> MaskResult:
+def person_mask(image: np.ndarray, *, method: str = "auto", step: StepHook | None = None,
+                hands: np.ndarray | None = None) -> MaskResult:
     """Find the one person in an [H,W,3|4] uint8 image.
 
     Args:
         method: "auto" (alpha, then mediapipe when installed, then GrabCut), "alpha", "mediapipe"
             or "grabcut".
         step: progress/cancel hook.
+        hands: [K,2] input pixels of the wrists when landmarks found them, else None (what GrabCut
+            may add to a learned mask far from the outline must touch a hand, see `refine_with_grabcut`).
     Raises:
         InputError: no person, several people, or the requested method is unavailable.
     """
@@ -496,7 +522,7 @@ def person_mask(image: np.ndarray, *, method: str = "auto", step: StepHook | Non
         from . import mp_backend
         if mp_backend.available():
             soft = clean_soft_mask(mp_backend.segment(image))
-            soft = clean_soft_mask(refine_with_grabcut(image, soft, step))
+            soft = clean_soft_mask(refine_with_grabcut(image, soft, step, hands))
             return MaskResult(soft, "mediapipe", ["mask from mediapipe selfie segmentation, refined by GrabCut"])
         if method == "mediapipe":
             raise InputError("The landmark models (mediapipe) are not installed; install them with "
@@ -511,3 +537,42 @@ def person_mask(image: np.ndarray, *, method: str = "auto", step: StepHook | Non
                              f"installing them may help: {INSTALL_HINT}") from None
         raise
     return MaskResult(mask, "grabcut", notes + ["mask from classical GrabCut segmentation"])
+
+
+# ------------------------------------------------------------------------------ edge refinement
+EDGE_MARGIN = 0.85   # an edge pixel is background when its colour is this much nearer the background's
+
+
+def _local_mean(rgb: np.ndarray, where: np.ndarray, sigma: float) -> np.ndarray:
+    """[h,w,3] mean colour of the `where` [h,w] bool pixels around every pixel (a Gaussian window of
+    `sigma` pixels; beyond the window's reach, the nearest such pixel's colour)."""
+    wgt = ndimage.gaussian_filter(where.astype(np.float32), sigma)
+    acc = np.stack([ndimage.gaussian_filter(rgb[..., c] * where, sigma) for c in range(3)], -1)
+    mean = acc / np.maximum(wgt, 1e-6)[..., None]
+    if where.any():
+        _, (iy, ix) = ndimage.distance_transform_edt(~where, return_indices=True)
+        far = wgt < 1e-3
+        mean[far] = rgb[iy[far], ix[far]]
+    return mean.astype(np.float32)
+
+
+def background_edge(rgb: np.ndarray, mask: np.ndarray, band_px: float, ring_px: float = 4.0) -> np.ndarray:
+    """[h,w] bool: person pixels within `band_px` of the outline whose colour is nearer the local
+    background than the local person colour: a soft or slightly loose mask's fringe of wall, floor
+    or sky (a two-class colour model per neighbourhood: the background from a ring just outside the
+    outline, the person from a ring just inside the band).
+
+    Args: rgb: [h,w,3] float 0..1; mask: [h,w] bool person.
+    """
+    d_in = ndimage.distance_transform_edt(mask)
+    d_out = ndimage.distance_transform_edt(~mask)
+    bg_ring = ~mask & (d_out >= 1.5) & (d_out <= 1.5 + ring_px)
+    fg_ring = mask & (d_in > band_px) & (d_in <= band_px + ring_px)
+    if not bg_ring.any() or not fg_ring.any():
+        return np.zeros_like(mask)
+    sigma = band_px + ring_px
+    bg = _local_mean(rgb, bg_ring, sigma)
+    fg = _local_mean(rgb, fg_ring, sigma)
+    d_bg = np.linalg.norm(rgb - bg, axis=-1)
+    d_fg = np.linalg.norm(rgb - fg, axis=-1)
+    return mask & (d_in <= band_px) & (d_bg < EDGE_MARGIN * d_fg)

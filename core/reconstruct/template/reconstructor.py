@@ -18,13 +18,13 @@ from ...avatar import Avatar, Rig
 from ...body.model import BodyModel, default_body_model
 from ...errors import InputError
 from ...gaussians import GaussianSet
-from ..base import CancelToken, Diagnostics, Progress, ProgressCallback, ReconstructionResult, check_image
+from ..base import CancelToken, Diagnostics, Progress, StageProgress, ReconstructionResult, check_image
 from .clothing import ExtraSites, extra_sites, push_rim_to_mask, shrink_to_mask
 from .colour import HeadFrame, bilinear, colour_sites, crown_colour, crown_colours, fill_outside
 from .fit import HEIGHT_PRIOR_M, BodyRig, FitInput, FitResult, fit_body
 from .hair import HairPanel, hair_panel
 from .keypoints import detect_landmarks, from_view, to_view
-from .mask import person_mask
+from .mask import background_edge, person_mask
 from .samples import Sites, body_sites, rotate_normals_back, to_camera, unpose
 from .surface import face_areas_normals, local_spacing, mean_spacing, surfels
 from .view import PhotoView, inset, inset_metres, make_view, person_box
@@ -44,6 +44,52 @@ EXTRA_SHARE = 0.2   # at most this share of the Gaussians goes to clothing and h
 HAIR_SHARE = 0.05   # at most this share goes to long hair behind the back
 STAGES = [("mask", 0.15), ("keypoints", 0.03), ("fit", 0.42), ("surface", 0.1), ("clothing", 0.1),
           ("colour", 0.12), ("canonical", 0.08)]
+
+
+EDGE_BAND = 0.007   # of the colour view's long side: how far inside the outline the edge is checked
+
+
+def refine_view_edge(view: PhotoView) -> PhotoView:
+    """The view with the outline's fringe of background-coloured pixels taken out of its mask
+    (see `mask.background_edge`), so that neither shell sites nor colours come from them."""
+    from dataclasses import replace
+    inside = view.mask > 0.5
+    bad = background_edge(view.rgb, inside, max(2.0, EDGE_BAND * max(view.size)))
+    return replace(view, mask=np.where(bad, 0.0, view.mask).astype(np.float32)) if bad.any() else view
+
+
+def hand_points(kp: np.ndarray) -> np.ndarray:
+    """[K,2] input pixels on the hands from [22,3] keypoints: each detected wrist, and a point a
+    hand's length past it along the forearm (a held bag's handles are in the fist, below the wrist)."""
+    out = []
+    for wrist, elbow in ((20, 18), (21, 19)):
+        if kp[wrist, 2] > 0:
+            out.append(kp[wrist, :2])
+            if kp[elbow, 2] > 0:
+                out.append(kp[wrist, :2] + 0.6 * (kp[wrist, :2] - kp[elbow, :2]))
+    return np.asarray(out, np.float32).reshape(-1, 2)
+
+
+def hand_joints(sites: Sites) -> np.ndarray:
+    """[N] wrist joint (20 left, 21 right) of the sites on a hand (most of their skinning on the
+    wrist and fingers), -1 for the rest."""
+    out = np.full(len(sites), -1, np.int64)
+    for wrist, fingers in ((20, range(25, 40)), (21, range(40, 55))):
+        on = np.isin(sites.skin_idx, [wrist, *fingers])
+        out[(sites.skin_w * on).sum(1) > 0.5] = wrist
+    return out
+
+
+def extra_skinning(sites: Sites, extras: ExtraSites) -> tuple[np.ndarray, np.ndarray]:
+    """([M,4] joint indices, [M,4] weights) of the shell sites: each borrows its body site's, and a
+    held object's sites hang rigidly from their wrist."""
+    idx, w = sites.skin_idx[extras.source].copy(), sites.skin_w[extras.source].copy()
+    held = extras.joint >= 0
+    idx[held] = 0
+    idx[held, 0] = extras.joint[held]
+    w[held] = 0.0
+    w[held, 0] = 1.0
+    return idx, w
 
 
 class TemplateReconstructor:
@@ -95,17 +141,18 @@ class TemplateReconstructor:
         return self._rig
 
     # ------------------------------------------------------------------------------- run
-    def run(self, image: np.ndarray, *, progress: ProgressCallback | None = None,
+    def run(self, image: np.ndarray, *, progress: Progress | None = None,
             cancel: CancelToken | None = None) -> ReconstructionResult:
         """Reconstruct from an [H,W,3] or [H,W,4] uint8 image (RGBA alpha = person mask)."""
-        prog = Progress(STAGES, progress, cancel)
+        prog = StageProgress(STAGES, progress, cancel)
         prog.stage("mask", 0.0)
         image = check_image(image)
         notes: list[str] = []
-        found = person_mask(image, method=self.mask_method, step=lambda f: prog.stage("mask", f))
+        kp, world, note = detect_landmarks(image, self.keypoint_method)   # the mask uses the hands
+        hands = None if kp is None else hand_points(kp)
+        found = person_mask(image, method=self.mask_method, step=lambda f: prog.stage("mask", f), hands=hands)
         notes += found.notes
         prog.stage("keypoints", 0.0)
-        kp, world, note = detect_landmarks(image, self.keypoint_method)
         notes.append(note)
         focal = max(image.shape[:2]) / (2 * np.tan(np.radians(self.fov_y_deg) / 2))
         box = person_box(found.mask)
@@ -115,12 +162,15 @@ class TemplateReconstructor:
                                 self.seed)
         prog.stage("surface", 0.6)
         view = make_view(image, found.mask, focal, self.colour_side, box)
+        if found.method != "alpha":   # an alpha matte is exact; a segmentation's edge may hold background
+            view = refine_view_edge(view)
         prog.stage("clothing", 0.0)
         sites, moved, extras, extra_skin = self._fit_outline(view, sites, fit.betas)
         spacing = self._spacing(fit.betas, len(sites))
         prog.stage("colour", 0.0)
         head = HeadFrame.from_joints(self.body.rest_joints(fit.betas))
-        rgb, visible = colour_sites(view, sites.can, sites.can_n, sites.cam, sites.cam_n, sites.part, head)
+        rgb, visible = colour_sites(view, sites.can, sites.can_n, sites.cam, sites.cam_n, sites.part, head,
+                                    hand=hand_joints(sites))
         clean = fill_outside(view.rgb, view.mask > 0.5)
         extra_rgb = bilinear(clean, extras.uv[:, 0], extras.uv[:, 1])
         prog.stage("colour", 0.7)
@@ -139,7 +189,7 @@ class TemplateReconstructor:
 
     # ----------------------------------------------------------------------------- stages
     def _fit(self, image: np.ndarray, mask: np.ndarray, kp: np.ndarray | None, focal: float,
-             box: tuple[int, int, int, int], prog: Progress, world: np.ndarray | None = None
+             box: tuple[int, int, int, int], prog: StageProgress, world: np.ndarray | None = None
              ) -> tuple[FitResult, PhotoView]:
         """Fit the body on a small crop around the person (`world`: [22,4] 3D landmarks or None)."""
         prog.stage("fit", 0.0)
@@ -168,7 +218,7 @@ class TemplateReconstructor:
                                                  max_px=max(2, round(0.015 * view.size[0])))
             moved |= pushed
         extras = self._extras(inner, sites, spacing, int(self.num_gaussians * EXTRA_SHARE))
-        extra_skin = sites.skin_idx[extras.source], sites.skin_w[extras.source]
+        extra_skin = extra_skinning(sites, extras)
         keep = self._body_subset(len(sites), min(len(sites), self.num_gaussians - len(extras)))
         return sites.subset(keep), moved[keep], extras, extra_skin
 
@@ -198,11 +248,11 @@ class TemplateReconstructor:
         """Shell sites within `budget`: coarser pixel strides until they fit, then subsampled."""
         extras = None
         for stride in (1, 2, 3, 4, 6):
-            extras = extra_sites(view, sites.cam, spacing, stride)
+            extras = extra_sites(view, sites.cam, spacing, stride, sites.part, hand_joints(sites))
             if len(extras) <= budget:
                 return extras
         keep = np.random.default_rng(0).choice(len(extras), budget, replace=False)
-        return ExtraSites(extras.cam[keep], extras.cam_n[keep], extras.source[keep], extras.uv[keep])
+        return extras.subset(keep)
 
     def _assemble(self, sites: Sites, moved: np.ndarray, extras: ExtraSites, extra_skin: tuple[np.ndarray, np.ndarray],
                   rgb: np.ndarray, extra_rgb: np.ndarray, rel, fit: FitResult, spacing: float,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...gaussians import GaussianSet, normalize_quats
+from ...gaussians import GaussianSet
+from ...rotations import normalize_quats
 from ...skinning import dense_to_sparse_weights
 
 
