@@ -353,9 +353,9 @@ def test_motion_edit_undo_redo(window, dancing):
     aa = dancing.motion.full_pose()[12, 18]
     assert np.allclose(np.degrees(aa), (0, -60, 0), atol=0.5)
     assert dancing.keys[18] == [12]   # the key marker lives on the item, and undoes with the edit
-    window.act_undo.trigger()
+    window.edit_menu.act_undo.trigger()
     assert 18 not in dancing.keys
-    window.act_redo.trigger()
+    window.edit_menu.act_redo.trigger()
     assert dancing.keys[18] == [12]
     while window.undo_stack.canUndo() and "Reconstruct" not in window.undo_stack.undoText() \
             and "Load motion" not in window.undo_stack.undoText():
