@@ -16,13 +16,13 @@ window = window_fixture((1000, 700))
 
 def _avatar_item(rng):
     from avatar_studio.core.avatar import Avatar, Rig
-    from avatar_studio.core.scene import SceneItem
+    from avatar_studio.core.scene import AvatarItem
     n = 200
     idx = rng.integers(0, 22, (n, 4)).astype(np.int32)
     w = rng.uniform(0.1, 1.0, (n, 4)).astype(np.float32)
     g = random_gaussians(n, rng)
     rig = Rig(idx, w / w.sum(1, keepdims=True))
-    return SceneItem(name="subject", avatar=Avatar(g.replace(means=g.means * 0.3), rig))
+    return AvatarItem(name="subject", avatar=Avatar(g.replace(means=g.means * 0.3), rig))
 
 
 def test_content_decides_what_a_dropped_file_is(window, tmp_path, rng, body):

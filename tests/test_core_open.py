@@ -185,9 +185,9 @@ def test_l4gm_npy_and_a_renamed_l4gm_npz(tmp_path, rng):
 # ------------------------------------------------------------------ projects
 def test_project(tmp_path, rng, body):
     from avatar_studio.core.project import save_project
-    from avatar_studio.core.scene import Scene, SceneItem
+    from avatar_studio.core.scene import Scene, SplatsItem
     scene = Scene(body)
-    scene.add(SceneItem(name="dots", gaussians=random_gaussians(20, rng)))
+    scene.add(SplatsItem(name="dots", gaussians=random_gaussians(20, rng)))
     path = save_project(tmp_path / "p.avsproj", scene)
     assert _kind(path) == ("project", "avsproj")
     loaded, data = open_path(path, scene=Scene(body)).value
