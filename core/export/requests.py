@@ -14,14 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
+from ..jobs import Progress
 
 if TYPE_CHECKING:  # heavy (torch)
     from ..scene import Scene, SceneItem
 
-Progress = Callable[[str, float], None]
 VIDEO_FORMATS = ("mp4", "webm", "gif", "png")
 PLY_MODES = ("canonical", "frame", "range")
 

@@ -8,7 +8,8 @@ import numpy as np
 
 from ..errors import InputError
 from ..gaussians import GaussianSet
-from .model import GaussianSequence, MemorySource, Progress, gaussian_nbytes
+from ..jobs import FrameProgress
+from .model import GaussianSequence, MemorySource, gaussian_nbytes
 from .sources import load_sequence
 from .writers import _write_npz, write_frame_folder, _write_zip
 
@@ -32,7 +33,7 @@ def _frame_indices(num_frames: int, frames) -> tuple[np.ndarray, int]:
 
 def bake_avatar(avatar: "Avatar", body: "BodyModel", motion: "Motion", frames=None, *, out: str | Path | None = None,
                 format: str = "ply_folder", frame_format: str = "ply", batch: int = 8,
-                progress: Progress | None = None, max_memory_bytes: int = 2 << 30) -> GaussianSequence:
+                progress: FrameProgress | None = None, max_memory_bytes: int = 2 << 30) -> GaussianSequence:
     """Pose `avatar` on every selected motion frame and return the result as a sequence.
 
     frames: None (all), a slice (its step divides the fps) or a list of motion frame indices.

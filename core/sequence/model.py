@@ -12,7 +12,7 @@ import re
 import threading
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable, Iterable, Iterator, Protocol, Sequence
+from typing import Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
 
@@ -24,7 +24,6 @@ from ..io.safe import excerpt, loads_json
 DEFAULT_FPS = 30.0
 DEFAULT_CACHE_BYTES = 512 << 20
 FRAME_EXTENSIONS = (".ply", ".spz", ".splat", ".ksplat")
-Progress = Callable[[int, int], None]
 def natural_key(name: str) -> list:
     """Sort key that orders 'frame2' before 'frame10'."""
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]

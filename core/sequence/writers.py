@@ -21,7 +21,8 @@ from ..errors import InputError
 from ..gaussians import GaussianSet
 from ..io.atomic import atomic_dir, atomic_path, temp_prefix
 from .l4gm import L4GM_COLUMNS, NPZ_FORMAT_TAG, gaussians_to_l4gm
-from .model import GaussianSequence, Progress
+from ..jobs import FrameProgress
+from .model import GaussianSequence
 
 
 def _frame_file_name(index: int, total: int, frame_format: str) -> str:
@@ -48,7 +49,7 @@ def _check_replaceable_folder(path: Path) -> None:
 
 
 def write_frame_folder(path: Path, frames: Iterable[GaussianSet], total: int, fps: float, frame_format: str = "ply",
-                       progress: Progress | None = None) -> Path:
+                       progress: FrameProgress | None = None) -> Path:
     """Write `total` frames as frame0001.ply, ... plus manifest.json (SuperSplat's PLY-sequence playback reads
     it) into folder `path`, atomically (the whole folder appears at once; an existing one is replaced only
     when it holds nothing but such frames). The one frame-folder writer: sequence exports and posed-PLY
@@ -70,7 +71,7 @@ def write_frame_folder(path: Path, frames: Iterable[GaussianSet], total: int, fp
 
 
 def _write_zip(path: Path, frames: Iterable[GaussianSet], total: int, fps: float, frame_format: str,
-               progress: Progress | None) -> Path:
+               progress: FrameProgress | None) -> Path:
     from ..io.formats import write_gaussians
     names = []
     with atomic_path(path, suffix=".zip") as tmp, tempfile.TemporaryDirectory(
@@ -111,7 +112,7 @@ def _npy_header_bytes(dtype: np.dtype, shape: tuple) -> bytes:
 
 
 def _write_npz(path: Path, frames: Iterable[GaussianSet], counts: np.ndarray, k: int, fps: float,
-               progress: Progress | None) -> Path:
+               progress: FrameProgress | None) -> Path:
     """Stream frames into our uncompressed npz in one pass (SH rest goes through a temporary file)."""
     t, n = len(counts), int(counts.max(initial=0))
     pad_row = np.zeros(L4GM_COLUMNS, np.float32)
@@ -150,7 +151,7 @@ def _write_npz(path: Path, frames: Iterable[GaussianSet], counts: np.ndarray, k:
 
 
 def export_sequence(seq: GaussianSequence, path: str | Path, format: str = "ply_folder", *,
-                    frame_format: str = "ply", progress: Progress | None = None) -> Path:
+                    frame_format: str = "ply", progress: FrameProgress | None = None) -> Path:
     """Write every frame of `seq`, atomically.
 
     format: "ply_folder" (frame0001.ply, … plus manifest.json: SuperSplat's PLY-sequence playback reads
