@@ -6,6 +6,6 @@
 - `synthetic_video`: renders a synthetic person performing a motion (motion-capture tests);
 - `evaluate`: motion-capture error measures (MPJPE, PA-MPJPE, foot slide).
 
-Nothing in `core`, `app` or `cli` imports this package (tests/test_core_no_qt.py checks it), and it is
+Nothing in `core`, `app` or `cli` imports this package (tests/test_layers.py checks it), and it is
 not part of the installed product (pyproject.toml does not list it).
 """

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # test_app_helpers: display and Qt's GL set-up
+sys.path.insert(0, str(HERE.parent))  # support.app: display and Qt's GL set-up
 
 
 def _window(view_factory):
@@ -39,9 +39,9 @@ def _window(view_factory):
     docks = win.findChildren(QDockWidget)
     win.resizeDocks(docks, [250, 290], Qt.Orientation.Horizontal)
     win.show()
-    from test_app_helpers import wait_until
+    from support.app import wait_until
     wait_until(lambda: win.windowHandle() is not None and win.windowHandle().isExposed(), 10, what="the window")
-    from test_app_helpers import pump
+    from support.app import pump
     pump(0.3)
     return win, view
 
@@ -61,7 +61,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--frames", type=int, default=120)
     args = ap.parse_args()
-    from test_app_helpers import app  # noqa: E402 - sets up the display and Qt's GL configuration
+    from support.app import app  # noqa: E402 - sets up the display and Qt's GL configuration
     app()
     from PySide6.QtGui import QImage, QPainter
     from PySide6.QtOpenGLWidgets import QOpenGLWidget

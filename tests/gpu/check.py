@@ -221,7 +221,7 @@ def install(ctx: Ctx) -> dict[str, Any]:
 # --------------------------------------------------------------------------- steps
 def cuda_test_files() -> list[str]:
     """Test files holding CUDA-marked tests (so that GUI-only modules are not even collected)."""
-    return sorted(str(p.relative_to(REPO)) for p in (REPO / "tests").glob("test_*.py")
+    return sorted(str(p.relative_to(REPO)) for p in (REPO / "tests").rglob("test_*.py")
                   if "pytest.mark.cuda" in p.read_text(errors="replace"))
 
 

@@ -100,8 +100,8 @@ def step_build(args: argparse.Namespace) -> dict:
 
 # --------------------------------------------------------------------------- parity
 def _parity_module() -> Any:
-    """tests/test_render_parity.py, whose scenes are the parity scenes."""
-    spec = importlib.util.spec_from_file_location("avatar_gpu_parity_scenes", TESTS_DIR / "test_render_parity.py")
+    """tests/core/render/test_render_parity.py, whose scenes are the parity scenes."""
+    spec = importlib.util.spec_from_file_location("avatar_gpu_parity_scenes", TESTS_DIR / "core" / "render" / "test_render_parity.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod

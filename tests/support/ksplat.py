@@ -1,5 +1,5 @@
 """A `.ksplat` writer for tests: the exact layout of GaussianSplats3D 0.4.x `SplatBuffer` (format 0.1), as
-its PLY -> ksplat converter writes it (see tests/test_formats_ksplat.py for what each level keeps)."""
+its PLY -> ksplat converter writes it (see tests/core/io/test_formats_ksplat.py for what each level keeps)."""
 from __future__ import annotations
 
 import struct

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from support import random_gaussians
-from test_app_helpers import non_background_fraction, pump, requires_display, wait_until
+from support.app import non_background_fraction, pump, requires_display, wait_until
 
 pytestmark = [requires_display, pytest.mark.gui]
 
@@ -14,7 +14,7 @@ pytestmark = [requires_display, pytest.mark.gui]
 @pytest.fixture
 def raster(tmp_path):
     """A shown RasterViewport on the CPU rasterizer, drawing a posed, rigged avatar."""
-    from test_app_helpers import app
+    from support.app import app
     from avatar_studio.core.avatar import Avatar, Rig
     from avatar_studio.core.render.rendering import probe_cpu
     from avatar_studio.core.scene import AvatarItem, Scene

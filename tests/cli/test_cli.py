@@ -120,7 +120,7 @@ def test_console_script_is_installed_and_fails_cleanly(tmp_path):
 
 def test_commands_load_neither_the_window_nor_qt():
     """Only the launcher reaches into `app`: building every command's parser and running `info` load no Qt."""
-    motion = pathlib.Path(__file__).resolve().parents[1] / "resources" / "motions" / "walk.npz"
+    motion = pathlib.Path(__file__).resolve().parents[2] / "resources" / "motions" / "walk.npz"
     code = ("import sys\nfrom avatar_studio.cli.main import main\nfrom avatar_studio.cli.parser import build_parser\n"
             f"build_parser()\ncode = main(['info', {str(motion)!r}])\n"
             "bad = sorted(m for m in sys.modules if m.startswith(('avatar_studio.app', 'PySide6', 'pyqtgraph')))\n"

@@ -18,7 +18,7 @@ import pytest
 from avatar_studio.core.io.atomic import TEMP_TAG
 from avatar_studio.core.motion.amass import write_amass
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 SIGNALS = [signal.SIGKILL, signal.SIGTERM, signal.SIGINT]
 
 

@@ -12,7 +12,7 @@ from avatar_studio.core.errors import InputError, StudioError
 from avatar_studio.core.open import classify, open_path
 from support import random_gaussians
 
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real-data"
+REAL = Path(__file__).resolve().parents[2].parent / "shared" / "real-data"
 PNG = RESOURCES_DIR / "icons" / "avatar-studio-64.png"
 
 

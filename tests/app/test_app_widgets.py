@@ -8,7 +8,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from test_app_helpers import requires_display, wait_until
+from support.app import requires_display, wait_until
 
 # ---------------------------------------------------------------------- Qt-free parts
 from avatar_studio.app.settings import check_lhm_model_dir, check_lhm_prior_dir, check_smplx_dir
@@ -88,8 +88,8 @@ def test_orbit_camera():
 
 def test_job_progress_success_failure_and_cancel_within_a_second():
     pytest.importorskip("PySide6")
-    from test_app_helpers import app
-    if __import__("test_app_helpers").DISPLAY is None:
+    from support.app import app
+    if __import__("support.app", fromlist=["DISPLAY"]).DISPLAY is None:
         pytest.skip("no display")
     app()
     from avatar_studio.app.jobs import JobManager
@@ -137,9 +137,9 @@ def test_job_progress_success_failure_and_cancel_within_a_second():
 
 @pytest.fixture
 def qt_app():
-    if __import__("test_app_helpers").DISPLAY is None:
+    if __import__("support.app", fromlist=["DISPLAY"]).DISPLAY is None:
         pytest.skip("no display")
-    from test_app_helpers import app
+    from support.app import app
     return app()
 
 

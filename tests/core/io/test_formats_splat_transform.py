@@ -26,7 +26,7 @@ from avatar_studio.core.rotations import normalize_quats, quat_to_rotmat
 from avatar_studio.core.io.formats import read_gaussians, write_gaussians
 from avatar_studio.core.io.orientation import rotate_gaussians
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 TOOL = REPO / "tests" / "tools" / "node_modules" / "@playcanvas" / "splat-transform" / "bin" / "cli.mjs"
 NODE = shutil.which("node")
 REAL = REPO.parent / "shared" / "real-data" / "splats"

@@ -14,7 +14,7 @@ from avatar_studio.core.motion.conventions import rest_joints_of
 from avatar_studio.core.motion.fidelity import measure
 from avatar_studio.core.motion.retarget import resolve_mapping, retarget_bvh
 
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real-data" / "motion"
+REAL = Path(__file__).resolve().parents[3].parent / "shared" / "real-data" / "motion"
 
 # file -> (rig class, is it a walk?)
 FILES = {

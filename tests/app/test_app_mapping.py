@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from test_app_helpers import pump, requires_display, wait_until, window_fixture
+from support.app import pump, requires_display, wait_until, window_fixture
 
 pytestmark = [requires_display, pytest.mark.gui]
 

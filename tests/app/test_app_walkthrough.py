@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from support import random_gaussians
-from test_app_helpers import pump, requires_display
+from support.app import pump, requires_display
 
 pytestmark = [requires_display, pytest.mark.gui]
 
 
 @pytest.fixture
 def qt_app():
-    from test_app_helpers import app
+    from support.app import app
     return app()
 
 
@@ -77,7 +77,7 @@ def _no_questions(win) -> None:
     win._ask = lambda *a, **k: pytest.fail(f"unexpected question: {a[:2]}")
 
 
-window = __import__("test_app_helpers").window_fixture(configure=_no_questions)
+window = __import__("support.app", fromlist=["window_fixture"]).window_fixture(configure=_no_questions)
 
 
 def _small_avatar(body, n: int = 2000, seed: int = 0):
@@ -260,7 +260,7 @@ def test_curves_dock_only_with_a_motion_and_not_under_the_side_docks(window):
 
 # ---------------------------------------------------------------------- errors and readouts
 def test_several_bad_files_dropped_at_once_are_all_listed(window, tmp_path):
-    from test_app_helpers import drop_files, wait_until
+    from support.app import drop_files, wait_until
     bad = {"broken.ply": b"ply\nformat ascii 1.0\nelement", "broken.npz": b"PK\x03\x04garbage",
            "broken.bvh": b"HIERARCHY\nROOT"}
     for name, data in bad.items():
@@ -280,7 +280,7 @@ def test_several_bad_files_dropped_at_once_are_all_listed(window, tmp_path):
 
 
 def test_status_bar_names_the_renderer_that_draws(window):
-    from test_app_helpers import wait_until
+    from support.app import wait_until
     wait_until(lambda: not window.viewport._awaiting_probe, 60, what="the renderer probes")
     pump(0.05)
     drawing = window.viewport.renderer_label
@@ -355,7 +355,7 @@ def test_fps_readout_during_slow_playback(qt_app):
 def test_recovered_session_comes_back_as_its_project(window, tmp_path):
     import shutil
     from PySide6.QtWidgets import QMessageBox
-    from test_app_helpers import wait_until
+    from support.app import wait_until
     from avatar_studio.app.undo import PlacementEdit
     _fresh_scene(window)
     item = _add_dancer(window)
@@ -382,7 +382,7 @@ def test_recovered_session_comes_back_as_its_project(window, tmp_path):
 def test_first_export_does_not_default_into_the_apps_own_folders(window, tmp_path):
     from avatar_studio import RESOURCES_DIR
     from avatar_studio import SAMPLE_MOTION
-    from test_app_helpers import drop_files, wait_until
+    from support.app import drop_files, wait_until
     _fresh_scene(window)
     item = _add_dancer(window)
     window.settings.export_dir = ""
@@ -527,7 +527,7 @@ def test_dragging_files_over_the_window_shows_where_they_go(window, tmp_path):
 
 
 def test_lhm_without_folders_is_explained_in_the_windows_words(window, tmp_path):
-    from test_app_helpers import generated_photo, wait_until
+    from support.app import generated_photo, wait_until
     old = window.settings.reconstructor, window.settings.lhm_model_dir, window.settings.lhm_prior_dir
     window.settings.reconstructor, window.settings.lhm_model_dir, window.settings.lhm_prior_dir = "lhm", "", ""
     try:
@@ -544,7 +544,7 @@ def test_lhm_without_folders_is_explained_in_the_windows_words(window, tmp_path)
 
 def test_a_renamed_file_error_says_it_once(window, tmp_path):
     from avatar_studio import RESOURCES_DIR
-    from test_app_helpers import drop_files, wait_until
+    from support.app import drop_files, wait_until
     fake = tmp_path / "dance.npz"
     fake.write_bytes((RESOURCES_DIR / "icons" / "avatar-studio-64.png").read_bytes())  # a PNG renamed .npz
     window.last_error = ""

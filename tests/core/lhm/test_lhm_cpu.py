@@ -13,7 +13,7 @@ from avatar_studio.core.lhm.checkpoint import filter_state_dict
 from avatar_studio.core.lhm.cost import StageClock, dit_flops, format_eta, stage_flops, vit_flops
 from avatar_studio.core.lhm.quant import quantize_linears_int8
 
-FIX = Path(__file__).parent / "fixtures" / "lhm"
+FIX = Path(__file__).resolve().parents[2] / "fixtures" / "lhm"
 PARITY_TOL = 1e-3  # the bound for the default path; it holds at ~1e-6
 INT8_MAX_ERR = 0.15  # opt-in int8 differs: measured here 7e-2 (rotation), 1e-2 (rgb), 8e-3 (offset); see README
 

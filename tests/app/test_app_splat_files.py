@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from support import random_gaussians
-from test_app_helpers import requires_display, wait_until, window_fixture
+from support.app import requires_display, wait_until, window_fixture
 
 pytestmark = [requires_display, pytest.mark.gui]
 

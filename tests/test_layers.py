@@ -154,6 +154,20 @@ def test_no_import_cycles():
     assert not found, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in found)
 
 
+def test_tests_share_helpers_through_support_only():
+    """Helpers live in tests/support: no test file imports conftest or another test module."""
+    offenders = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        if "node_modules" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else [])
+            offenders += [f"{path.relative_to(ROOT)}:{node.lineno} -> {n}" for n in names
+                          if n.split(".")[0] == "conftest" or n.split(".")[0].startswith("test_")]
+    assert not offenders, "import helpers from tests/support instead:\n" + "\n".join(offenders)
+
+
 def test_the_guard_sees_every_form_of_import(tmp_path, monkeypatch):
     """A core module that imports the app relatively, by importlib or __import__, or names a job target
     string, is caught; so is a plain Qt import, and a cycle."""

@@ -10,7 +10,7 @@ from avatar_studio.core.gaussians import GaussianSet
 from avatar_studio.core.render.base import Camera
 from avatar_studio.core.render.reference import ReferenceRenderer, psnr, random_gaussians
 
-GOLDEN = Path(__file__).parent / "fixtures" / "render" / "golden_small.png"
+GOLDEN = Path(__file__).resolve().parents[2] / "fixtures" / "render" / "golden_small.png"
 MIN_PSNR = 35.0
 
 

@@ -10,7 +10,7 @@ from avatar_studio.core.errors import ModelFileError
 from avatar_studio.core.lhm import LHMConfig, dino_variant
 from avatar_studio.core.lhm.manifest import dumps, key_shapes, manifest, parameter_count
 
-FIX = Path(__file__).parent / "fixtures" / "lhm"
+FIX = Path(__file__).resolve().parents[2] / "fixtures" / "lhm"
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from avatar_studio.core.errors import StudioError
 from avatar_studio.core.rotations import quat_to_rotmat
 from avatar_studio.core.io.formats import FORMATS, read_gaussians, sniff_path, write_gaussians
 
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real-data" / "splats"
+REAL = Path(__file__).resolve().parents[3].parent / "shared" / "real-data" / "splats"
 NEGATIVE = {"adobe__colors.ply", "gs3d_pr477__bunny_2k.ply", "gshairlod__donut_color.ply", "brush__init.ply"}
 SPLAT_SUFFIXES = (".ply", ".spz", ".splat", ".ksplat", ".sog", ".glb")
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from test_app_helpers import (drop_files, generated_photo, non_background_fraction, pump,
+from support.app import (drop_files, generated_photo, non_background_fraction, pump,
                               requires_display, wait_until, window_fixture)
 
 pytestmark = [requires_display, pytest.mark.gui]
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # The README's screenshot is refreshed only on request (AVATAR_STUDIO_UPDATE_DOCS=1), so a test run
 # never dirties the checkout; otherwise it lands in the gitignored bench output folder.
 SCREENSHOT = (ROOT / "resources" / "docs" if os.environ.get("AVATAR_STUDIO_UPDATE_DOCS")
@@ -139,7 +139,7 @@ def test_viewport_moves_to_the_cpu_rasterizer_on_software_gl(window, dancing):
 def test_fps_readout_in_status_bar(window, dancing):
     """The viewport's readout (fps, frame time, splats, size, renderer) shows in the status bar, not
     over the GL widget, and the View menu toggles it."""
-    from test_app_helpers import pump
+    from support.app import pump
     vp = window.viewport
     assert not [c for c in vp.children() if c.isWidgetType() and c.isVisible()], "widgets over the viewport"
     for f in range(6):

@@ -18,7 +18,7 @@ from avatar_studio.core.export.glb import (KHR_SPLAT, SPLAT_OPACITY, SPLAT_ROTAT
                                            build_glb, export_glb, render_textured_mesh)
 from avatar_studio.core.render.base import Camera
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 TOOLS = ROOT / "tests" / "tools"
 DANCE = SAMPLE_MOTION
 

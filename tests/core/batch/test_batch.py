@@ -21,7 +21,7 @@ from avatar_studio.core.batch.results import RESULTS_NAME
 from avatar_studio.core.batch.runner import sweep_temps
 from avatar_studio.core.errors import BackendUnavailableError, InputError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 PHOTOS = RESOURCES_DIR / "photos"
 MOTIONS = RESOURCES_DIR / "motions"
 TINY = dict(size=(64, 64), frames=5, gaussians=2000, renderer="cpu")

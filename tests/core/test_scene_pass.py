@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from support import random_gaussians
-from test_app_helpers import requires_display
+from support.app import requires_display
 
 W, H, FPS, FRAME = 320, 240, 10.0, 5
 AZIMUTH, ELEVATION = 20.0, 8.0
@@ -94,7 +94,7 @@ def _cli_export(files: tuple[Path, Path], renderer_name: str, tmp: Path) -> np.n
 def _viewport_frame(scene, anim, renderer_name: str) -> np.ndarray:
     """What the window's viewport shows at the export frame's time, looking through its camera
     (grid off, the export's background)."""
-    from test_app_helpers import app, pump, wait_until
+    from support.app import app, pump, wait_until
     from avatar_studio.core.camera import OrbitCamera
     from avatar_studio.app.viewport import RasterViewport, Viewport
     app()

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from test_app_helpers import requires_display, wait_until, window_fixture
+from support.app import requires_display, wait_until, window_fixture
 
 pytestmark = [requires_display, pytest.mark.gui]
 

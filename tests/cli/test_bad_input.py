@@ -22,7 +22,7 @@ from PIL import Image
 from avatar_studio.core.errors import InputError
 from avatar_studio.core.reconstruct.base import load_image
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _png_header_only(width: int, height: int) -> bytes:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from avatar_studio.core.mocap import landmarks
-from test_app_helpers import pump, requires_display, wait_until, window_fixture
+from support.app import pump, requires_display, wait_until, window_fixture
 
 pytestmark = [requires_display, pytest.mark.gui,
               pytest.mark.skipif(not landmarks.available(), reason="mediapipe 0.10.21 not installed")]

@@ -13,7 +13,7 @@ from avatar_studio.core.lhm import LHMConfig, LHMNetwork
 from avatar_studio.core.lhm.checkpoint import filter_state_dict, load_network
 from avatar_studio.core.lhm.preprocess import sapiens_input
 
-FIX = Path(__file__).parent / "fixtures" / "lhm"
+FIX = Path(__file__).resolve().parents[2] / "fixtures" / "lhm"
 TOL = 1e-4
 
 
