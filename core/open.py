@@ -64,13 +64,14 @@ def what_opens() -> str:
     """One sentence listing what the studio opens (for messages)."""
     from .io.formats import FORMATS
     splats = ", ".join(sorted({e for f in FORMATS if f.can_read for e in f.extensions if e.count(".") == 1}))
-    return (f"It opens photos ({', '.join(PHOTO_EXTENSIONS[:3])}, …), avatars and splat files ({splats}, a SOG "
-            f"folder), motions (AMASS .npz, BVH, LHM or Human3R folders, GVHMR .pt, Motion-X .npy), Gaussian "
-            f"sequences (a folder of frames, an L4GM .npz or .npy, a .zip) and projects ({PROJECT_SUFFIX}).")
+    # compact: it follows a file name and a reason, and the whole message stays a short one (< 400 characters)
+    return (f"It opens photos ({', '.join(PHOTO_EXTENSIONS[:2])}, …), splats and avatars ({splats}, SOG folders), "
+            f"motions (.npz, .bvh, .pt, .npy, LHM/Human3R folders), sequences (.npz, .npy, .zip, frame folders) "
+            f"and projects ({PROJECT_SUFFIX}).")
 
 
 def _unknown(path: Path, why: str, listing: bool = True) -> InputError:
-    return InputError(f"{excerpt(path.name or str(path), 100)} is not a file Avatar Studio can read ({why})."
+    return InputError(f"{excerpt(path.name or str(path), 40)} is not a file Avatar Studio can read ({why})."
                       + (" " + what_opens() if listing else ""))
 
 
@@ -210,8 +211,9 @@ def _classify_zip(path: Path, members: dict[str, zipfile.ZipInfo]) -> Classified
     frames = _frame_extensions()
     if any(n.lower().endswith(frames) for n in names):
         return _named(Classified("sequence", "zip", path), ".zip", "a zip of splat frames")
-    found = ", ".join(excerpt(n, 30) for n in sorted(names)[:6]) or "nothing"
-    raise _unknown(path, f"a zip archive holding {found}; no project, motion or Gaussian sequence")
+    found = ", ".join(excerpt(n, 30) for n in sorted(names)[:4]) + (", …" if len(names) > 4 else "") or "nothing"
+    # the members say what it holds; the listing of what opens would make the message too long to read
+    raise _unknown(path, f"a zip archive holding {found}; no project, motion or Gaussian sequence", listing=False)
 
 
 def _named(found: Classified, suffix: str, what: str) -> Classified:

@@ -175,3 +175,31 @@ def test_ctrl_c_during_start_up_prints_one_line(delay):
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert "Traceback" not in err and len(lines) == 1, err[-800:]
     assert proc.returncode in (130, 2), (proc.returncode, err)  # 2: it finished first ("error: ... not found")
+
+
+@pytest.mark.parametrize("name", ["seq.npz", "seq.dat", "n" * 150 + ".npz"])
+def test_front_door_refuses_an_unknown_zip_in_a_short_message(tmp_path, name):
+    """Fuzzing core.open: a zip of unknown members (a damaged L4GM npz, a zip of frames named .npz) was
+    refused in 400-500 characters: the member names plus the whole list of what opens."""
+    from avatar_studio.core.open import classify, open_path
+    path = tmp_path / name
+    with zipfile.ZipFile(path, "w") as zf:
+        for i in range(9):
+            zf.writestr(f"frame{i:04d}_with_a_long_descriptive_member_name.spz.npy", b"not an array")
+    for call in (classify, open_path):
+        with pytest.raises(InputError, match="a zip archive holding frame0000") as err:
+            call(path)
+        message = str(err.value)
+        assert len(message) < 400 and "\n" not in message, message
+        assert message.count("frame0") == 4 and ", …" in message  # four members quoted, the rest elided
+
+
+def test_front_door_refuses_unknown_content_in_a_short_message(tmp_path):
+    """The same for a file of unknown content under a long name: the listing of what opens stays short."""
+    from avatar_studio.core.open import classify
+    path = tmp_path / ("x" * 200 + ".json")
+    path.write_text('{"neither": "a motion", "nor": "splats"}')
+    with pytest.raises(InputError, match="is not a file Avatar Studio can read") as err:
+        classify(path)
+    assert len(str(err.value)) < 400, str(err.value)
+    assert ".avsproj" in str(err.value)  # it still says what opens

@@ -313,8 +313,8 @@ _OPEN_FILES: list[tuple[Callable[[Path], list[Path]], str]] = [
 # content, or says how to name the file. The mutation then follows the (wrong) name, e.g. bytes, not npz.
 _OPEN_MISNAMED: list[tuple[Callable[[Path], list[Path]], str]] = [
     (seeds_image, "photo.jpg"), (seeds_image, "photo.npz"), (seeds_project, "scene.zip"),
-    (seeds_avatar, "avatar.dat"), (seeds_ply, "splats.bin"), (_splat_seeds(".spz"), "splats.ply"),
-    (_splat_seeds(".splat"), "splats.json"), (seeds_ksplat, "splats"), (_splat_seeds(".sog"), "splats.zip"),
+    (seeds_avatar, "avatar.dat"), (seeds_ply, "splats.bin"), (_splat_seeds(".spz"), "splats.splat"),
+    (_splat_seeds(".spz"), "splats.json"), (seeds_ksplat, "splats"), (_splat_seeds(".sog"), "splats.zip"),
     (_splat_seeds(".glb"), "splats.bvh"), (seeds_amass, "motion.zip"), (seeds_motionx, "motion.dat"),
     (seeds_bvh, "motion.txt"), (_sequence_seeds("npz", "seq.npz"), "seq.dat"),
     (seeds_sequence_npy, "seq.ply"), (_sequence_seeds("zip", "seq.zip", "spz"), "seq.npz"),
