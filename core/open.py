@@ -268,6 +268,8 @@ def classify(path: str | Path) -> Classified:
             return Classified("motion", "motionx", path)
         if _is_l4gm_shape(shape):
             return _named(Classified("sequence", "l4gm_npy", path), ".npy", "an L4GM Gaussian sequence")
+        if shape is None:
+            raise _unknown(path, "a .npy array whose header is damaged", listing=False)
         raise _unknown(path, f"an array of shape {excerpt(shape)}; a Motion-X motion is (T, {MOTIONX_COLUMNS}) "
                              f"and an L4GM sequence (T, N, {L4GM_COLUMNS})")
     if lower.endswith(".json"):

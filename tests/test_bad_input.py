@@ -203,3 +203,34 @@ def test_front_door_refuses_unknown_content_in_a_short_message(tmp_path):
         classify(path)
     assert len(str(err.value)) < 400, str(err.value)
     assert ".avsproj" in str(err.value)  # it still says what opens
+
+
+def test_front_door_names_a_damaged_npy_header_not_shape_none(tmp_path):
+    """Fuzzing core.open: an .npy whose header is damaged was 'an array of shape None'."""
+    from avatar_studio.core.open import classify
+    path = tmp_path / "motion.dat"
+    path.write_bytes(b"\x93NUMPY\x01\x00\x10\x00{'descr': <f4'   " + bytes(64))
+    with pytest.raises(InputError, match=r"motion\.dat .*a \.npy array whose header is damaged") as err:
+        classify(path)
+    assert "None" not in str(err.value)
+
+
+def _names_once(message: str, name: str) -> None:
+    assert message.count(name) == 1 and ".)." not in message, message
+
+
+def test_a_damaged_amass_or_human3r_npz_is_named_once(tmp_path):
+    """Fuzzing core.open: a frame that is no zip read 'smpl/0.npz is not a readable npz file (0.npz is not a
+    readable archive (File is not a zip file).).' - the reader's message wrapped in one naming the file again."""
+    from avatar_studio.core.motion.amass import load_amass
+    from avatar_studio.core.motion.human3r import load_human3r
+    bad = tmp_path / "clip.npz"
+    bad.write_bytes(b"PK\x03\x04 this is no zip archive at all")
+    with pytest.raises(InputError, match=r"clip\.npz is not a readable archive") as err:
+        load_amass(bad)
+    _names_once(str(err.value), "clip.npz")
+    (tmp_path / "run" / "smpl").mkdir(parents=True)
+    (tmp_path / "run" / "smpl" / "000001.npz").write_bytes(bad.read_bytes())
+    with pytest.raises(InputError, match=r"smpl/000001\.npz is not a readable archive") as err:
+        load_human3r(tmp_path / "run")
+    _names_once(str(err.value), "000001.npz")

@@ -350,10 +350,11 @@ def seeds_open_folders(d: Path) -> list[Path]:
 
 
 def load_open(path: Path):
-    """`core.open`: classify, then open with the reader of that kind; a sequence's first frames are read too."""
+    """`core.open` as the window's open/drop calls it: classify, then open with the reader of that kind (a
+    motion made playable); a sequence's first frames are read too."""
     from avatar_studio.core.open import classify, open_path
     found = classify(path)
-    opened = open_path(path)
+    opened = open_path(path, playable=True)
     same = {opened.kind, found.kind} <= {"avatar", "splats"} or opened.kind == found.kind
     if not same or opened.format != found.format:
         raise RuntimeError(f"classify said {found.kind}/{found.format}, open_path {opened.kind}/{opened.format}")
