@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError, StudioError
-from .io.safe import excerpt
+from .io.safe import excerpt, file_members
 
 KINDS = ("photo", "project", "avatar", "splats", "motion", "sequence")
 PHOTO_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
@@ -103,7 +103,7 @@ def _zip_members(path: Path) -> dict[str, zipfile.ZipInfo] | None:
     """The members of a zip archive (npz, project, zip of frames), or None when it is not one."""
     try:
         with zipfile.ZipFile(path) as zf:
-            return {i.filename: i for i in zf.infolist() if not i.is_dir()}
+            return {i.filename: i for i in file_members(zf)}
     except (zipfile.BadZipFile, OSError, EOFError, ValueError):
         return None
 

@@ -45,7 +45,7 @@ from .errors import InputError
 from .gaussians import GaussianSet, rgb_to_sh0, sh0_to_rgb
 from .io.atomic import atomic_dir, atomic_path, temp_prefix
 from .io.safe import (MAX_JSON_BYTES, MAX_MEMBER_BYTES as MAX_INFLATED_BYTES, array_from_npy, excerpt, loads_json,
-                      open_zip, read_bytes_limited, read_member, require_regular_file, short_error)
+                      file_members, open_zip, read_bytes_limited, read_member, require_regular_file, short_error)
 
 if TYPE_CHECKING:
     from .avatar import Avatar
@@ -552,7 +552,7 @@ def _load_folder(path: Path) -> tuple[FrameSource, float | None]:
 def _load_zip(path: Path) -> tuple[FrameSource, float | None]:
     label = excerpt(path.name)
     with open_zip(path, label) as zf:
-        names = [i.filename for i in zf.infolist() if not i.is_dir()]
+        names = [i.filename for i in file_members(zf)]
         manifest_name = next((n for n in names if n.rsplit("/", 1)[-1] == "manifest.json"), None)
         manifest = (_read_manifest(read_member(zf, manifest_name, label, MAX_JSON_BYTES), manifest_name)
                     if manifest_name else {})
