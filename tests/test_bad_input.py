@@ -234,3 +234,20 @@ def test_a_damaged_amass_or_human3r_npz_is_named_once(tmp_path):
     with pytest.raises(InputError, match=r"smpl/000001\.npz is not a readable archive") as err:
         load_human3r(tmp_path / "run")
     _names_once(str(err.value), "000001.npz")
+
+
+@pytest.mark.parametrize("rate", [1e-45, 0.01, 2e4])
+def test_an_amass_frame_rate_out_of_range_is_refused_at_load(tmp_path, rate):
+    """Fuzzing amass_npz: mocap_frame_rate 1e-45 was read as a motion, and writing it back resampled to
+    30 fps asked numpy for ~1e46 frames (ValueError: Maximum allowed size exceeded)."""
+    from avatar_studio.core.motion.amass import load_amass
+    from support.motion import smooth_motion, write_amass_npz
+    path = write_amass_npz(tmp_path / "clip.npz", smooth_motion(4))
+    data = dict(np.load(path))
+    data["mocap_frame_rate"] = np.array(rate)
+    np.savez(path, **data)
+    with pytest.raises(InputError, match=r"clip\.npz: frame rate must be between 0\.1 and 10000"):
+        load_amass(path)
+    data["mocap_frame_rate"] = np.array(0.5)  # slow but real: still read
+    np.savez(path, **data)
+    assert load_amass(path).fps == 0.5
