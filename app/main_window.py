@@ -38,7 +38,6 @@ from .messages import APP_NAME, MessagesMixin
 from .settings import StudioSettings, check_smplx_dir
 from .startup import CpuRendererProbe, Warmup, initial_size, limit_torch_threads
 
-NEIGHBOUR_GAP_M = 0.25  # space left between a new avatar and the one beside it
 
 
 class MainWindow(MessagesMixin, FileDropMixin, QMainWindow):
@@ -77,7 +76,6 @@ class MainWindow(MessagesMixin, FileDropMixin, QMainWindow):
         self.use_process_worker = (os.environ.get("AVATAR_STUDIO_INPROCESS") != "1"
                                    and not getattr(sys, "frozen", False))
         self.process_worker: Any = None
-        self.keys: dict[int, dict[int, list[int]]] = {}  # item uid -> joint -> keyed frames (curve markers)
         self._bounds_cache: tuple | None = None
         self._ground_key: tuple | None = None
         self.autosave = Autosave(self, autosave_dir)
@@ -309,7 +307,7 @@ class MainWindow(MessagesMixin, FileDropMixin, QMainWindow):
     def sync_curves(self) -> None:
         item = self.scene.selected
         motion = item.motion if item is not None else None
-        self.curves.set_motion(motion, self.keys.get(item.uid) if item is not None else None)
+        self.curves.set_motion(motion, item.keys if item is not None and item.kind == "avatar" else None)
         self.curves.set_frame(self.scene.frame)
         self.motion_panel.set_item(item)
         self._show_curves(motion is not None and not self._curves_user_closed)
@@ -328,20 +326,16 @@ class MainWindow(MessagesMixin, FileDropMixin, QMainWindow):
                 and self.curves_dock.isHidden() != visible:
             self._curves_user_closed = not visible
 
-    def _items_key(self) -> tuple:
-        return tuple((i.uid, id(i.avatar), id(i.motion), id(i.gaussians), id(i.sequence), i.visible)
-                     for i in self.scene.items)
-
     def _update_ground(self) -> None:
         """Put the grid under the lowest visible point; re-measured when items or motions change (not
         when an item is merely moved, so dragging an avatar up does not drag the floor along)."""
-        if self.scene.items and self._items_key() != self._ground_key:
-            self._ground_key = self._items_key()
+        if self.scene.items and self.scene.content_key != self._ground_key:
+            self._ground_key = self.scene.content_key
             self.viewport.ground_y = float(self.scene_bounds()[0][1])
 
     def scene_bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """`Scene.bounds()` (it poses every Gaussian on the CPU), remembered until the scene changes."""
-        key = (self.scene.time, self._items_key(), tuple(i.placement.matrix().tobytes() for i in self.scene.items))
+        key = (self.scene.time, self.scene.revision)
         if self._bounds_cache is None or self._bounds_cache[0] != key:
             self._bounds_cache = (key, self.scene.bounds())
         return self._bounds_cache[1]
@@ -421,32 +415,18 @@ class MainWindow(MessagesMixin, FileDropMixin, QMainWindow):
             self.when_ready(lambda opener=opener, path=path: opener(path))
 
     def add_item(self, item: Any, text: str | None = None) -> None:
-        """Add an item (undoable). A new avatar stands beside the ones already there, not inside them."""
-        from .undo import AddItem, unique_name
+        """Add an item (undoable). Where it stands is the scene's decision (`Scene.place_new`)."""
+        from .undo import AddItem
         first = not self.scene.items
-        item.name = unique_name(self.scene.items, item.name)
+        item.name = self.scene.unique_name(item.name)
         if item.avatar is not None:
             item.avatar.name = item.name
-        others = [i for i in self.scene.items if i.kind == item.kind]
-        if others and item.placement.is_identity():
-            # Beside the rightmost neighbour with a gap, measured on the splats (T-pose arms included).
-            right = max(self._x_extent(i)[1] for i in others)
-            item.placement.translation = np.array([right + NEIGHBOUR_GAP_M - self._x_extent(item)[0], 0.0, 0.0],
-                                                  np.float32)
+        others = self.scene.place_new(item)
         self.undo_stack.push(AddItem(self.scene, item, text))
         if first or not self.first_item_framed or others:
             self.first_item_framed = True
             self.frame_all()
         self.item_added.emit(item)
-
-    def _x_extent(self, item: Any) -> tuple[float, float]:
-        """(left, right) world x of an item's splats now (robust: ignores the outermost 0.5 %)."""
-        g = item.gaussians_at(self.scene.body_for(item), self.scene.time)  # None while hidden
-        if g is None or not len(g):
-            x = float(item.placement.translation[0])
-            return x - 0.45, x + 0.45
-        lo, hi = np.percentile(g.means[:, 0], [0.5, 99.5])
-        return float(lo), float(hi)
 
     # ================================================================== closing
     def terminate(self) -> None:

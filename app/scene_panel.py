@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayo
                                QListWidgetItem, QPushButton, QVBoxLayout, QWidget)
 
 from .icons import icon
-from .undo import PlacementEdit, RemoveItem, Rename, SetVisible, index_of
+from .undo import PlacementEdit, RemoveItem, Rename, SetVisible
 
 
 
@@ -131,7 +131,7 @@ class ScenePanel(QWidget):
                 it.setToolTip(self._tooltip(item))
                 self.list.addItem(it)
             sel = self.scene.selected
-            self.list.setCurrentRow(index_of(self.scene.items, sel) if sel is not None else -1)
+            self.list.setCurrentRow(self.scene.index_of(sel) if sel is not None else -1)
         self._show_selected()
 
     @staticmethod

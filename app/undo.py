@@ -1,5 +1,6 @@
 """Undoable changes to the scene model. Every edit the GUI makes to the scene goes through one of these
 commands on the window's QUndoStack, so Edit ▸ Undo/Redo covers motion edits, placement and items.
+Commands change the scene only through its methods (which bump revisions and emit the events).
 
 Commands hold whole before/after values (motions are small: 55×3 floats a frame), which keeps undo exact.
 """
@@ -13,36 +14,23 @@ from PySide6.QtGui import QUndoCommand
 PLACEMENT_MERGE_ID = 1001
 
 
-def unique_name(items: list, name: str, exclude: Any = None) -> str:
-    """`name`, or `name (2)`, `name (3)`... so no two items in the scene list share a label."""
-    taken = {i.name for i in items if i is not exclude}
-    if name not in taken:
-        return name
-    n = 2
-    while f"{name} ({n})" in taken:
-        n += 1
-    return f"{name} ({n})"
-
-
-def index_of(items: list, item: Any) -> int:
-    """Position of `item` in `items` by identity, or -1 (scene items are dataclasses holding arrays, so
-    `==`, `in` and `list.index` would compare their arrays)."""
-    return next((n for n, i in enumerate(items) if i is item), -1)
-
-
 class MotionEdit(QUndoCommand):
-    """Replace an avatar's motion (trim, mirror, smooth, root lock, key override, retime, new motion)."""
+    """Replace an avatar's motion (trim, mirror, smooth, root lock, key override, retime, new motion), and
+    its key markers with it when given."""
 
-    def __init__(self, scene: Any, item: Any, new_motion: Any, text: str) -> None:
+    def __init__(self, scene: Any, item: Any, new_motion: Any, text: str, keys: dict | None = None) -> None:
+        """`keys`: the item's key markers after the edit (None: unchanged; {}: cleared, a new motion)."""
         super().__init__(text)
         self.scene, self.item = scene, item
         self.old, self.new = item.motion, new_motion
+        self.old_keys = {j: list(f) for j, f in item.keys.items()} if keys is not None else None
+        self.new_keys = keys
 
     def redo(self) -> None:
-        self.scene.set_motion(self.item, self.new)
+        self.scene.set_motion(self.item, self.new, self.new_keys)
 
     def undo(self) -> None:
-        self.scene.set_motion(self.item, self.old)
+        self.scene.set_motion(self.item, self.old, self.old_keys)
 
 
 class PlacementEdit(QUndoCommand):
@@ -73,8 +61,7 @@ class PlacementEdit(QUndoCommand):
         return True
 
     def _apply(self, placement) -> None:
-        self.item.placement = copy.deepcopy(placement)
-        self.scene.changed(self.item)
+        self.scene.set_placement(self.item, placement)
 
     def redo(self) -> None:
         self._apply(self.new)
@@ -89,12 +76,10 @@ class SetVisible(QUndoCommand):
         self.scene, self.item, self.visible = scene, item, visible
 
     def redo(self) -> None:
-        self.item.visible = self.visible
-        self.scene.changed(self.item)
+        self.scene.set_visible(self.item, self.visible)
 
     def undo(self) -> None:
-        self.item.visible = not self.visible
-        self.scene.changed(self.item)
+        self.scene.set_visible(self.item, not self.visible)
 
 
 class FlipUpsideDown(QUndoCommand):
@@ -107,8 +92,7 @@ class FlipUpsideDown(QUndoCommand):
 
     def redo(self) -> None:
         from ..core.io.orientation import flip_upside_down
-        self.item.gaussians = flip_upside_down(self.item.gaussians)
-        self.scene.changed(self.item)
+        self.scene.set_gaussians(self.item, flip_upside_down(self.item.gaussians))
 
     undo = redo
 
@@ -129,30 +113,23 @@ class RemoveItem(QUndoCommand):
     def __init__(self, scene: Any, item: Any) -> None:
         super().__init__(f"Remove {item.name}")
         self.scene, self.item = scene, item
-        self.index = index_of(scene.items, item)
+        self.index = scene.index_of(item)
 
     def redo(self) -> None:
-        self.scene.remove(self.item)
+        self.index = self.scene.remove(self.item)
 
     def undo(self) -> None:
-        self.scene.add(self.item)
-        # restore the original order
-        items = self.scene.items
-        del items[index_of(items, self.item)]
-        items.insert(min(max(self.index, 0), len(items)), self.item)
-        self.scene.events.emit("items", items)
+        self.scene.add(self.item, index=self.index)  # back where it was
 
 
 class Rename(QUndoCommand):
     def __init__(self, scene: Any, item: Any, name: str) -> None:
         super().__init__(f"Rename {item.name}")
         self.scene, self.item, self.old = scene, item, item.name
-        self.new = unique_name(scene.items, name, exclude=item)
+        self.new = scene.unique_name(name, exclude=item)
 
     def redo(self) -> None:
-        self.item.name = self.new
-        self.scene.changed(self.item)
+        self.scene.rename(self.item, self.new)
 
     def undo(self) -> None:
-        self.item.name = self.old
-        self.scene.changed(self.item)
+        self.scene.rename(self.item, self.old)

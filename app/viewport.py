@@ -1,5 +1,6 @@
-"""The 3D viewport: a widget that asks `core.render` for the splats and draws a ground grid and a
-skeleton overlay around them. Two widgets share one core (`_ViewportCore`) and one interface:
+"""The 3D viewport: a widget that draws the scene through the core's scene pass (`ScenePass` ->
+`renderer.composite` into the widget's target, as exports do) with a ground grid and a skeleton
+overlay around it. Two widgets share one core (`_ViewportCore`) and one interface:
 `Viewport` (a QOpenGLWidget: the GLSL and gsplat back-ends) and `RasterViewport` (a plain QWidget
 painting the CPU rasterizer's image with QPainter: no GL composition of the window, which costs ~20 ms
 a frame on llvmpipe). `create_viewport` picks one for the renderer asked for.
@@ -17,8 +18,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 from PySide6.QtCore import QPoint, Qt, QTimer, Signal
@@ -26,87 +26,15 @@ from PySide6.QtGui import QMouseEvent, QWheelEvent
 from PySide6.QtOpenGLWidgets import QOpenGLWidget
 from PySide6.QtWidgets import QWidget
 
-from ..core.render.base import Camera
+from ..core.camera import VIEWS, Camera, OrbitCamera, gl_projection  # noqa: F401 - re-exported
+
+if TYPE_CHECKING:
+    from ..core.render.draw import DrawList
 
 INTERACTIVE_SCALE = 0.5  # resolution factor while the camera moves
 SETTLE_MS = 180          # full resolution this long after the last camera move
 MIN_PLAYBACK_SCALE = 0.5  # during playback the resolution may drop this far to keep the frame rate
 SCALING_MUST_SAVE = 0.5   # ...but only while that saves at least half of the pixels' share of the paint time
-VIEWS = {"front": (0.0, 5.0), "side": (90.0, 5.0), "back": (180.0, 5.0), "left": (-90.0, 5.0),
-         "top": (0.0, 89.0)}
-
-
-# ---------------------------------------------------------------------- camera (Qt-free)
-@dataclass
-class OrbitCamera:
-    """Turntable camera around `target` (Y up); azimuth 0 looks at the subject's front (+Z)."""
-
-    target: np.ndarray = field(default_factory=lambda: np.array([0.0, 0.0, 0.0]))
-    distance: float = 3.5
-    azimuth: float = 15.0
-    elevation: float = 5.0
-    fov_y: float = 35.0
-
-    def camera(self, width: int, height: int) -> Camera:
-        near = max(self.distance * 0.01, 0.01)
-        return Camera.orbit(self.target, self.distance, self.azimuth, self.elevation, fov_y_deg=self.fov_y,
-                            width=max(1, width), height=max(1, height), near=near, far=self.distance * 20 + 50)
-
-    def orbit(self, d_azimuth: float, d_elevation: float) -> None:
-        self.azimuth = (self.azimuth + d_azimuth + 180.0) % 360.0 - 180.0
-        self.elevation = float(np.clip(self.elevation + d_elevation, -89.0, 89.0))
-
-    def pan(self, dx_px: float, dy_px: float, height_px: int) -> None:
-        """Move the target so the scene follows the mouse by (dx, dy) pixels."""
-        view = self.camera(16, 16).view
-        right, down = view[0, :3].astype(np.float64), view[1, :3].astype(np.float64)
-        metres_per_px = 2 * self.distance * np.tan(np.radians(self.fov_y) / 2) / max(height_px, 1)
-        self.target = self.target - (dx_px * right + dy_px * down) * metres_per_px
-
-    def zoom(self, factor: float) -> None:
-        self.distance = float(np.clip(self.distance * factor, 0.05, 500.0))
-
-    def zoom_at(self, factor: float, x_px: float, y_px: float, width: int, height: int) -> None:
-        """Zoom towards the pixel (x_px, y_px) of a width×height view: the point under it on the plane
-        through the target (facing the camera) stays under it, as in most 3D tools."""
-        before = self.distance
-        self.zoom(factor)
-        cam = self.camera(width, height)
-        view = cam.view.astype(np.float64)
-        right, down = view[0, :3], view[1, :3]
-        # pixel -> offset from the target on its plane, at the old distance
-        offset = ((x_px - cam.cx) / cam.fx * right + (y_px - cam.cy) / cam.fy * down) * before
-        self.target = self.target + (1.0 - self.distance / before) * offset
-
-    def frame(self, lo: np.ndarray, hi: np.ndarray, aspect: float = 1.0, margin: float = 1.0) -> None:
-        """Fit the box [lo, hi] in view, keeping the viewing direction."""
-        lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
-        self.target = (lo + hi) / 2
-        radius = max(float(np.linalg.norm(hi - lo)) / 2, 0.05)
-        fov = np.radians(self.fov_y) * min(1.0, aspect)
-        self.distance = float(margin * radius / np.sin(fov / 2))
-
-    def set_view(self, name: str) -> None:
-        self.azimuth, self.elevation = VIEWS[name]
-
-    def to_dict(self) -> dict:
-        return {"target": [float(v) for v in self.target], "distance": self.distance, "azimuth": self.azimuth,
-                "elevation": self.elevation, "fov_y": self.fov_y}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "OrbitCamera":
-        return cls(np.asarray(d.get("target", [0, 0, 0]), np.float64), float(d.get("distance", 3.5)),
-                   float(d.get("azimuth", 15.0)), float(d.get("elevation", 5.0)), float(d.get("fov_y", 35.0)))
-
-
-def gl_projection(camera: Camera) -> np.ndarray:
-    """[4,4] OpenGL clip-from-world matrix for an OpenCV camera (image row 0 at the top of the target)."""
-    w, h, n, f = camera.width, camera.height, camera.near, camera.far
-    p = np.array([[2 * camera.fx / w, 0, 2 * camera.cx / w - 1, 0],
-                  [0, -2 * camera.fy / h, 1 - 2 * camera.cy / h, 0],
-                  [0, 0, (f + n) / (f - n), -2 * f * n / (f - n)],
-                  [0, 0, 1, 0]], np.float64)
-    return (p @ camera.view.astype(np.float64)).astype(np.float32)
 
 
 # ---------------------------------------------------------------------- shaders for the overlays
@@ -165,25 +93,46 @@ def grid_lines(ground_y: float, half_extent: float = 5.0, step: float = 0.5,
     return np.asarray(rows, np.float32)
 
 
-# ---------------------------------------------------------------------- per-frame draw list
-@dataclass
-class _Draw:
-    """One thing to draw this frame: an uploaded handle (posed on the GPU) or plain Gaussians."""
+# ---------------------------------------------------------------------- composite targets
+class _PainterTarget:
+    """The raster widget's target for `renderer.composite`: each draw's image is drawn with QPainter
+    (source-over) onto the widget, over the background and grid already painted."""
 
-    depth: float
-    target: Any                      # AvatarHandle or GaussianSet
-    transforms: np.ndarray | None = None
+    background = None
+
+    def __init__(self, widget: "RasterViewport") -> None:
+        self.widget = widget
+        self.painter: Any = None
+        self.rect: Any = None
+
+    def blend(self, rgba8: np.ndarray, premultiplied: bool) -> None:
+        from PySide6.QtGui import QImage
+        fmt = QImage.Format.Format_RGBA8888_Premultiplied if premultiplied else QImage.Format.Format_RGBA8888
+        self.painter.drawImage(self.rect, self.widget._qimage(np.ascontiguousarray(rgba8), fmt))
 
 
-class _ItemCache:
-    """GL-side state of one scene item: its uploaded handle and what it was built from."""
+class _FramebufferTarget:
+    """The GL widget's offscreen framebuffer as a `FramebufferTarget`: GL draws into it directly, CUDA
+    blends the texture it filled, other back-ends' images are uploaded and blended."""
 
-    def __init__(self) -> None:
-        self.handle: Any = None
-        self.source: Any = None          # the avatar / GaussianSet object the handle holds
-        self.placement_key: bytes = b""
-        self.pose_key: tuple = ()
-        self.skinning: tuple | None = None  # (transforms [55,4,4], joints [55,3])
+    background = None
+
+    def __init__(self, widget: "Viewport") -> None:
+        self.widget = widget
+
+    @property
+    def ctx(self) -> Any:
+        return self.widget.ctx
+
+    @property
+    def framebuffer(self) -> Any:
+        return self.widget._offscreen
+
+    def blend(self, rgba8: np.ndarray, premultiplied: bool) -> None:
+        self.widget._blend_image(rgba8, straight_alpha=not premultiplied)
+
+    def blend_texture(self, texture: Any, premultiplied: bool) -> None:
+        self.widget._blend_texture(texture, straight_alpha=not premultiplied)
 
 
 # ---------------------------------------------------------------------- shared by both widgets
@@ -215,7 +164,7 @@ class _ViewportCore:
         self.renderer_note = ""  # why the back-end asked for is not the one drawing ("" when it is)
         self.ctx: Any = None
         self.notice: Callable[[str], None] = lambda msg: None
-        self._items: dict[int, _ItemCache] = {}
+        self._pass: Any = None  # the scene pass exports use too (made on first draw: it imports torch)
         self._skeletons: list = []
         self._last_error = ""
         self._awaiting_probe = False
@@ -369,22 +318,14 @@ class _ViewportCore:
             self._report(f"The splat renderer could not start: {err}")
             self.renderer_changed.emit(self.renderer_label)
             return
-        self.renderer_label = str(getattr(self.renderer, "name", type(self.renderer).__name__))
+        self.renderer_label = str(self.renderer.name)
         self.renderer_note = notes[-1] if notes else ""
         self.renderer_changed.emit(self.renderer_label)
 
     def _probe_pending(self, name: str) -> bool:
         """Whether choosing back-end `name` still needs a probe that has not run yet."""
-        from ..core.render import rendering
-        gsplat_known = rendering.probe_gsplat.cache_info().currsize > 0
-        cpu_known = rendering.probe_cpu.cache_info().currsize > 0
-        if name in ("auto", "gsplat") and not gsplat_known:
-            return True
-        if name == "cpu" and not cpu_known:
-            return True
-        if name == "auto" and not cpu_known and not rendering.probe_gsplat()[0]:
-            return rendering.is_software_gl(self._screen_gl_name())
-        return False
+        from ..core.render.rendering import probe_pending
+        return probe_pending(name, self._screen_gl_name)
 
     def _screen_gl_name(self) -> str:
         """GL_RENDERER of the OpenGL that draws the screen ("" when unknown)."""
@@ -395,8 +336,7 @@ class _ViewportCore:
         raise NotImplementedError
 
     def _close_renderer(self) -> None:
-        """Drop the per-item caches and close the renderer (a closing error is not worth a report)."""
-        self._items.clear()
+        """Close the renderer, and with it its uploads (a closing error is not worth a report)."""
         if self.renderer is not None:
             try:
                 self.renderer.close()
@@ -425,106 +365,16 @@ class _ViewportCore:
             self.render_error.emit(message)
 
 
-    def _mode(self) -> str:
-        r = self.renderer
-        if hasattr(r, "render_premultiplied"):
-            return "cpu"       # CpuRenderer: prepare once, skin and rasterize on the CPU, upload the image
-        if hasattr(r, "set_avatar") and hasattr(r, "draw"):
-            return "gl"        # GLRenderer: upload once, skin on the GPU, draw into our framebuffer
-        if hasattr(r, "rasterize") and hasattr(r, "pose"):
-            return "cuda"      # GsplatRenderer: skin and rasterize on CUDA, texture bridge to GL
-        return "generic"       # any Renderer: CPU-posed Gaussians, read back, upload
-
-    def _skinning(self, item: Any, cache: _ItemCache, t: float) -> tuple[np.ndarray, np.ndarray]:
-        """(transforms [55,4,4] incl. placement, joints [55,3] world), recomputed only when the pose changes."""
-        pose_key = (t, id(item.motion), item.placement.matrix().tobytes())
-        if cache.skinning is None or cache.pose_key != pose_key:
-            transforms, _, joints = item.skinning(self.scene.body_for(item), t)
-            cache.skinning, cache.pose_key = (transforms, joints), pose_key
-        return cache.skinning
-
-    def _draw_list(self, cam: Camera) -> list[_Draw]:
-        """What to draw now. Avatars are posed through cached skinning transforms (GPU skinning)."""
-        scene = self.scene
-        t = scene.time
-        view = cam.view
-        mode = self._mode()
-        draws: list[_Draw] = []
-        self._skeletons = []
-        self.splat_count = 0
-        live = set()
-        for item in scene.items:
-            live.add(item.uid)
-            if not item.visible:
-                continue
-            cache = self._items.setdefault(item.uid, _ItemCache())
-            gpu_avatar = item.avatar is not None and item.placement.scale == 1.0 and mode != "generic"
-            if item.avatar is not None and (gpu_avatar or self.show_skeleton):
-                transforms, joints = self._skinning(item, cache, t)
-                self._skeletons.append((joints, scene.body_for(item).parents))
-            if gpu_avatar:
-                if cache.source is not item.avatar or cache.handle is None:
-                    a = item.avatar
-                    if mode == "gl":
-                        cache.handle = self.renderer.set_avatar(a.gaussians, a.rig.skin_indices, a.rig.skin_weights,
-                                                                a.rig.rotation_locked, handle=cache.handle)
-                    else:
-                        cache.handle = self.renderer.set_avatar(a.gaussians, a.rig.skin_indices, a.rig.skin_weights,
-                                                                a.rig.rotation_locked)
-                    cache.source = a
-                depth = float(view[2, :3] @ joints[0] + view[2, 3])
-                if mode in ("gl", "cpu"):
-                    draws.append(_Draw(depth, cache.handle, transforms))
-                else:
-                    means, quats = self.renderer.pose(cache.handle, transforms, None)
-                    h = cache.handle
-                    draws.append(_Draw(depth, (means, quats, h.scales, h.opacities, h.sh)))
-                self.splat_count += len(item.avatar.gaussians)
-                continue
-            if item.avatar is None and item.sequence is None and mode != "generic":
-                # Static splats: upload once per placement.
-                key = item.placement.matrix().tobytes()
-                if cache.source is not item.gaussians or cache.placement_key != key or cache.handle is None:
-                    g = item.gaussians_at(scene.body_for(item), t)
-                    if mode in ("gl", "cpu"):
-                        cache.handle = self.renderer.set_avatar(g, handle=cache.handle)
-                    else:
-                        d = g.to_torch(self.renderer.device)
-                        cache.handle = (d["means"], d["quats"], d["scales"], d["opacities"], d["sh"])
-                    cache.source, cache.placement_key = item.gaussians, key
-                lo, hi = item.gaussians.bounds()
-                centre = item.placement.matrix() @ np.append((lo + hi) / 2, 1.0)
-                draws.append(_Draw(float(view[2, :3] @ centre[:3] + view[2, 3]), cache.handle))
-                self.splat_count += len(item.gaussians)
-                continue
-            g = item.gaussians_at(scene.body_for(item), t)  # sequences, scaled avatars, generic back-ends
-            if g is None or not len(g):
-                continue
-            if mode == "cuda":
-                d = g.to_torch(self.renderer.device)
-                target = (d["means"], d["quats"], d["scales"], d["opacities"], d["sh"])
-            else:
-                target = g
-            c = g.means.mean(0)
-            draws.append(_Draw(float(view[2, :3] @ c + view[2, 3]), target))
-            self.splat_count += len(g)
-        for uid in [u for u in self._items if u not in live]:
-            cache = self._items.pop(uid)
-            if cache.handle is not None and mode == "gl":
-                self.renderer.release_avatar(cache.handle)
-        if mode == "cuda" and draws:
-            return [_Draw(0.0, self._concat_tensors([d.target for d in draws]))]
-        return draws
-
-    @staticmethod
-    def _concat_tensors(parts: list[tuple]) -> tuple:
-        """Concatenate (means, quats, scales, opacities, sh) device tensors; SH padded to the largest K."""
-        import torch
-        if len(parts) == 1:
-            return parts[0]
-        k = max(p[4].shape[1] for p in parts)
-        shs = [torch.nn.functional.pad(p[4], (0, 0, 0, k - p[4].shape[1])) for p in parts]
-        return tuple(torch.cat([p[i] for p in parts]) for i in range(4)) + (torch.cat(shs),)
+    def _draw_list(self, cam: Camera) -> DrawList:
+        """The scene pass at the scene's time for `cam` (the export's pass); keeps the skeletons and
+        the splat count for the overlay and the readout."""
+        if self._pass is None:
+            from ..core.scene_pass import ScenePass
+            self._pass = ScenePass()
+        dl = self._pass.draw_list(self.scene, self.scene.time, cam, skeletons=self.show_skeleton)
+        self._skeletons = dl.skeletons
+        self.splat_count = dl.splat_count
+        return dl
 
 
     def _tick_fps(self, t0: float) -> None:
@@ -632,8 +482,8 @@ class Viewport(_ViewportCore, QOpenGLWidget):
         self._grid_count = 0
         self._offscreen = self._offscreen_tex = self._splat_tex = None
         self._offscreen_size = (0, 0)
-        self._bridge: Any = None
         self._overlay_gl: Any = None
+        self._target = _FramebufferTarget(self)
 
     def _screen_gl_name(self) -> str:
         return str(self.ctx.info.get("GL_RENDERER", "")) if self.ctx is not None else ""
@@ -678,9 +528,6 @@ class Viewport(_ViewportCore, QOpenGLWidget):
         if self._overlay_gl is not None:
             self._overlay_gl.close()
             self._overlay_gl = None
-        if self._bridge is not None:
-            self._bridge.release()
-            self._bridge = None
         super()._close_renderer()
 
     def _release_gl(self) -> None:
@@ -735,9 +582,8 @@ class Viewport(_ViewportCore, QOpenGLWidget):
             ctx.clear(*self.background, 1.0)
             if self.show_grid:
                 self._draw_grid(gl_projection(cam))
-            draws = self._draw_list(cam) if self.scene is not None and self.renderer is not None else []
-            for d in sorted(draws, key=lambda d: -d.depth):  # far items first
-                self._draw_splats(d, cam)
+            if self.scene is not None and self.renderer is not None:
+                self.renderer.composite(self._draw_list(cam), self._target)
             # Upscale the (possibly reduced) image onto the widget's framebuffer.
             screen.use()
             ctx.viewport = (0, 0, w, h)
@@ -763,42 +609,12 @@ class Viewport(_ViewportCore, QOpenGLWidget):
     def _overlay_renderer(self) -> Any:
         """What draws the skeleton overlay: the renderer when it is GL, else a GL renderer on our
         context made on first use (it only compiles its overlay shader)."""
-        if hasattr(self.renderer, "draw_skeleton"):
+        from ..core.render.gl import GLRenderer
+        if isinstance(self.renderer, GLRenderer):
             return self.renderer
         if self._overlay_gl is None:
-            from ..core.render.gl import GLRenderer
             self._overlay_gl = GLRenderer(self.ctx)
         return self._overlay_gl
-
-    def _draw_splats(self, d: _Draw, cam: Camera) -> None:
-        """Composite one draw over what the offscreen target holds (background, grid, farther items)."""
-        r = self.renderer
-        if hasattr(r, "draw"):
-            r.draw(d.target, cam, framebuffer=self._offscreen, viewport=(0, 0, cam.width, cam.height),
-                   transforms=d.transforms, background=None, clear=False, flip_y=True)
-            return
-        if hasattr(r, "render_premultiplied"):   # CPU rasterizer: premultiplied RGBA8, uploaded and blended
-            handle = d.target if hasattr(d.target, "records") else r.set_avatar(d.target)
-            self._blend_image(r.render_premultiplied(handle, cam, d.transforms), straight_alpha=False)
-            return
-        if isinstance(d.target, tuple):  # CUDA tensors: rasterize on the device, bridge into a GL texture
-            import torch
-            from ..core.render.cuda import TextureBridge
-            color, alpha, _ = r.rasterize(*d.target, cam, background=None)  # premultiplied
-            if self._bridge is None or (self._bridge.width, self._bridge.height) != (cam.width, cam.height):
-                if self._bridge is not None:
-                    self._bridge.release()
-                self._bridge = TextureBridge(self.ctx, cam.width, cam.height)
-            self._bridge.update(torch.cat([color, alpha[..., None]], dim=-1))
-            self._offscreen.use()
-            self.ctx.viewport = (0, 0, cam.width, cam.height)
-            self.ctx.enable(self.ctx.BLEND)
-            self.ctx.blend_func = self.ctx.ONE, self.ctx.ONE_MINUS_SRC_ALPHA
-            self._blit(self._bridge.texture, flip_y=True, straight_alpha=False)
-            self.ctx.disable(self.ctx.BLEND)
-            return
-        # Generic path for any `Renderer`: straight-alpha pixels, uploaded and blended.
-        self._blend_image(r.render(d.target, cam, background=None).rgba8(), straight_alpha=True)
 
     def _blend_image(self, rgba: np.ndarray, *, straight_alpha: bool) -> None:
         """Upload [H,W,4] uint8 pixels (rows top first) and blend them over the offscreen target."""
@@ -809,11 +625,16 @@ class Viewport(_ViewportCore, QOpenGLWidget):
                 self._splat_tex.release()
             self._splat_tex = self.ctx.texture((w, h), 4)
         self._splat_tex.write(rgba)
+        self._blend_texture(self._splat_tex, straight_alpha=straight_alpha)
+
+    def _blend_texture(self, texture: Any, *, straight_alpha: bool) -> None:
+        """Blend a texture (row 0 = image top, the offscreen target's size) over the offscreen target."""
+        w, h = self._offscreen_size
         self._offscreen.use()
         self.ctx.viewport = (0, 0, w, h)
         self.ctx.enable(self.ctx.BLEND)
         self.ctx.blend_func = self.ctx.ONE, self.ctx.ONE_MINUS_SRC_ALPHA
-        self._blit(self._splat_tex, flip_y=True, straight_alpha=straight_alpha)
+        self._blit(texture, flip_y=True, straight_alpha=straight_alpha)
         self.ctx.disable(self.ctx.BLEND)
 
     def _blit(self, texture: Any, *, flip_y: bool, straight_alpha: bool) -> None:
@@ -896,6 +717,7 @@ class RasterViewport(_ViewportCore, QWidget):
         self._frame_image: Any = None
         self._backdrop_image: Any = None
         self._backdrop_key: tuple | None = None
+        self._target = _PainterTarget(self)
         self._create_renderer()
 
     def _screen_gl_name(self) -> str:
@@ -907,10 +729,6 @@ class RasterViewport(_ViewportCore, QWidget):
         self._close_renderer()
         self._create_renderer()
         self.update()
-
-    def _mode(self) -> str:
-        mode = super()._mode()
-        return mode if mode == "cpu" else "generic"  # GL/CUDA draws need a GL target: read back instead
 
     def resizeEvent(self, e: Any) -> None:
         self.camera_changed.emit()
@@ -938,18 +756,19 @@ class RasterViewport(_ViewportCore, QWidget):
             dw, dh = self.device_size()
             scale = self.render_scale
             cam = self.orbit_camera.camera(max(1, int(dw * scale)), max(1, int(dh * scale)))
-            draws = self._draw_list(cam) if self.scene is not None and self.renderer is not None else []
             if scale < 1.0:
                 p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
-            for d in sorted(draws, key=lambda d: -d.depth):  # far items first
-                rgba, fmt = self._splat_image(d, cam)
-                p.drawImage(self.rect(), self._qimage(rgba, fmt))  # source-over: premultiplied blends as on GL
+            if self.scene is not None and self.renderer is not None:
+                # source-over: premultiplied images blend as on GL
+                self._target.painter, self._target.rect = p, self.rect()
+                self.renderer.composite(self._draw_list(cam), self._target)
             if self.show_skeleton and self._skeletons:
                 self._paint_skeletons(p, self.orbit_camera.camera(w, h))
         except Exception as err:  # keep the window alive; say what went wrong once
             self._report(f"Rendering failed: {err}")
             p.fillRect(0, 0, self.width(), self.height(), QColor.fromRgbF(*self.background))
         finally:
+            self._target.painter = None
             p.end()
             self._tick_fps(t0)
 
@@ -986,17 +805,6 @@ class RasterViewport(_ViewportCore, QWidget):
         dst = np.frombuffer(img.bits(), np.uint8, count=bpl * h).reshape(h, bpl)[:, : w * 4]
         dst[...] = rgba.reshape(h, w * 4)
         return img
-
-    def _splat_image(self, d: _Draw, cam: Camera) -> tuple[np.ndarray, Any]:
-        """([H,W,4] uint8 C-contiguous, its QImage format) of one draw at the camera's size."""
-        from PySide6.QtGui import QImage
-        r = self.renderer
-        if hasattr(r, "render_premultiplied"):
-            handle = d.target if hasattr(d.target, "records") else r.set_avatar(d.target)
-            rgba = r.render_premultiplied(handle, cam, d.transforms)
-            return np.ascontiguousarray(rgba), QImage.Format.Format_RGBA8888_Premultiplied
-        rgba = r.render(d.target, cam, background=None).rgba8()
-        return np.ascontiguousarray(rgba), QImage.Format.Format_RGBA8888
 
     def _paint_grid(self, p: Any, cam: Camera) -> None:
         """The ground grid of `grid_lines`, projected and drawn as 1-pixel lines (no GL)."""

@@ -12,7 +12,7 @@ def run_demo(out_dir: Path, *, photo: str | Path | None = None, motion: str | Pa
              size: int = 512, renderer: str = "auto", quiet: bool = False) -> dict[str, Path]:
     """Write avatar.ply, demo.mp4 and demo_frame.png into `out_dir`; returns their paths."""
     from ..core.body.model import default_body_model
-    from ..core.export.animation import AnimationSettings, AvatarAnimation
+    from ..core.export.animation import AnimationSettings, SceneAnimation, avatar_scene
     from ..core.export.video import VideoOptions, write_video
     from ..core.io.avatar_file import write_avatar
     from ..core.pipeline import load_motion_for_playback, reconstruct_file
@@ -35,7 +35,7 @@ def run_demo(out_dir: Path, *, photo: str | Path | None = None, motion: str | Pa
     rend = create_renderer(renderer, notice=lambda msg: say(f"notice: {msg}"), video=True)
     try:
         settings = AnimationSettings(width=size, height=size, fps=30.0, camera_mode="fixed", azimuth_deg=15.0)
-        anim = AvatarAnimation(avatar, motion_obj, body, rend, settings)
+        anim = SceneAnimation(avatar_scene(avatar, motion_obj, body), rend, settings)
         prog = ConsoleProgress("animate", quiet)
         video = write_video(out_dir / "demo.mp4", anim, anim.num_frames, VideoOptions(30.0, 8.0), progress=prog.frames)
         prog.done(f"{anim.num_frames} frames ({anim.num_frames / 30:.1f} s) -> {video}")

@@ -65,7 +65,7 @@ def animate_avatar(avatar: str | Path, motion: str | Path, output: str | Path, s
     Returns (the written path, the number of frames).
     """
     from .body.model import body_for_rig
-    from .export.animation import AnimationSettings, AvatarAnimation
+    from .export.animation import AnimationSettings, SceneAnimation, avatar_scene
     from .export.video import VideoOptions, write_video
     from .io.avatar_file import read_avatar
     from .pipeline import load_motion_for_playback
@@ -84,7 +84,7 @@ def animate_avatar(avatar: str | Path, motion: str | Path, output: str | Path, s
     own = isinstance(renderer, str)
     rend = create_video_renderer(renderer, notice) if own else renderer
     try:
-        anim = AvatarAnimation(av, mot, body, rend, anim_settings)
+        anim = SceneAnimation(avatar_scene(av, mot, body), rend, anim_settings)  # the window's export path
         path = write_video(output, anim, anim.num_frames, VideoOptions(fps, s.quality), progress=progress,
                            cancel=cancel)
     finally:

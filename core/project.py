@@ -4,8 +4,9 @@ state) in one `.avsproj` file, so the GUI (and the CLI) can save and reopen a se
 The file is a zip archive:
     project.json                 format id, version, items, selection, time, camera, free `extra` state
     items/<n>/avatar.ply         rigged avatar (the avatar file format: a standard 3DGS PLY + rig)
-    items/<n>/motion.npz         the motion as edited (AMASS-style npz written by `Motion.save_npz`)
+    items/<n>/motion.npz         the motion as edited (AMASS-style npz written by `motion.amass.write_amass`)
     items/<n>/splats.ply         static Gaussians
+An avatar's key markers (joint -> frames keyed by hand) are in its project.json entry.
 Sequences are referenced by their source path (they can be gigabytes), not embedded.
 
 Writes are atomic (temp file, then rename): a crash never leaves half a project behind.
@@ -48,17 +49,10 @@ def _placement_dict(p) -> dict[str, Any]:
 
 
 def _sequence_source(seq: Any) -> str | None:
-    """The file or folder a GaussianSequence was loaded from, if it can be told."""
-    source = getattr(seq, "source", None)
-    for obj in (seq, source):
-        for attr in ("origin", "path", "source_path"):
-            v = getattr(obj, attr, None)
-            if isinstance(v, (str, Path)) and str(v):
-                return str(Path(v).resolve())
-    paths = getattr(source, "paths", None)
-    if paths:
-        return str(Path(paths[0]).resolve().parent)
-    return None
+    """The file or folder a GaussianSequence was opened from (`load_sequence` records it), or None for
+    one made in memory."""
+    origin = getattr(seq, "origin", None)
+    return str(origin) if origin else None
 
 
 def save_project(path: str | Path, scene: "Scene", data: ProjectData | None = None) -> Path:
@@ -81,6 +75,8 @@ def save_project(path: str | Path, scene: "Scene", data: ProjectData | None = No
                 write_avatar(folder / "avatar.ply", item.avatar)
                 entry["avatar"] = f"items/{n}/avatar.ply"
                 members.append((folder / "avatar.ply", entry["avatar"]))
+            if item.kind == "avatar" and item.keys:
+                entry["keys"] = {str(j): list(f) for j, f in item.keys.items()}
             if item.motion is not None:
                 from .motion.amass import write_amass
                 write_amass(item.motion, folder / "motion.npz")
@@ -135,6 +131,18 @@ def _placement(p: Any, where: str):
     return Placement(translation, _number(p.get("yaw_deg"), f"{where}: yaw", 0.0), scale)
 
 
+def _keys(value: Any, where: str) -> dict[int, list[int]]:
+    """Key markers {"joint": [frames]} from project.json ({} when absent)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InputError(f"{where}: keys must be an object, not {excerpt(value)}.")
+    try:
+        return {int(j): sorted(int(f) for f in frames) for j, frames in value.items() if frames}
+    except (TypeError, ValueError):
+        raise InputError(f"{where}: keys must map joint numbers to lists of frames, not {excerpt(value)}.") from None
+
+
 def _member_name(name: Any, label: str) -> str:
     """A member name from project.json that stays inside the archive (no absolute or '..' parts)."""
     if not isinstance(name, str) or not name:
@@ -155,8 +163,8 @@ def load_project(path: str | Path, scene: "Scene | None" = None) -> tuple["Scene
     from .io.avatar_file import read_avatar_or_gaussians
     from .io.safe import MAX_JSON_BYTES, loads_json, open_zip, read_member, require_regular_file
     from .motion.amass import load_amass
-    from .scene import Scene, SceneItem
     from .avatar import Avatar
+    from .scene import AvatarItem, Scene, SceneItem, SequenceItem, SplatsItem
 
     path = require_regular_file(path, "Project")
     label = excerpt(path.name)
@@ -191,39 +199,44 @@ def load_project(path: str | Path, scene: "Scene | None" = None) -> tuple["Scene
             where = f"{label}: item {n + 1}"
             if not isinstance(entry, dict):
                 raise InputError(f"{where} is {excerpt(entry)}, not an object.")
-            item = SceneItem(name=excerpt(entry.get("name", "item"), 200), placement=_placement(
-                entry.get("placement", {}), where), visible=bool(entry.get("visible", True)))
+            name = excerpt(entry.get("name", "item"), 200)
+            common = dict(placement=_placement(entry.get("placement", {}), where),
+                          visible=bool(entry.get("visible", True)))
+            item: SceneItem
             if "avatar" in entry:
                 avatar = read_avatar_or_gaussians(member(entry["avatar"]))
                 if not isinstance(avatar, Avatar):
                     raise InputError(f"{label} is damaged: {excerpt(entry['avatar'])} has no rig.")
-                avatar.name = item.name
-                item.avatar = avatar
-            if "motion" in entry:
-                item.motion = load_amass(member(entry["motion"]))
-                if isinstance(entry.get("retarget"), dict):
-                    item.motion.meta["retarget"] = entry["retarget"]
-            if "splats" in entry:
+                avatar.name = name
+                item = AvatarItem(name, avatar, **common)
+                if "motion" in entry:
+                    item.motion = load_amass(member(entry["motion"]))
+                    if isinstance(entry.get("retarget"), dict):
+                        item.motion.meta["retarget"] = entry["retarget"]
+                # key markers: their own entry; projects before it kept them in the window's item extra
+                old_extra = entry.get("extra") if isinstance(entry.get("extra"), dict) else {}
+                item.keys = _keys(entry.get("keys", old_extra.get("keys")), where)
+            elif "splats" in entry:
                 splats = member(entry["splats"])
                 # projects saved before PLYs named their frame held the splats y-up, as the scene does
                 with open(splats, "rb") as fh:
                     named = b"comment avatar_studio frame " in fh.read(65536)
                 g = read_avatar_or_gaussians(splats, None if named else "y")
-                item.gaussians = g.gaussians if isinstance(g, Avatar) else g
-            if "sequence_source" in entry:
+                item = SplatsItem(name, g.gaussians if isinstance(g, Avatar) else g, **common)
+            elif "sequence_source" in entry:
                 src = entry.get("sequence_source")
                 try:
                     from .sequence import load_sequence
                     if not src or not isinstance(src, str):
                         raise InputError("its source was not recorded")
                     fps = _number(entry.get("sequence_fps"), f"{where}: sequence fps", 0.0) or None
-                    item.sequence = load_sequence(src, fps=fps)
+                    item = SequenceItem(name, load_sequence(src, fps=fps), **common)
                 except StudioError as err:  # keep the rest of the project
-                    data.warnings.append(f"The sequence '{item.name}' could not be reopened from "
+                    data.warnings.append(f"The sequence '{name}' could not be reopened from "
                                          f"{excerpt(src, 200)} ({excerpt(str(err), 300)}).")
                     continue
-            if item.avatar is None and item.gaussians is None and item.sequence is None:
-                data.warnings.append(f"Item '{item.name}' had no content and was skipped.")
+            else:
+                data.warnings.append(f"Item '{name}' had no content and was skipped.")
                 continue
             extra = entry.get("extra", {})
             new_items.append(item)

@@ -21,7 +21,7 @@ def test_export_glb_from_the_window(window, body, tmp_path):
     from avatar_studio.core.pipeline import load_motion_for_playback
     from avatar_studio.core.reconstruct.template.surface import sample_surface, interpolate, sparse_weights_at
     from avatar_studio.core.gaussians import GaussianSet
-    from avatar_studio.core.scene import SceneItem
+    from avatar_studio.core.scene import AvatarItem
     assert window.export_menu.act_export_glb in window.menuBar().actions()[0].menu().actions()
     rng = np.random.default_rng(3)
     verts, _ = body.shaped()
@@ -31,7 +31,7 @@ def test_export_glb_from_the_window(window, body, tmp_path):
                              np.full(len(pts), 0.9), rng.uniform(0, 1, (len(pts), 3)))
     idx, w = sparse_weights_at(body.weights, body.faces, face_idx, bary)
     motion = load_motion_for_playback(SAMPLE_MOTION, body).frames(slice(0, 12))
-    window.add_item(SceneItem(name="dots", avatar=Avatar(g, Rig(idx, w)), motion=motion))
+    window.add_item(AvatarItem(name="dots", avatar=Avatar(g, Rig(idx, w)), motion=motion))
     wait_until(lambda: window.export_menu.act_export_glb.isEnabled(), 30, what="the GLB action to enable")
     done: list[str] = []
     window.job_finished.connect(done.append)

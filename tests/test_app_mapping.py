@@ -18,7 +18,7 @@ def test_override_bvh_mapping_and_save_it(window, body, tmp_path, rng):
     from avatar_studio.testing import motion_samples as samples
     from avatar_studio.core.motion.export import save_bvh
     from avatar_studio.core.project import load_project
-    from avatar_studio.core.scene import SceneItem
+    from avatar_studio.core.scene import AvatarItem
     from avatar_studio.core.skinning import dense_to_sparse_weights
     from support import random_gaussians
 
@@ -26,7 +26,8 @@ def test_override_bvh_mapping_and_save_it(window, body, tmp_path, rng):
     v, _ = body.shaped()
     sel = rng.choice(body.num_vertices, 400, replace=False)
     idx, w = dense_to_sparse_weights(body.weights[sel], 4)
-    window.add_item(SceneItem(name="subject", avatar=Avatar(random_gaussians(400, rng).replace(means=v[sel]), Rig(idx, w))))
+    window.add_item(AvatarItem(name="subject",
+                               avatar=Avatar(random_gaussians(400, rng).replace(means=v[sel]), Rig(idx, w))))
     item = window.selected_avatar()
     window.file_menu.open_file(bvh)
     wait_until(lambda: item.motion is not None, 60, what="the BVH motion")
@@ -67,7 +68,7 @@ def test_a_refused_bvh_is_mapped_from_the_menu(window, body, tmp_path, rng):
     from avatar_studio.core.motion.bvh import BvhClip, BvhSkeleton, read_bvh, write_bvh
     from avatar_studio.core.motion.export import motion_to_bvh
     from avatar_studio.core.pipeline import load_motion_for_playback
-    from avatar_studio.core.scene import SceneItem
+    from avatar_studio.core.scene import AvatarItem
     from avatar_studio.core.skinning import dense_to_sparse_weights
     from support import random_gaussians
 
@@ -83,7 +84,7 @@ def test_a_refused_bvh_is_mapped_from_the_menu(window, body, tmp_path, rng):
     sel = rng.choice(body.num_vertices, 400, replace=False)
     idx, w = dense_to_sparse_weights(body.weights[sel], 4)
     avatar = Avatar(random_gaussians(400, rng).replace(means=v[sel]), Rig(idx, w))
-    window.add_item(SceneItem(name="mapped", avatar=avatar))
+    window.add_item(AvatarItem(name="mapped", avatar=avatar))
     item = window.selected_avatar()
     window.motion_menu.edit_bvh_mapping(source=str(path))
     dlg = window.motion_menu.mapping_dialog

@@ -30,9 +30,9 @@ def clip_and_avatar(tmp_path_factory, body):
 
 
 def test_import_motion_from_video(window, clip_and_avatar):
-    from avatar_studio.core.scene import SceneItem
+    from avatar_studio.core.scene import AvatarItem
     video, avatar = clip_and_avatar
-    window.add_item(SceneItem(name="subject", avatar=avatar))
+    window.add_item(AvatarItem(name="subject", avatar=avatar))
     item = window.selected_avatar()
     assert item is not None and item.motion is None
     window.motion_menu.capture_video_motion(video)

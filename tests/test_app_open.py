@@ -16,19 +16,19 @@ window = window_fixture((1000, 700))
 
 def _avatar_item(rng):
     from avatar_studio.core.avatar import Avatar, Rig
-    from avatar_studio.core.scene import SceneItem
+    from avatar_studio.core.scene import AvatarItem
     n = 200
     idx = rng.integers(0, 22, (n, 4)).astype(np.int32)
     w = rng.uniform(0.1, 1.0, (n, 4)).astype(np.float32)
     g = random_gaussians(n, rng)
     rig = Rig(idx, w / w.sum(1, keepdims=True))
-    return SceneItem(name="subject", avatar=Avatar(g.replace(means=g.means * 0.3), rig))
+    return AvatarItem(name="subject", avatar=Avatar(g.replace(means=g.means * 0.3), rig))
 
 
 def test_content_decides_what_a_dropped_file_is(window, tmp_path, rng, body):
     from avatar_studio.core.io.formats import write_gaussians
     from avatar_studio.core.motion.export import save_bvh
-    from test_motion_helpers import smooth_motion
+    from support.motion import smooth_motion
     window.add_item(_avatar_item(rng))
     item = window.selected_avatar()
     bvh = save_bvh(smooth_motion(20), tmp_path / "wave.bvh", body)

@@ -17,7 +17,7 @@ def raster(tmp_path):
     from test_app_helpers import app
     from avatar_studio.core.avatar import Avatar, Rig
     from avatar_studio.core.render.rendering import probe_cpu
-    from avatar_studio.core.scene import Scene, SceneItem
+    from avatar_studio.core.scene import AvatarItem, Scene
     from avatar_studio.core.skinning import dense_to_sparse_weights
     from avatar_studio.app.viewport import RasterViewport
     app()
@@ -30,7 +30,7 @@ def raster(tmp_path):
     sel = rng.choice(body.num_vertices, 3000, replace=False)
     g = random_gaussians(3000, rng).replace(means=v[sel])
     idx, w = dense_to_sparse_weights(body.weights[sel], 4)
-    scene.add(SceneItem("dancer", avatar=Avatar(g, Rig(idx, w))))
+    scene.add(AvatarItem("dancer", avatar=Avatar(g, Rig(idx, w))))
     vp = RasterViewport(renderer_name="cpu")
     vp.resize(480, 360)
     vp.show()

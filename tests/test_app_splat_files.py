@@ -29,10 +29,10 @@ def test_a_splat_file_is_recognised_by_content(tmp_path, rng):
 
 
 def test_flip_upside_down_turns_the_selected_scene_and_undoes(window, rng):
-    from avatar_studio.core.scene import SceneItem
+    from avatar_studio.core.scene import SplatsItem
     g = random_gaussians(200, rng)
     g = g.replace(means=g.means + np.array([0.0, 1.0, 0.5], np.float32))
-    item = SceneItem(name="scene", gaussians=g)
+    item = SplatsItem(name="scene", gaussians=g)
     window.add_item(item)
     window.scene.select(item)
     assert window.view_menu.act_flip in window.menuBar().actions()[2].menu().actions()

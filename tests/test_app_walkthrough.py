@@ -18,11 +18,11 @@ def qt_app():
 
 
 def _splat_scene(n_items: int = 1):
-    from avatar_studio.core.scene import Scene, SceneItem
+    from avatar_studio.core.scene import AvatarItem, Scene, SplatsItem
     rng = np.random.default_rng(0)
     scene = Scene()
     for k in range(n_items):
-        scene.add(SceneItem(f"splats {k}", gaussians=random_gaussians(20, rng)))
+        scene.add(SplatsItem(f"splats {k}", gaussians=random_gaussians(20, rng)))
     return scene
 
 
@@ -102,9 +102,9 @@ def _fresh_scene(win) -> None:
 def _add_dancer(win, name: str = "dancer", seed: int = 0):
     from avatar_studio import SAMPLE_MOTION
     from avatar_studio.core.pipeline import load_motion_for_playback
-    from avatar_studio.core.scene import SceneItem
+    from avatar_studio.core.scene import AvatarItem, SplatsItem
     body = win.scene.body
-    item = SceneItem(name, avatar=_small_avatar(body, seed=seed))
+    item = AvatarItem(name, avatar=_small_avatar(body, seed=seed))
     win.add_item(item)
     win.scene.select(item)
     win.motion_menu.set_motion(load_motion_for_playback(SAMPLE_MOTION, body))
@@ -472,11 +472,11 @@ def test_key_rotation_boxes_are_labelled(qt_app):
 
 
 def test_a_new_avatar_stands_clear_of_its_neighbour(window):
-    from avatar_studio.core.scene import SceneItem
+    from avatar_studio.core.scene import AvatarItem, SplatsItem
     _fresh_scene(window)
     body = window.scene.body
-    a = SceneItem("a", avatar=_small_avatar(body, seed=5))  # rest pose: a T-pose, arms out
-    b = SceneItem("b", avatar=_small_avatar(body, seed=6))
+    a = AvatarItem("a", avatar=_small_avatar(body, seed=5))  # rest pose: a T-pose, arms out
+    b = AvatarItem("b", avatar=_small_avatar(body, seed=6))
     window.add_item(a)
     window.add_item(b)
     xa = a.gaussians_at(body, 0.0).means[:, 0]

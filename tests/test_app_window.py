@@ -285,7 +285,11 @@ def test_export_mp4_and_ply(window, dancing, tmp_path):
     seq = ExportRequest(kind="ply", path=tmp_path / "frames", ply_mode="range", start_frame=3, end_frame=5)
     window.export_menu.run_export(seq)
     wait_job(window, "frames")
-    assert sorted(p.name for p in seq.path.iterdir()) == ["frame0001.ply", "frame0002.ply", "frame0003.ply"]
+    # the one frame-folder writer (core.sequence.writers): frames plus a manifest with the scene's rate
+    assert sorted(p.name for p in seq.path.iterdir()) == ["frame0001.ply", "frame0002.ply", "frame0003.ply",
+                                                         "manifest.json"]
+    from avatar_studio.core.sequence import load_sequence
+    assert load_sequence(seq.path).fps == pytest.approx(window.scene.fps)
 
 
 def test_cancel_export_leaves_no_file(window, dancing, tmp_path):
@@ -348,7 +352,11 @@ def test_motion_edit_undo_redo(window, dancing):
     panel.key_button.click()
     aa = dancing.motion.full_pose()[12, 18]
     assert np.allclose(np.degrees(aa), (0, -60, 0), atol=0.5)
-    assert window.keys[dancing.uid][18] == [12]
+    assert dancing.keys[18] == [12]   # the key marker lives on the item, and undoes with the edit
+    window.edit_menu.act_undo.trigger()
+    assert 18 not in dancing.keys
+    window.edit_menu.act_redo.trigger()
+    assert dancing.keys[18] == [12]
     while window.undo_stack.canUndo() and "Reconstruct" not in window.undo_stack.undoText() \
             and "Load motion" not in window.undo_stack.undoText():
         window.edit_menu.act_undo.trigger()

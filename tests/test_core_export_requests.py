@@ -15,17 +15,17 @@ from support import random_gaussians
 @pytest.fixture
 def scene(body, rng):
     from avatar_studio.core.avatar import Avatar, Rig
-    from avatar_studio.core.scene import Scene, SceneItem
-    from test_motion_helpers import smooth_motion
+    from avatar_studio.core.scene import AvatarItem, Scene, SplatsItem
+    from support.motion import smooth_motion
     n = 300
     idx = rng.integers(0, 22, (n, 4)).astype(np.int32)
     w = rng.uniform(0.1, 1.0, (n, 4)).astype(np.float32)
     g = random_gaussians(n, rng)
     g = g.replace(means=(g.means * 0.3 + np.array([0.0, 1.0, 0.0])).astype(np.float32))
     s = Scene(body)
-    s.add(SceneItem(name="dancer", avatar=Avatar(g, Rig(idx, w / w.sum(1, keepdims=True)), "dancer"),
+    s.add(AvatarItem(name="dancer", avatar=Avatar(g, Rig(idx, w / w.sum(1, keepdims=True)), "dancer"),
                     motion=smooth_motion(12)))
-    s.add(SceneItem(name="dots", gaussians=random_gaussians(40, rng)), select=False)
+    s.add(SplatsItem(name="dots", gaussians=random_gaussians(40, rng)), select=False)
     return s
 
 
@@ -40,7 +40,7 @@ def test_ply_requests(scene, tmp_path):
     assert classify(out).format == "spz" and stages == ["posing"]
     out = run_export(ExportRequest("ply", tmp_path / "frames.ply", ply_mode="range", start_frame=2, end_frame=4), scene)
     assert out == tmp_path / "frames" and sorted(p.name for p in out.iterdir()) == [
-        "frame0001.ply", "frame0002.ply", "frame0003.ply"]
+        "frame0001.ply", "frame0002.ply", "frame0003.ply", "manifest.json"]  # the shared frame-folder writer
     assert classify(out).kind == "sequence"
 
 

@@ -22,7 +22,7 @@ def _kind(path: Path) -> tuple[str, str]:
 
 
 def _motion(num_frames: int = 12):
-    from test_motion_helpers import smooth_motion
+    from support.motion import smooth_motion
     return smooth_motion(num_frames)
 
 
@@ -106,7 +106,7 @@ def test_sog_folder_is_splats(tmp_path, rng):
 # ------------------------------------------------------------------ motions
 def test_amass_npz_bvh_and_a_renamed_bvh(tmp_path, body):
     from avatar_studio.core.motion.export import save_bvh
-    from test_motion_helpers import write_amass_npz
+    from support.motion import write_amass_npz
     m = _motion()
     amass = write_amass_npz(tmp_path / "walk_stageii.npz", m)
     assert _kind(amass) == ("motion", "amass")
@@ -121,7 +121,7 @@ def test_amass_npz_bvh_and_a_renamed_bvh(tmp_path, body):
 
 
 def test_lhm_folder_and_frame_motionx_and_gvhmr(tmp_path, body):
-    from test_motion_helpers import write_gvhmr_pt, write_lhm_folder, write_motionx_npy
+    from support.motion import write_gvhmr_pt, write_lhm_folder, write_motionx_npy
     m = _motion(8)
     lhm = write_lhm_folder(tmp_path / "lhm", m) / "smplx_params"
     assert classify(lhm).kind == "motion" and classify(lhm).format == "lhm"
@@ -138,7 +138,7 @@ def test_lhm_folder_and_frame_motionx_and_gvhmr(tmp_path, body):
 
 
 def test_human3r_folder(tmp_path, body):
-    from test_motion_helpers import look_at_c2w, write_human3r_folder
+    from support.motion import look_at_c2w, write_human3r_folder
     m = _motion(6)
     c2w = np.repeat(look_at_c2w([0.0, 1.0, 3.0], [0.0, 1.0, 0.0])[None], 6, axis=0)
     folder = write_human3r_folder(tmp_path / "h3r", {0: m}, c2w, body)
@@ -185,9 +185,9 @@ def test_l4gm_npy_and_a_renamed_l4gm_npz(tmp_path, rng):
 # ------------------------------------------------------------------ projects
 def test_project(tmp_path, rng, body):
     from avatar_studio.core.project import save_project
-    from avatar_studio.core.scene import Scene, SceneItem
+    from avatar_studio.core.scene import Scene, SplatsItem
     scene = Scene(body)
-    scene.add(SceneItem(name="dots", gaussians=random_gaussians(20, rng)))
+    scene.add(SplatsItem(name="dots", gaussians=random_gaussians(20, rng)))
     path = save_project(tmp_path / "p.avsproj", scene)
     assert _kind(path) == ("project", "avsproj")
     loaded, data = open_path(path, scene=Scene(body)).value
@@ -264,3 +264,18 @@ def test_real_bvh_files_are_motions(body):
         assert _kind(p) == ("motion", "bvh"), p.name
     opened = open_path(folder / "fairmotion_cmu_01_01.bvh", body=body, playable=True)
     assert opened.kind == "motion" and opened.value.num_frames > 10
+
+
+def test_classifying_loads_no_torch(tmp_path):
+    """classify runs on the window's GUI thread and in `info`: it must not pay torch's import (seconds)."""
+    import subprocess
+    import sys
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "walk.bvh").write_text("HIERARCHY\nROOT Hips\n")
+    code = ("import sys\nfrom avatar_studio.core.open import classify\n"
+            f"for p in ('{tmp_path / 'walk.bvh'}', '{PNG}'):\n    classify(p)\n"
+            f"try:\n    classify('{tmp_path / 'empty'}')\nexcept Exception:\n    pass\n"
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"

@@ -263,10 +263,10 @@ def test_projects_keep_their_splats_the_right_way_up_old_and_new(tmp_path, rng, 
     before PLYs named their frame held them y-up, and still opens that way."""
     import zipfile
     from avatar_studio.core.project import ProjectData, load_project, save_project
-    from avatar_studio.core.scene import Scene, SceneItem
+    from avatar_studio.core.scene import Scene, SplatsItem
     g = random_gaussians(30, rng, 1)
     scene = Scene(body)
-    scene.add(SceneItem("props", gaussians=g))
+    scene.add(SplatsItem("props", gaussians=g))
     save_project(tmp_path / "new.avsproj", scene, ProjectData())
     loaded, _ = load_project(tmp_path / "new.avsproj", Scene(body))
     np.testing.assert_allclose(loaded.items[0].gaussians.means, g.means, atol=1e-6)

@@ -36,7 +36,7 @@ import sys
 import numpy as np
 from avatar_studio.core.io.atomic import Terminated, sigterm_unwinds
 from avatar_studio.core.project import save_project
-from avatar_studio.core.scene import Scene, SceneItem
+from avatar_studio.core.scene import Scene, SplatsItem
 from avatar_studio.core.gaussians import GaussianSet
 from avatar_studio.core.rotations import normalize_quats
 rng = np.random.default_rng(0)
@@ -44,7 +44,7 @@ n = 400_000
 g = GaussianSet(rng.normal(size=(n, 3)), normalize_quats(rng.normal(size=(n, 4))), rng.uniform(0.01, 0.1, (n, 3)),
                 rng.uniform(0.1, 0.9, n), rng.normal(size=(n, 16, 3)))
 scene = Scene()
-scene.add(SceneItem(name="big", gaussians=g))
+scene.add(SplatsItem(name="big", gaussians=g))
 try:
     with sigterm_unwinds():
         save_project(sys.argv[1], scene)

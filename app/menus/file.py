@@ -133,9 +133,9 @@ class FileMenu(QObject):
             return worker.call("avatar_studio.app.process_worker:reconstruct_photo", kwargs, progress, cancel)
 
         def done(result: Any) -> None:
-            from ...core.scene import SceneItem
+            from ...core.scene import AvatarItem
             motion, w.pending_motion = w.pending_motion, None
-            w.add_item(SceneItem(name=path.stem, avatar=result.avatar, motion=motion), f"Reconstruct {path.name}")
+            w.add_item(AvatarItem(name=path.stem, avatar=result.avatar, motion=motion), f"Reconstruct {path.name}")
             if autoplay and motion is not None:
                 w.timeline.play()
             settings.add_recent(path)
@@ -161,18 +161,18 @@ class FileMenu(QObject):
             return open_path(path, body=body, playable=True)
 
         def done(opened: Any) -> None:
-            from ...core.scene import SceneItem
+            from ...core.scene import AvatarItem, SequenceItem, SplatsItem
             obj = opened.value
             if opened.kind == "motion":
                 obj.name = obj.name if obj.name and obj.name != "motion" else path.stem
                 w.motion_menu.set_motion(obj)
             elif opened.kind == "avatar":
                 motion, w.pending_motion = w.pending_motion, None
-                w.add_item(SceneItem(name=obj.name or path.stem, avatar=obj, motion=motion), f"Open {path.name}")
+                w.add_item(AvatarItem(name=obj.name or path.stem, avatar=obj, motion=motion), f"Open {path.name}")
             elif opened.kind == "splats":
-                w.add_item(SceneItem(name=path.stem, gaussians=obj), f"Open {path.name}")
+                w.add_item(SplatsItem(name=path.stem, gaussians=obj), f"Open {path.name}")
             elif opened.kind == "sequence":
-                w.add_item(SceneItem(name=path.stem, sequence=obj), f"Open {path.name}")
+                w.add_item(SequenceItem(name=path.stem, sequence=obj), f"Open {path.name}")
             w.settings.add_recent(path)
             if opened.notes:  # what the read repaired (dropped NaN splats, a guessed SH order)
                 w.statusBar().showMessage("; ".join(opened.notes), 10000)
@@ -235,8 +235,7 @@ class FileMenu(QObject):
         w = self.w
         extra = {"trim": list(w.timeline.trim_range()), "show_grid": w.viewport.show_grid,
                  "show_skeleton": w.viewport.show_skeleton, "background": list(w.viewport.background)}
-        item_extra = [{"keys": {str(j): f for j, f in w.keys.get(i.uid, {}).items()}} for i in w.scene.items]
-        return ProjectData(camera=w.viewport.orbit_camera.to_dict(), extra=extra, item_extra=item_extra)
+        return ProjectData(camera=w.viewport.orbit_camera.to_dict(), extra=extra)  # key markers: in the items
 
     def save_project(self, ask: bool = False, path: str | Path | None = None) -> Job | None:
         w = self.w
@@ -307,7 +306,6 @@ class FileMenu(QObject):
         w.timeline.pause()
         for item in list(scene.items):
             scene.remove(item)
-        w.keys.clear()
         for item in loaded.items:
             scene.add(item, select=False)
         scene.select(loaded.selected if loaded.selected is not None else (scene.items[0] if scene.items else None))
@@ -329,10 +327,6 @@ class FileMenu(QObject):
             w.view_menu.act_skeleton.setChecked(bool(extra["show_skeleton"]))
         if "background" in extra:
             w.viewport.set_background(tuple(extra["background"]))
-        for item, ie in zip(w.scene.items, data.item_extra):
-            keys = {int(j): [int(f) for f in frames] for j, frames in (ie.get("keys") or {}).items()}
-            if keys:
-                w.keys[item.uid] = keys
         if "trim" in extra:
             w.timeline.set_trim(*extra["trim"])
             w.motion_panel.set_trim(*w.timeline.trim_range())

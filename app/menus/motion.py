@@ -45,8 +45,7 @@ class MotionMenu(QObject):
             w.pending_motion = motion
             w.statusBar().showMessage(f"Motion '{motion.name}' is ready: drop a photo or an avatar to use it.", 10000)
             return
-        w.undo_stack.push(MotionEdit(w.scene, item, motion, f"Load motion {motion.name}"))
-        w.keys.pop(item.uid, None)
+        w.undo_stack.push(MotionEdit(w.scene, item, motion, f"Load motion {motion.name}", keys={}))
         w.scene.set_time(0.0)
         w.statusBar().showMessage(f"{item.name}: motion '{motion.name}', {motion.num_frames} frames at "
                                   f"{motion.fps:g} fps", 6000)
@@ -65,12 +64,9 @@ class MotionMenu(QObject):
         except Exception as err:  # StudioError or a bad parameter: say so, change nothing
             w.show_error(f"{label} failed: {err}")
             return
-        w.undo_stack.push(MotionEdit(w.scene, item, new, label))
+        marks = w.scene.keys_with(item, *keys) if keys is not None else None  # the markers undo with the edit
+        w.undo_stack.push(MotionEdit(w.scene, item, new, label, keys=marks))
         if keys is not None:
-            joint, frame = keys
-            marks = w.keys.setdefault(item.uid, {}).setdefault(joint, [])
-            if frame not in marks:
-                marks.append(frame)
             w.sync_curves()
 
     def capture_video_motion(self, path: str | Path) -> Job:

@@ -1,5 +1,5 @@
-"""Render an animated avatar (or a 4D sequence) frame by frame: the one path the CLI, the GUI's
-export dialog and the demo share.
+"""Render a scene frame by frame into images: the one path the CLI (a one-item scene), the window's
+video export and the demo share, drawn by the same scene pass as the viewport.
 """
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ from ..avatar import Avatar
 from ..body.model import BodyModel
 from ..errors import InputError
 from ..motion.motion import Motion
-from ..render.base import Camera, Renderer, SkinnedRenderer
+from ..render.base import Camera, Renderer
+from ..render.draw import DrawList, ImageTarget
+from ..scene import AvatarItem
+from ..scene_pass import ScenePass
 
 if TYPE_CHECKING:
     from ..scene import Scene
@@ -64,16 +67,6 @@ class _Animation:
     def time_of(self, i: int) -> float:
         return float(self._times[i])
 
-    _handle = None  # the renderer's device copy of the avatar, for renderers that skin on the GPU
-
-    def _uploaded(self, avatar: Avatar):
-        """The renderer's device copy of `avatar`, uploaded on first use."""
-        if self._handle is None:
-            rig = avatar.rig
-            self._handle = self.renderer.set_avatar(avatar.gaussians, rig.skin_indices, rig.skin_weights,
-                                                    rig.rotation_locked)
-        return self._handle
-
     def _sample_frames(self, count: int = 60) -> np.ndarray:
         return np.linspace(0, self.num_frames - 1, min(self.num_frames, count)).round().astype(int)
 
@@ -121,104 +114,73 @@ class _Animation:
         return Camera.orbit((lo + hi) / 2, d, azimuth_deg, s.elevation_deg, fov_y_deg=s.fov_y_deg, width=s.width,
                             height=s.height, near=max(d - 2 * radius, 0.01), far=d + 2 * radius)
 
-    def _pixels(self, out) -> np.ndarray:
-        return out.rgba8() if self.settings.background is None else out.rgb8()
-
     def __call__(self, i: int) -> np.ndarray:
         return self.render(i)
 
 
-class AvatarAnimation(_Animation):
-    """Frame source for one avatar driven by a motion (Y-up world motion expected)."""
-
-    def __init__(self, avatar: Avatar, motion: Motion, body: BodyModel, renderer: Renderer,
-                 settings: AnimationSettings | None = None) -> None:
-        self.avatar, self.motion, self.body, self.renderer = avatar, motion, body, renderer
-        super().__init__(motion.duration, settings)
-        self._bounds = self.bounds()
-
-    def pose(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        return self.motion.pose_at(self.time_of(i))
-
-    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        """From posed joints over the range, padded by how far limbs and clothes reach past them."""
-        idx = self._sample_frames()
-        poses = np.stack([self.pose(i)[0] for i in idx])
-        transl = np.stack([self.pose(i)[1] for i in idx])
-        joints, _ = self.avatar.transforms(self.body, poses)
-        pts = joints.numpy().reshape(-1, 3) + np.repeat(transl, 55, axis=0)
-        return pts.min(0) - JOINT_BOX_PAD, pts.max(0) + JOINT_BOX_PAD
-
-    def root(self, i: int) -> np.ndarray:
-        pose, transl = self.pose(i)
-        return self.avatar.transforms(self.body, pose[None])[0][0, 0].numpy() + transl
-
-    def render(self, i: int) -> np.ndarray:
-        """[H,W,3] uint8 (or [H,W,4] for a transparent background) frame i."""
-        full_pose, transl = self.pose(i)
-        cam = self.camera(i)
-        bg = self.settings.background
-        if isinstance(self.renderer, SkinnedRenderer):
-            _, rel = self.avatar.transforms(self.body, full_pose[None])
-            out = self.renderer.render_skinned(self._uploaded(self.avatar), rel[0], transl, cam, background=bg)
-        else:
-            out = self.renderer.render(self.avatar.posed(self.body, full_pose, transl), cam, background=bg)
-        return self._pixels(out)
-
-
 class SceneAnimation(_Animation):
-    """Frame source for a whole scene: every visible avatar with its motion and placement, static
-    splats and 4D sequences, on one timeline.
+    """Frame source for a scene: every visible avatar with its motion and placement, static splats and
+    4D sequences, on one timeline, drawn by the scene pass the viewport uses (`ScenePass` ->
+    `renderer.composite` into an `ImageTarget`). The CLI's `animate` and the demo render a one-item scene.
 
-    A scene that holds one visible avatar (the usual export) is skinned on the device when the
-    renderer can (uploaded once, 55 bone transforms a frame, as the viewport and `AvatarAnimation`
-    do); anything else is posed on the CPU and rendered as one set, sorted across items.
+    The box a camera frames comes from the posed joints when the scene shows one avatar (padded by how
+    far limbs and clothes reach past them; a following camera tracks its pelvis), else from the posed
+    Gaussians.
     """
 
     def __init__(self, scene: "Scene", renderer: Renderer, settings: AnimationSettings | None = None,
                  duration: float | None = None) -> None:
         self.scene, self.renderer = scene, renderer
-        self._item = self._device_skinned_item()
+        self._pass = ScenePass()
+        visible = [item for item in scene.items if item.visible]
+        self._item = visible[0] if len(visible) == 1 and isinstance(visible[0], AvatarItem) else None
         total = scene.duration if duration is None else duration
         if total <= 0:  # nothing moves: a still scene, long enough for a turntable
             total = 3.0
         super().__init__(total, settings)
         self._bounds = self.bounds()
 
-    def _device_skinned_item(self):
-        """The scene's only visible item when it is an avatar the renderer can skin (unscaled), else None."""
-        visible = [item for item in self.scene.items if item.visible]
-        if not isinstance(self.renderer, SkinnedRenderer) or len(visible) != 1:
-            return None
-        item = visible[0]
-        return item if item.avatar is not None and item.placement.scale == 1.0 else None
-
     def _frames_whole_box(self) -> bool:
         return sum(1 for item in self.scene.items if item.visible) > 1
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        boxes = [self._frame_bounds(i) for i in self._sample_frames(20)]
+        boxes = [self._frame_bounds(i) for i in self._sample_frames(60 if self._item is not None else 20)]
         return np.min([b[0] for b in boxes], 0), np.max([b[1] for b in boxes], 0)
 
+    def _joints(self, i: int) -> np.ndarray:
+        """[55,3] world joints of the one avatar at frame i."""
+        return self._pass.skinning(self.scene, self._item, self.time_of(i))[1]
+
     def _frame_bounds(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        t = self.time_of(i)
-        if self._item is not None:  # from the posed joints, as `AvatarAnimation` does
-            joints = self._item.skinning(self.scene.body_for(self._item), t)[2]
+        if self._item is not None:
+            joints = self._joints(i)
             return joints.min(0) - JOINT_BOX_PAD, joints.max(0) + JOINT_BOX_PAD
-        g = self.scene.gaussians_at(t)
+        g = self.scene.gaussians_at(self.time_of(i))
         if len(g) == 0:
             return np.array([-0.5, -1.0, -0.5]), np.array([0.5, 1.0, 0.5])
         return np.percentile(g.means, 0.25, axis=0), np.percentile(g.means, 99.75, axis=0)
 
     def root(self, i: int) -> np.ndarray:
+        if self._item is not None:
+            return self._joints(i)[0]
         lo, hi = self._frame_bounds(i)
         return (lo + hi) / 2
 
+    def draw_list(self, i: int) -> DrawList:
+        """Frame i's draw list (the scene pass at the frame's time, with the frame's camera)."""
+        return self._pass.draw_list(self.scene, self.time_of(i), self.camera(i))
+
     def render(self, i: int) -> np.ndarray:
-        t, cam, bg = self.time_of(i), self.camera(i), self.settings.background
-        item = self._item
-        if item is None:
-            return self._pixels(self.renderer.render(self.scene.gaussians_at(t), cam, background=bg))
-        transforms, _, _ = item.skinning(self.scene.body_for(item), t)  # placement and transl included
-        return self._pixels(self.renderer.render_skinned(self._uploaded(item.avatar), transforms, None, cam,
-                                                         background=bg))
+        """[H,W,3] uint8 (or [H,W,4] straight RGBA for a transparent background) frame i."""
+        dl = self.draw_list(i)
+        target = ImageTarget(dl.camera.width, dl.camera.height, self.settings.background)
+        self.renderer.composite(dl, target)
+        return target.pixels()
+
+
+def avatar_scene(avatar: Avatar, motion: Motion | None, body: BodyModel) -> "Scene":
+    """A scene holding just `avatar` driven by `motion` (what the CLI and the demo export)."""
+    from ..scene import Scene
+    scene = Scene(body)
+    scene.add(AvatarItem(avatar.name or "avatar", avatar, motion=motion))
+    return scene

@@ -8,6 +8,7 @@ why a request cannot run on a scene (so the window can refuse before it starts a
     video   the scene rendered from `start_frame` to `end_frame` (inclusive) as MP4/WebM/GIF/PNG frames
     ply     "canonical": the export avatar as its rigged PLY; "frame": the scene (or the avatar) posed at
             the scene's time in any writable splat format, by extension; "range": a folder of posed PLYs
+            with its manifest.json (`core.sequence.write_frame_folder`)
 """
 from __future__ import annotations
 
@@ -115,16 +116,14 @@ def _export_video(req: ExportRequest, scene: "Scene", progress: Progress, cancel
 
 
 def _export_ply(req: ExportRequest, scene: "Scene", progress: Progress, cancel: Any) -> Path:
-    from ..io.atomic import atomic_dir
     from ..io.avatar_file import write_avatar
-    from ..io.ply import write_ply
     item = export_avatar_item(scene)
     path = req.path
 
     def posed(t: float):
         if req.whole_scene or item is None:
             return scene.gaussians_at(t)
-        return item.gaussians_at(scene.body_for(item), t)
+        return scene.item_gaussians(item, t)
 
     if req.ply_mode == "canonical":
         progress("writing avatar", 0.2)
@@ -139,14 +138,11 @@ def _export_ply(req: ExportRequest, scene: "Scene", progress: Progress, cancel: 
         if not any(path.name.lower().endswith(e) for e in writable):
             path = path.with_suffix(".ply")
         return write_gaussians(path, g)
-    frames = list(range(req.start_frame, req.end_frame + 1))
+    from ..sequence.writers import write_frame_folder   # the one frame-folder writer (frames + manifest)
+    frames = range(req.start_frame, req.end_frame + 1)
     folder = path.with_suffix("") if path.suffix.lower() == ".ply" else path
-    with atomic_dir(folder) as tmp:
-        for n, f in enumerate(frames):
-            cancel.check()
-            write_ply(tmp / f"frame{n + 1:04d}.ply", posed(f / scene.fps))
-            progress(f"frame {n + 1}/{len(frames)}", (n + 1) / len(frames))
-    return folder
+    return write_frame_folder(folder, (cancel.check() or posed(f / scene.fps) for f in frames), len(frames),
+                              scene.fps, "ply", lambda d, n: progress(f"frame {d}/{n}", d / n))
 
 
 def export_scene_glb(path: str | Path, scene: "Scene", item: "SceneItem | None" = None, *, renderer: str = "auto",

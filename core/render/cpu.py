@@ -17,14 +17,18 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from ..errors import InputError
 from ..gaussians import GaussianSet
 from .base import Camera, RenderMode, RenderResult, Rgba8RenderResult
-from .host import as_numpy_transforms, as_numpy_vec3, top4_skin
+from .draw import Draw, DrawList, ImageTarget, Target, Uploads
+from .host import as_numpy_transforms, as_numpy_vec3, avatar_arrays, top4_skin
+
+if TYPE_CHECKING:
+    from ..avatar import Avatar
 
 _POOL: ThreadPoolExecutor | None = None
 
@@ -103,16 +107,19 @@ class CpuRenderer:
         self.read_back = read_back
         self._buffers: dict[tuple[int, int, bool], tuple[np.ndarray, np.ndarray]] = {}
         self._ws = self.k.Workspace()   # the binning's arrays, kept between frames
+        self._uploads = Uploads()
         self._closed = False
 
     # ------------------------------------------------------------------ avatars
-    def set_avatar(self, gaussians: GaussianSet, skin_indices: np.ndarray | None = None,
+    def set_avatar(self, gaussians: "Avatar | GaussianSet", skin_indices: np.ndarray | None = None,
                    skin_weights: np.ndarray | None = None, rotation_locked: np.ndarray | None = None,
                    handle: CpuAvatar | None = None) -> CpuAvatar:
         """Prepare canonical Gaussians (and optional skinning, top 4 weights) once; returns a handle.
 
         `handle` is accepted for the GL renderer's signature (which reuses its buffers); here a new
         handle is as cheap."""
+        gaussians, skin_indices, skin_weights, rotation_locked = avatar_arrays(
+            gaussians, skin_indices, skin_weights, rotation_locked)  # an Avatar brings its rig
         n = len(gaussians)
         if skin_indices is not None:
             if skin_weights is None or len(skin_indices) != n:
@@ -253,6 +260,29 @@ class CpuRenderer:
         image, _, _ = self._rasterize(handle, camera, transforms, transl, eight_bit=1)
         return image
 
+    def composite(self, draw_list: DrawList, target: Target) -> None:
+        """Draw the list far to near over `target`: each draw skinned (or as it is) and rasterized into
+        premultiplied RGBA8, blended by the target; the first draw on an empty `ImageTarget` is
+        rasterized straight over its background (one 8-bit image, as a single render)."""
+        cam = draw_list.camera
+        draws = draw_list.draws
+        for n, d in enumerate(draws):
+            handle = self._uploads.handle(d, self._upload_draw)
+            if n == 0 and isinstance(target, ImageTarget) and target.empty:
+                if target.background is not None:
+                    image, _, _ = self._rasterize(handle, cam, d.transforms, None, eight_bit=2,
+                                                  background=target.background)
+                    target.put(Rgba8RenderResult(image))
+                    continue
+                if len(draws) == 1:   # transparent: straight colour from the float image, as render() gives
+                    target.put(self.render_avatar(handle, cam, transforms=d.transforms, background=None))
+                    continue
+            target.blend(self.render_premultiplied(handle, cam, d.transforms), premultiplied=True)
+        self._uploads.prune(draw_list.keys, self.release_avatar)
+
+    def _upload_draw(self, draw: Draw, _previous: CpuAvatar | None) -> CpuAvatar:
+        return self.set_avatar(draw.source)
+
     @staticmethod
     def _centers(rec: np.ndarray, camera: Camera, background: tuple[float, float, float] | None) -> RenderResult:
         """Each visible centre paints its pixel with its colour (clamped); the nearest wins."""
@@ -279,6 +309,7 @@ class CpuRenderer:
         self._closed = True
         self._buffers.clear()
         self._ws.clear()
+        self._uploads.clear()
 
     def __enter__(self) -> "CpuRenderer":
         return self

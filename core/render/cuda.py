@@ -11,13 +11,18 @@ gsplat clamps alpha at 0.999 (3DGS: 0.99) and culls beyond `far_plane` the same 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import BackendUnavailableError, InputError
 from ..gaussians import GaussianSet
 from .base import Camera, RenderMode, RenderResult
+from .draw import Draw, DrawList, FramebufferTarget, ImageTarget, Target, Uploads
+from .host import avatar_arrays
+
+if TYPE_CHECKING:
+    from ..avatar import Avatar
 
 GL_TEXTURE_2D = 0x0DE1
 
@@ -60,6 +65,8 @@ class GsplatRenderer:
             raise BackendUnavailableError("gsplat needs a CUDA GPU, and none is available.")
         import gsplat  # noqa: F401 - fail early with a clear error
         self.device = torch.device(device)
+        self._uploads = Uploads()
+        self._bridge: TextureBridge | None = None
 
     # ------------------------------------------------------------------ tensors in, tensors out
     def rasterize(self, means: Any, quats: Any, scales: Any, opacities: Any, sh: Any, camera: Camera, *,
@@ -119,9 +126,11 @@ class GsplatRenderer:
         return RenderResult(color.float().cpu().numpy(), alpha_np, depth_np)
 
     # ------------------------------------------------------------------ skinned avatars
-    def set_avatar(self, gaussians: GaussianSet, skin_indices: np.ndarray | None = None,
+    def set_avatar(self, gaussians: "Avatar | GaussianSet", skin_indices: np.ndarray | None = None,
                    skin_weights: np.ndarray | None = None, rotation_locked: np.ndarray | None = None) -> GsplatAvatar:
         """Move canonical Gaussians (+ skinning) to the device once."""
+        gaussians, skin_indices, skin_weights, rotation_locked = avatar_arrays(
+            gaussians, skin_indices, skin_weights, rotation_locked)  # an Avatar brings its rig
         torch = _torch()
         t = gaussians.to_torch(self.device)
         av = GsplatAvatar(t["means"], t["quats"], t["scales"], t["opacities"], t["sh"])
@@ -161,8 +170,57 @@ class GsplatRenderer:
             q = torch.where(avatar.rotation_locked[:, None], avatar.quats, q)
         return posed[0], q
 
+    # ------------------------------------------------------------------ scene pass
+    def composite(self, draw_list: DrawList, target: Target) -> None:
+        """Draw the list over `target`: avatars skinned on the device, every draw's tensors rasterized
+        together (one sort across items). Into a GL framebuffer target the image goes through the
+        texture bridge (device to device with CUDA-GL interop); into other targets it is read back."""
+        cam = draw_list.camera
+        parts = []
+        for d in draw_list.draws:
+            av = self._uploads.handle(d, self._upload_draw)
+            means, quats = self.pose(av, d.transforms, None) if d.skinned else (av.means, av.quats)
+            parts.append((means, quats, av.scales, av.opacities, av.sh))
+        self._uploads.prune(draw_list.keys)
+        if not parts:
+            return
+        tensors = _concat_tensors(parts)
+        if isinstance(target, ImageTarget) and target.empty:
+            target.put(self._render_tensors(*tensors, cam, target.background, "color"))
+            return
+        torch = _torch()
+        color, alpha, _ = self.rasterize(*tensors, cam, background=None)  # premultiplied
+        rgba = TextureBridge.to_rgba8(torch.cat([color, alpha[..., None]], dim=-1))
+        if isinstance(target, FramebufferTarget):
+            if self._bridge is None or self._bridge.ctx is not target.ctx or (
+                    (self._bridge.width, self._bridge.height) != (cam.width, cam.height)):
+                if self._bridge is not None:
+                    self._bridge.release()
+                self._bridge = TextureBridge(target.ctx, cam.width, cam.height)
+            self._bridge.update(rgba)
+            target.blend_texture(self._bridge.texture, premultiplied=True)
+        else:
+            target.blend(rgba.cpu().numpy(), premultiplied=True)
+
+    def _upload_draw(self, draw: Draw, _previous: GsplatAvatar | None) -> GsplatAvatar:
+        return self.set_avatar(draw.source)
+
     def close(self) -> None:
-        pass
+        """Drop the device copies and the texture bridge (with its GL context current)."""
+        self._uploads.clear()
+        if self._bridge is not None:
+            self._bridge.release()
+            self._bridge = None
+
+
+def _concat_tensors(parts: list[tuple]) -> tuple:
+    """Concatenate (means, quats, scales, opacities, sh) device tensors; SH padded to the largest K."""
+    torch = _torch()
+    if len(parts) == 1:
+        return parts[0]
+    k = max(p[4].shape[1] for p in parts)
+    shs = [torch.nn.functional.pad(p[4], (0, 0, 0, k - p[4].shape[1])) for p in parts]
+    return tuple(torch.cat([p[i] for p in parts]) for i in range(4)) + (torch.cat(shs),)
 
 
 # --------------------------------------------------------------------------- CUDA -> GL

@@ -29,7 +29,7 @@ import functools
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Sequence
 
 import numpy as np
 
@@ -37,7 +37,12 @@ from ... import SHADERS_DIR
 from ..errors import BackendUnavailableError, InputError
 from ..gaussians import GaussianSet
 from .base import Camera, RenderMode, RenderResult, Rgba8RenderResult
-from .host import MAX_JOINTS, as_numpy_transforms, as_numpy_vec3, pack_skin, sort_near_to_far  # noqa: F401 - re-exported
+from .draw import Draw, DrawList, FramebufferTarget, ImageTarget, Target, Uploads
+from .host import (MAX_JOINTS, as_numpy_transforms, as_numpy_vec3, avatar_arrays, pack_skin,  # noqa: F401 - re-exported
+                   sort_near_to_far)
+
+if TYPE_CHECKING:
+    from ..avatar import Avatar
 
 ALPHA_MIN = 1.0 / 255.0
 EPS2D = 0.3
@@ -222,6 +227,7 @@ class GLRenderer:
         self._targets: dict[tuple, _Target] = {}
         self._scratch: AvatarHandle | None = None
         self._handles: list[AvatarHandle] = []
+        self._uploads = Uploads()
         self._bones = self.ctx.buffer(reserve=MAX_JOINTS * 64)   # uniform block of the projection shader
         self._overlay_vbo = self.ctx.buffer(reserve=16)
         self._closed = False
@@ -270,7 +276,7 @@ class GLRenderer:
 
     # ------------------------------------------------------------------ avatars
     @_with_context
-    def set_avatar(self, gaussians: GaussianSet, skin_indices: np.ndarray | None = None,
+    def set_avatar(self, gaussians: "Avatar | GaussianSet", skin_indices: np.ndarray | None = None,
                    skin_weights: np.ndarray | None = None, rotation_locked: np.ndarray | None = None,
                    handle: AvatarHandle | None = None) -> AvatarHandle:
         """Upload canonical Gaussians (and optional top-4 skinning) once; returns a handle.
@@ -282,6 +288,8 @@ class GLRenderer:
             rotation_locked: [N] bool, Gaussians that keep their rotation when posed (LHM prior).
             handle: an existing handle to overwrite (buffers are reused when big enough).
         """
+        gaussians, skin_indices, skin_weights, rotation_locked = avatar_arrays(
+            gaussians, skin_indices, skin_weights, rotation_locked)  # an Avatar brings its rig
         n = len(gaussians)
         skinned = skin_indices is not None
         if skinned and (skin_weights is None or len(skin_indices) != n):
@@ -662,6 +670,30 @@ class GLRenderer:
             self._draw_skeleton_into(skeleton[0], skeleton[1], camera, rect, flip_y)
         self._restore_state()
 
+    @_with_context
+    def composite(self, draw_list: DrawList, target: Target) -> None:
+        """Draw the list far to near over `target`, each draw uploaded once and skinned on the GPU. Into a
+        framebuffer of this renderer's context (the viewport) it draws without a read-back; into any other
+        target each draw is rendered offscreen and read back (the first one on an empty `ImageTarget`
+        straight over its background, as a single render)."""
+        cam = draw_list.camera
+        on_gl = isinstance(target, FramebufferTarget) and target.ctx is self.ctx
+        for n, d in enumerate(draw_list.draws):
+            handle = self._uploads.handle(d, self._upload_draw)
+            if on_gl:
+                self.draw(handle, cam, framebuffer=target.framebuffer, viewport=(0, 0, cam.width, cam.height),
+                          transforms=d.transforms, background=None, clear=False, flip_y=True)
+            elif n == 0 and isinstance(target, ImageTarget) and target.empty and (
+                    target.background is not None or len(draw_list.draws) == 1):
+                target.put(self.render_avatar(handle, cam, transforms=d.transforms, background=target.background))
+            else:
+                target.blend(self.render_avatar(handle, cam, transforms=d.transforms, background=None).rgba8(),
+                             premultiplied=False)
+        self._uploads.prune(draw_list.keys, self.release_avatar)
+
+    def _upload_draw(self, draw: Draw, previous: AvatarHandle | None) -> AvatarHandle:
+        return self.set_avatar(draw.source, handle=previous)
+
     def _blit(self, texture: Any, fbo: Any, rect: tuple[int, int, int, int], flip_y: bool, over: bool) -> None:
         """Copy a texture (row 0 = image top) into a framebuffer rect; `over` blends premultiplied."""
         fbo.use()
@@ -796,6 +828,7 @@ class GLRenderer:
             self.ctx.release()
 
     def _release_all(self) -> None:
+        self._uploads.clear()   # their handles are released below
         for h in list(self._handles):
             self.release_avatar(h)
         for obj in [*self._vaos.values(), *self._programs.values(), self._bones, self._overlay_vbo]:

@@ -32,6 +32,17 @@ def as_numpy_vec3(v: Any) -> np.ndarray:
     return np.asarray(v, np.float32).reshape(3)
 
 
+def avatar_arrays(source: Any, skin_indices: np.ndarray | None = None, skin_weights: np.ndarray | None = None,
+                  rotation_locked: np.ndarray | None = None) -> tuple[Any, Any, Any, Any]:
+    """What `set_avatar` uploads: for an `Avatar`, its canonical Gaussians and rig (skin indices, weights,
+    rotation locks); for a GaussianSet, the set and the skinning given (None: static)."""
+    from ..avatar import Avatar
+    if isinstance(source, Avatar):
+        rig = source.rig
+        return source.gaussians, rig.skin_indices, rig.skin_weights, rig.rotation_locked
+    return source, skin_indices, skin_weights, rotation_locked
+
+
 def top4_skin(skin_indices: np.ndarray, skin_weights: np.ndarray,
               max_joints: int = MAX_JOINTS) -> tuple[np.ndarray, np.ndarray]:
     """[N,K] indices / weights -> ([N,4] int64 joint ids, [N,4] float32 weights).

@@ -21,6 +21,7 @@ import torch
 
 from ..gaussians import GaussianSet
 from .base import Camera, RenderMode, RenderResult
+from .draw import DrawList, Target, composite_rendered
 
 EPS2D = 0.3
 ALPHA_MIN = 1.0 / 255.0
@@ -289,6 +290,10 @@ class ReferenceRenderer:
             return finish(color * alpha[..., None], alpha, None, background, "color")
         color, alpha, depth_sum = rasterize(p, camera.width, camera.height)
         return finish(color, alpha, depth_sum, background, mode)
+
+    def composite(self, draw_list: DrawList, target: Target) -> None:
+        """Draw a scene pass's list over `target`: each draw posed on the CPU and rendered."""
+        composite_rendered(self, draw_list, target)
 
     def close(self) -> None:
         pass

@@ -103,6 +103,20 @@ def prefers_cpu(ctx: Any = None) -> bool:
     return is_software_gl(name) and probe_cpu()[0]
 
 
+def probe_pending(name: str, screen_gl_name: Callable[[], str]) -> bool:
+    """Whether choosing back-end `name` for a screen still needs a probe that has not run yet (the GUI
+    runs them off its thread: seconds). `screen_gl_name()` gives the screen's GL_RENDERER ("" unknown)."""
+    gsplat_known = probe_gsplat.cache_info().currsize > 0
+    cpu_known = probe_cpu.cache_info().currsize > 0
+    if name in ("auto", "gsplat") and not gsplat_known:
+        return True
+    if name == "cpu" and not cpu_known:
+        return True
+    if name == "auto" and not cpu_known and not probe_gsplat()[0]:
+        return is_software_gl(screen_gl_name())
+    return False
+
+
 def available_backends() -> list[str]:
     """Names of the back-ends that work on this machine, best first ("reference" always works)."""
     found = [n for n, probe in (("gsplat", probe_gsplat), ("gl", probe_gl), ("cpu", probe_cpu)) if probe()[0]]

@@ -4,7 +4,8 @@ Run: python tests/bench/bench_export.py [--frames 300] [--gaussians 40000] [--si
          [--paths cli studio]
 Prints frames/s for each size and back-end (--renderers: "auto" is what exports use; on a machine
 without a GPU that is the CPU rasterizer, "gl" the GLSL renderer on llvmpipe), encoding with libx264,
-for the CLI's `animate` (AvatarAnimation) and the studio's video export (SceneAnimation of the scene).
+for the CLI's `animate` (a one-item scene) and the studio's video export (a snapshot of the window's scene):
+both go through the scene pass (`SceneAnimation`).
 Not a test: figures depend on the machine; README records them with the machine stated.
 """
 from __future__ import annotations
@@ -59,8 +60,8 @@ AVATARS = {"demo": demo_avatar, "blobs": body_avatar}
 def run(frames: int, n: int, size: tuple[int, int], renderer_name: str, avatar_kind: str = "demo",
         path: str = "cli") -> tuple[float, str]:
     from avatar_studio import RESOURCES_DIR
-    from avatar_studio.core.export.animation import AnimationSettings, AvatarAnimation, SceneAnimation
-    from avatar_studio.core.scene import Scene, SceneItem
+    from avatar_studio.core.export.animation import AnimationSettings, SceneAnimation, avatar_scene
+    from avatar_studio.core.scene import AvatarItem, Scene
     from avatar_studio.core.export.video import VideoOptions, write_video
     from avatar_studio.core.motion.motion import Motion
     from avatar_studio.core.render.rendering import create_renderer
@@ -75,17 +76,17 @@ def run(frames: int, n: int, size: tuple[int, int], renderer_name: str, avatar_k
         tr = np.concatenate([motion.transl] * reps)[:frames]
         motion = Motion.from_full_pose(fp, tr, fps=30.0, up_axis="y")
         if path == "cli":
-            anim = AvatarAnimation(avatar, motion, body, renderer, settings)
+            anim = SceneAnimation(avatar_scene(avatar, motion, body), renderer, settings)  # as `animate` does
         else:  # what the studio's export dialog renders: a snapshot of the scene
             scene = Scene(body)
-            scene.add(SceneItem("avatar", avatar=avatar, motion=motion))
+            scene.add(AvatarItem("avatar", avatar=avatar, motion=motion))
             anim = SceneAnimation(scene.snapshot(), renderer, settings)
         anim.render(0)  # warm-up: shader compile, upload
         with tempfile.TemporaryDirectory() as tmp:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             write_video(Path(tmp) / "bench.mp4", anim, anim.num_frames, VideoOptions(30.0, 8.0))
-            dt = time.perf_counter() - t0
-        return anim.num_frames / dt, renderer.name
+            dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+        return anim.num_frames / dt, renderer.name, cpu * 1000 / anim.num_frames
     finally:
         renderer.close()
 
@@ -107,9 +108,10 @@ def main() -> None:
             size = (1920, 1080) if s == "1080p" else (int(s), int(s))
             for path in args.paths:
                 for name in args.renderers:
-                    fps, used = run(args.frames, args.gaussians, size, name, kind, path)
+                    fps, used, cpu_ms = run(args.frames, args.gaussians, size, name, kind, path)
                     print(f"export {args.frames} frames, {kind} avatar, {args.gaussians:,} Gaussians, "
-                          f"{size[0]}x{size[1]}, MP4, {path} path, renderer {name} ({used}): {fps:.1f} frames/s")
+                          f"{size[0]}x{size[1]}, MP4, {path} path, renderer {name} ({used}): {fps:.1f} frames/s, "
+                          f"{cpu_ms:.1f} ms process CPU a frame (ffmpeg not counted); load {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

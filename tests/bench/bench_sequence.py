@@ -30,7 +30,8 @@ import numpy as np
 
 from avatar_studio.core.gaussians import GaussianSet
 from avatar_studio.core.rotations import normalize_quats
-from avatar_studio.core.sequence import DEFAULT_CACHE_BYTES, _write_npz, load_sequence
+from avatar_studio.core.sequence import DEFAULT_CACHE_BYTES, load_sequence
+from avatar_studio.core.sequence.writers import _write_npz
 
 
 def peak_rss_mib() -> float:

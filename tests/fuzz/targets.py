@@ -137,11 +137,11 @@ def seeds_bvh(d: Path) -> list[Path]:
 
 def seeds_project(d: Path) -> list[Path]:
     from avatar_studio.core.project import save_project
-    from avatar_studio.core.scene import Placement, Scene, SceneItem
+    from avatar_studio.core.scene import AvatarItem, Placement, Scene, SplatsItem
     scene = Scene()
-    scene.add(SceneItem(name="dancer", avatar=_avatar(150), motion=_motion(4),
-                        placement=Placement(np.array([1, 0, 2], np.float32), 30.0, 1.2)))
-    scene.add(SceneItem(name="props", gaussians=_gaussians(80, 0)))
+    scene.add(AvatarItem(name="dancer", avatar=_avatar(150), motion=_motion(4),
+                         placement=Placement(np.array([1, 0, 2], np.float32), 30.0, 1.2)))
+    scene.add(SplatsItem(name="props", gaussians=_gaussians(80, 0)))
     return [save_project(d / "scene.avsproj", scene)]
 
 

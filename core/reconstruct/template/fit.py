@@ -232,7 +232,8 @@ def mask_targets(mask: np.ndarray, n_boundary: int = 360, n_inside: int = 180, s
 
 
 def project(points: torch.Tensor, transl: torch.Tensor, focal: float, cx: float, cy: float) -> torch.Tensor:
-    """[N,3] body points + [3] translation -> [N,2] pixels (camera at origin looking down -Z)."""
+    """[N,3] body points + [3] translation -> [N,2] pixels (camera at origin looking down -Z): the projection
+    of `core.camera.photo_camera` (principal point (cx, cy)), in torch for the fit's gradients."""
     p = points + transl
     z = (-p[:, 2]).clamp_min(0.05)
     return torch.stack([focal * p[:, 0] / z + cx, focal * -p[:, 1] / z + cy], dim=-1)

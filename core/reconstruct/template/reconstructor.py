@@ -27,7 +27,7 @@ from .keypoints import detect_landmarks, from_view, to_view
 from .mask import background_edge, person_mask
 from .samples import Sites, body_sites, rotate_normals_back, to_camera, unpose
 from .surface import face_areas_normals, local_spacing, mean_spacing, surfels
-from .view import FLIP, PhotoView, inset, inset_metres, make_view, person_box
+from .view import PhotoView, inset, inset_metres, make_view, person_box
 
 SPLAT_INSET = 0.7   # sites stop this many site spacings inside the outline; their splats reach it
 BODY_SIGMA = 0.5    # in-plane standard deviation of a body Gaussian, in local site spacings
@@ -290,10 +290,10 @@ class TemplateReconstructor:
 
     @staticmethod
     def _camera(image: np.ndarray, focal: float, fit: FitResult) -> dict:
-        """The photo's camera for the body posed with `fitted_pose` and no translation."""
-        view = np.eye(4, dtype=np.float32)
-        view[:3, :3] = np.diag(FLIP)
-        view[:3, 3] = FLIP * fit.transl
+        """The photo's camera (`core.camera.photo_camera`) for the body posed with `fitted_pose` and no
+        translation, as the diagnostics' dict."""
+        from ...camera import photo_camera
         h, w = image.shape[:2]
-        return {"fx": float(focal), "fy": float(focal), "cx": w / 2, "cy": h / 2, "width": w, "height": h,
-                "view": view, "betas": fit.betas.copy()}
+        cam = photo_camera(w, h, focal, fit.transl)
+        return {"fx": cam.fx, "fy": cam.fy, "cx": cam.cx, "cy": cam.cy, "width": w, "height": h,
+                "view": cam.view, "betas": fit.betas.copy()}

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-FLIP = np.array([1.0, -1.0, -1.0], np.float32)  # body frame <-> camera frame (an involution)
+from ...camera import BODY_TO_CAMERA
+
+FLIP = BODY_TO_CAMERA  # body frame <-> camera frame (an involution); defined in core/camera.py
 
 
 @dataclass
