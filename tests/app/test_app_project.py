@@ -12,7 +12,7 @@ from avatar_studio.core.avatar import Avatar, Rig
 from avatar_studio.core.errors import InputError
 from avatar_studio.core.motion.motion import Motion
 from avatar_studio.core.project import FORMAT_ID, ProjectData, load_project, save_project
-from avatar_studio.core.scene import Placement, Scene, SceneItem
+from avatar_studio.core.scene import AvatarItem, Placement, Scene, SplatsItem
 from avatar_studio.core.skinning import dense_to_sparse_weights
 from support import random_gaussians
 
@@ -28,8 +28,8 @@ def scene(body, rng):
     motion = Motion.from_full_pose(fp, np.linspace([0, 0, 0], [1, 0, 0], 12), fps=24, name="reach")
     s = Scene(body)
     placement = Placement(np.array([1, 0, 2], np.float32), 30, 1.0)
-    a = s.add(SceneItem("alice", avatar=avatar, motion=motion, placement=placement))
-    s.add(SceneItem("props", gaussians=random_gaussians(50, rng), visible=False))
+    a = s.add(AvatarItem("alice", avatar=avatar, motion=motion, placement=placement))
+    s.add(SplatsItem("props", gaussians=random_gaussians(50, rng), visible=False))
     s.select(a)
     s.set_time(0.25)
     return s
