@@ -23,6 +23,7 @@ from typing import Any
 
 from .errors import InputError, StudioError
 from .io.safe import excerpt
+from .motion.sources import motion_source
 
 KINDS = ("photo", "project", "avatar", "splats", "motion", "sequence")
 PHOTO_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
@@ -124,53 +125,6 @@ def _frame_extensions() -> tuple[str, ...]:
     """Extensions of one-file splat formats a sequence folder holds frames in."""
     from .io.formats import FORMATS
     return tuple(e for f in FORMATS if f.can_read and f.name != "sog" for e in f.extensions)
-
-
-def _not_a_motion(path: Path, why: str) -> InputError:
-    from .motion.sources import FORMATS as MOTION_FORMATS
-    listing = "; ".join(MOTION_FORMATS.values())
-    return InputError(f"{excerpt(path.name or str(path), 100)} is not a motion Avatar Studio can read ({why}). "
-                      f"Supported: {listing}.")
-
-
-def motion_source(path: str | Path) -> tuple[str, Path]:
-    """(motion format key of `motion.sources.FORMATS`, the file or folder to load) for a motion file or
-    folder; a frame file inside an LHM or Human3R folder resolves to its folder. Light: no torch."""
-    from .io.safe import require_regular_file
-    from .motion.amass import looks_like_amass
-    from .motion.human3r import looks_like_human3r
-    from .motion.lhm_json import looks_like_lhm
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"Motion file or folder not found: {excerpt(str(path), 200)}")
-    if path.is_dir():
-        if looks_like_human3r(path):
-            return "human3r", path
-        if path.name in ("smpl", "camera") and looks_like_human3r(path.parent):
-            return "human3r", path.parent
-        if looks_like_lhm(path):
-            return "lhm", path
-        if (path / "hmr4d_results.pt").is_file():
-            return "gvhmr", path / "hmr4d_results.pt"
-        raise _not_a_motion(path, "the folder holds no known motion layout")
-    suffix = path.suffix.lower()
-    require_regular_file(path, "Motion file")  # a pipe or device would block the sniffing read below
-    head = _read_head(path)[:64]
-    if suffix == ".bvh" or head.lstrip().upper().startswith(b"HIERARCHY"):
-        return "bvh", path
-    if suffix == ".npz":
-        if looks_like_amass(path):
-            return "amass", path
-        if path.parent.name == "smpl" and looks_like_human3r(path.parent.parent):
-            return "human3r", path.parent.parent
-        raise _not_a_motion(path, "the .npz has no 'poses' and 'trans' arrays")
-    if suffix == ".npy":
-        return "motionx", path
-    if suffix in (".pt", ".pth"):
-        return "gvhmr", path
-    if suffix == ".json" and looks_like_lhm(path.parent):
-        return "lhm", path.parent
-    raise _not_a_motion(path, f"unknown file type '{excerpt(suffix, 12) or 'none'}'")
 
 
 def _classify_folder(path: Path) -> Classified:

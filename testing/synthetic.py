@@ -6,6 +6,10 @@ face, hair), plus extra geometry the naked body lacks: a flared skirt and long h
 Clothing patterns are solid, stripes, checks, noise or a front print, so the front and back of a
 garment are alike but not identical, as in real clothes.
 
+`hard_spec` poses a subject for the occlusion cases (`HARD_CASES`: a hand in front of the face or
+torso, crossed arms, a bag or a box held rigidly in a lowered hand) and `background(..., "busy")`
+photographs it in a cluttered room.
+
 Used by the template benchmark (`tests/bench/bench_template.py`), the tests, and the sample photos:
 `python -m avatar_studio.testing.synthetic --photos resources/photos`.
 """

@@ -89,6 +89,23 @@ def test_info_describes_avatar_and_motion(capsys, tmp_path, rng):
     assert code == 0 and "120 frames" in out and "30 fps" in out
 
 
+def test_info_and_convert_ask_core_open_what_a_file_is(capsys, tmp_path, rng):
+    """`info` describes every kind core/open.py knows (a photo and a project too); `convert` refuses a
+    motion with a pointer to the command that converts it, instead of reading it as a sequence."""
+    from avatar_studio import RESOURCES_DIR
+    from avatar_studio.core.project import save_project
+    from avatar_studio.core.scene import Scene, SceneItem
+    code, out, _ = run_cli(capsys, "info", str(RESOURCES_DIR / "photos" / "sample_person_3.png"))
+    assert code == 0 and out.startswith("photo: ") and "RGBA" in out
+    scene = Scene()
+    scene.add(SceneItem(name="cloud", gaussians=random_gaussians(20, rng)))
+    save_project(tmp_path / "p.avsproj", scene)
+    code, out, _ = run_cli(capsys, "info", str(tmp_path / "p.avsproj"))
+    assert code == 0 and "project: 1 item" in out and "'cloud': splats" in out
+    code, _, err = run_cli(capsys, "convert", str(RESOURCES_DIR / "motions" / "walk.npz"), str(tmp_path / "o.npz"))
+    assert code == 2 and "is a motion" in err and "motion convert" in err and not (tmp_path / "o.npz").exists()
+
+
 def test_console_script_is_installed_and_fails_cleanly(tmp_path):
     # The script installed beside this interpreter (the project venv need not be on PATH).
     exe = shutil.which("avatar-studio", path=str(pathlib.Path(sys.executable).parent))

@@ -264,3 +264,18 @@ def test_real_bvh_files_are_motions(body):
         assert _kind(p) == ("motion", "bvh"), p.name
     opened = open_path(folder / "fairmotion_cmu_01_01.bvh", body=body, playable=True)
     assert opened.kind == "motion" and opened.value.num_frames > 10
+
+
+def test_classifying_loads_no_torch(tmp_path):
+    """classify runs on the window's GUI thread and in `info`: it must not pay torch's import (seconds)."""
+    import subprocess
+    import sys
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "walk.bvh").write_text("HIERARCHY\nROOT Hips\n")
+    code = ("import sys\nfrom avatar_studio.core.open import classify\n"
+            f"for p in ('{tmp_path / 'walk.bvh'}', '{PNG}'):\n    classify(p)\n"
+            f"try:\n    classify('{tmp_path / 'empty'}')\nexcept Exception:\n    pass\n"
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"

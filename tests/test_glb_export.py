@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from avatar_studio import RESOURCES_DIR
+from avatar_studio import SAMPLE_MOTION
 from avatar_studio.core.avatar import Avatar, Rig
 from avatar_studio.core.export.glb import (KHR_SPLAT, SPLAT_OPACITY, SPLAT_ROTATION, SPLAT_SCALE, GlbOptions,
                                            build_glb, export_glb, render_textured_mesh)
@@ -20,7 +20,7 @@ from avatar_studio.core.render.base import Camera
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ROOT / "tests" / "tools"
-DANCE = RESOURCES_DIR / "motions" / "dance.npz"
+DANCE = SAMPLE_MOTION
 
 
 # ---------------------------------------------------------------------- fixtures

@@ -213,3 +213,12 @@ def test_heavy_model_missing_says_how_to_install(monkeypatch):
     monkeypatch.setattr(L, "heavy_available", lambda: False)
     with pytest.raises(BackendUnavailableError, match="npm pack @mediapipe/pose"):
         L.PoseTracker(model_complexity=2)
+
+
+def test_solve_landmarks_without_a_video(squat_case, body):
+    """The fit and clean-up stages on landmarks alone (benchmarks reuse one detection)."""
+    from avatar_studio.core.mocap.pipeline import solve_landmarks
+    lm = squat_case[2]
+    result = solve_landmarks(lm, body)
+    assert result.motion.num_frames == lm.num_frames and result.diagnostics.detected == lm.num_frames
+    assert result.diagnostics.video.width == lm.width and np.isfinite(result.motion.body_pose).all()

@@ -24,7 +24,8 @@ def _view(mask: np.ndarray, rgb: np.ndarray | None = None) -> PhotoView:
 def _disc_sites(view: PhotoView, cu: float, cv: float, radius_px: float, z_front: float, z_back: float,
                 step: float = 0.5) -> np.ndarray:
     """[N,3] camera-frame sites filling a disc of the view at two depths (a front and a back surface)."""
-    uu, vv = np.meshgrid(np.arange(cu - radius_px, cu + radius_px, step), np.arange(cv - radius_px, cv + radius_px, step))
+    uu, vv = np.meshgrid(np.arange(cu - radius_px, cu + radius_px, step),
+                         np.arange(cv - radius_px, cv + radius_px, step))
     keep = np.hypot(uu - cu, vv - cv) < radius_px
     u, v = uu[keep], vv[keep]
     return np.concatenate([view.unproject(u, v, np.full(u.size, z)) for z in (z_front, z_back)])
@@ -166,3 +167,36 @@ def test_busy_background_is_cluttered():
     img = syn.background(200, 150, np.random.default_rng(0), "busy")
     assert img.shape == (200, 150, 3) and img.dtype == np.float32
     assert len(np.unique((img[::4, ::4] * 8).astype(int).reshape(-1, 3), axis=0)) > 20
+
+
+@pytest.mark.parametrize("colour, kept", [((0.1, 0.2, 0.9), False), ((0.85, 0.1, 0.1), True)])
+def test_a_region_unlike_the_body_it_leaves_is_left_out_far_from_it(colour, kept):
+    """In a segmented photo, a blue shelf joined to a red figure loses its part beyond 6 cm; a red
+    skirt-like region of the same shape stays (exact mattes keep both)."""
+    size = 100
+    yy, xx = np.mgrid[0:size, 0:size] + 0.5
+    body_px = np.hypot(xx - 35, yy - 50) < 20
+    region = (xx >= 50) & (xx < 85) & (np.abs(yy - 50) < 12)
+    rgb = np.zeros((size, size, 3), np.float32)
+    rgb[body_px] = (0.85, 0.1, 0.1)
+    rgb[region & ~body_px] = colour
+    view = _view(body_px | region, rgb)
+    cam = _disc_sites(view, 35, 50, 20, 1.5, 1.6).astype(np.float32)
+    part = np.zeros(len(cam), np.int64)
+    far_px = 0.06 * view.fx / 1.55
+    dropped = extra_sites(view, cam, 0.005, 1, part, np.full(len(cam), -1), drop_unlike=True)
+    exact = extra_sites(view, cam, 0.005, 1, part, np.full(len(cam), -1), drop_unlike=False)
+    beyond = exact.uv[:, 0] > 55 + far_px + 2
+    assert beyond.sum() > 50
+    assert (dropped.uv[:, 0] > 55 + far_px + 2).any() == kept
+
+
+def test_hand_points_reach_past_the_wrist():
+    from avatar_studio.core.reconstruct.template.reconstructor import hand_points
+    kp = np.zeros((22, 3), np.float32)
+    kp[18], kp[20] = (100, 100, 1), (100, 150, 1)      # left elbow, wrist: forearm pointing down
+    kp[21] = (300, 150, 1)                              # right wrist without its elbow
+    pts = hand_points(kp)
+    assert pts.shape == (3, 2)
+    assert np.allclose(pts[1], (100, 180)) and np.allclose(pts[2], (300, 150))
+    assert hand_points(np.zeros((22, 3), np.float32)).shape == (0, 2)

@@ -8,13 +8,7 @@ from pathlib import Path
 from ...core.errors import InputError
 from ..options import add_splat_read_options, quiet_option
 
-SEQUENCE_SUFFIXES = (".npz", ".npy", ".zip")
 SEQUENCE_FORMATS = ("ply_folder", "npz", "zip")
-
-
-def is_sequence_path(path: Path) -> bool:
-    """True for inputs that hold several frames: a folder, an L4GM .npz/.npy, a zip of frames."""
-    return path.is_dir() or path.name.lower().endswith(SEQUENCE_SUFFIXES)
 
 
 def sequence_format_for(out: Path, explicit: str | None = None) -> str:
@@ -40,16 +34,6 @@ def _say(args: argparse.Namespace, text: str) -> None:
         print(text)
 
 
-def sniff_path_or_none(path: Path) -> str | None:
-    """formats.sniff_path, or None where it does not know the file."""
-    from ...core.errors import StudioError
-    from ...core.io.formats import sniff_path
-    try:
-        return sniff_path(path)
-    except StudioError:
-        return None
-
-
 def cmd_convert(args: argparse.Namespace) -> int:
     from ...core.io.formats import format_for_output, format_info, lost_in_conversion, write_gaussians
     from ...core.pipeline import load_splats
@@ -58,12 +42,19 @@ def cmd_convert(args: argparse.Namespace) -> int:
         raise InputError(f"File not found: {src}")
     if src.resolve() == out.resolve():
         raise InputError("The output must differ from the input.")
-    if is_sequence_path(src) and not (src.is_dir() and sniff_path_or_none(src) == "sog"):
+    from ...core.io.safe import excerpt
+    from ...core.open import classify
+    found = classify(src)  # by content, as `info` and the window decide
+    if found.kind in ("motion", "photo", "project"):
+        hint = {"motion": "`avatar-studio motion convert`", "photo": "`avatar-studio reconstruct`",
+                "project": "the studio window"}[found.kind]
+        raise InputError(f"{excerpt(src.name)} is a {found.kind}, not splats or a sequence; for it use {hint}.")
+    if found.kind == "sequence":
         from ..progress import ConsoleProgress
         from ...core.sequence import export_sequence, load_sequence
         fmt = sequence_format_for(out, args.to if args.to in SEQUENCE_FORMATS else None)
         frame_format = args.frame_format or (args.to if args.to and args.to not in SEQUENCE_FORMATS else "ply")
-        with load_sequence(src, fps=args.fps) as seq:
+        with load_sequence(found.target, fps=args.fps) as seq:
             prog = ConsoleProgress("convert", args.quiet)
             export_sequence(seq, out, fmt, frame_format=frame_format, progress=prog.frames)
             prog.done(f"{seq.num_frames} frames at {seq.fps:g} fps -> {out} ({fmt})")

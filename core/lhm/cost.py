@@ -48,8 +48,8 @@ def stage_flops(config: LHMConfig, sapiens_depth: int = SAPIENS_1B_DEPTH) -> dic
         last = i == c.transformer_layers - 1
         transformer += dit_flops(n_head, c.num_head_tokens, c.transformer_dim, last)
         transformer += dit_flops(c.num_points, body_ctx, c.transformer_dim, last)
-    q = c.gs_query_dim
-    transformer += 2.0 * c.num_points * (q * c.gs_mlp_neurons * 2 + c.gs_mlp_neurons ** 2 * (c.gs_mlp_hidden_layers - 1))
+    q, n = c.gs_query_dim, c.gs_mlp_neurons
+    transformer += 2.0 * c.num_points * (q * n * 2 + n * n * (c.gs_mlp_hidden_layers - 1))
     body = vit_flops(c.num_body_tokens, c.body_feat_dim, sapiens_depth)
     return {"body encoder": body, "head encoder": head, "transformer": transformer}
 

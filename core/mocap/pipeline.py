@@ -143,12 +143,12 @@ def capture_motion(video_path: str | Path, *, fps: float | None = None, start: f
 
 
 def solve_landmarks(lm: Landmarks, body, settings: MocapSettings | None = None, *, info: VideoInfo | None = None,
-                    name: str = "capture", prog: Progress | None = None, t_start: float | None = None
+                    name: str = "capture", prog: StageProgress | None = None, t_start: float | None = None
                     ) -> MocapResult:
     """The fit and clean-up stages of `capture_motion` on landmarks already detected (benchmarks
     reuse one detection for several solver settings). `info` defaults to a description of `lm`."""
     settings = settings or MocapSettings()
-    prog = prog or Progress(STAGES, None, CancelToken(), job="Motion capture")
+    prog = prog or StageProgress(STAGES, None, CancelToken(), job="Motion capture")
     t_start = time.perf_counter() if t_start is None else t_start
     cancel = prog.cancel
     out_fps = lm.fps

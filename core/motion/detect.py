@@ -21,12 +21,11 @@ from .motion import Motion
 from .motionx import WIDTH as MOTIONX_WIDTH, load_motionx
 from .retarget import (RetargetSettings, betas_from_skeleton, check_limbs, detect_preset, mapping_report,
                        resolve_mapping, retarget_bvh)
-from .sources import FORMATS, OPTIONS
+from .sources import FORMATS, OPTIONS, motion_source
 
 def detect_format(path: str | Path) -> tuple[str, Path]:
-    """(format key of `FORMATS`, the file or folder to load); see `core.open.motion_source`, the one
+    """(format key of `FORMATS`, the file or folder to load); see `sources.motion_source`, the one
     detector that `open`, `info`, the CLI and the window share."""
-    from ..open import motion_source
     return motion_source(path)
 
 

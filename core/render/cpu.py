@@ -3,7 +3,7 @@
 On llvmpipe every point sprite costs ~0.4 us of set-up before a pixel is shaded; a splat-specific
 tile rasterizer (`cpu_kernels`, compiled by numba) skips that and shades a tile row in vectors
 (one 16-lane segment on AVX-512, two 8-lane segments on AVX2, of which a splat visits only those
-its box touches). On the 2-core AVX2 CI machine the 40k demo avatar at 512x512 costs ~20 ms of CPU
+its box touches). On the 2-core AVX2 CI machine the 40k demo avatar at 512x512 costs ~15 ms of CPU
 a frame here against ~45 ms through llvmpipe. With a real GPU, the GLSL renderer stays the better choice.
 
 Per frame: skin + project every Gaussian (threads over whole batches), bin copies of the records into

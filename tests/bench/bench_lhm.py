@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import time
@@ -235,6 +236,7 @@ def bench_cpu(model: str, *, sapiens_depth: int, dino_depth: int | None, points:
     for key in ("wall_s", "cpu_s", "full_size_wall_s", "full_size_cpu_s"):
         report[key]["total"] = round(sum(report[key].values()), 2)
     report["peak_rss_gib"] = round(peak_rss_gib(), 2)
+    report["load_at_end"] = [round(v, 2) for v in os.getloadavg()]  # other jobs on the machine slow the wall time
     rate = {k: (flops_run["body encoder"] if k == "body encoder" else run_net) / 1e9 / max(timer.cpu[k], 1e-9)
             for k in ("body encoder", "network")}
     report["gflop_per_cpu_s"] = {k: round(v, 1) for k, v in rate.items()}
@@ -244,14 +246,16 @@ def bench_cpu(model: str, *, sapiens_depth: int, dino_depth: int | None, points:
     for k in timer.wall:
         line = f"  {k:<13} wall {timer.wall[k]:7.2f} s  cpu {timer.cpu[k]:7.2f} s"
         if reduced and k != "preprocess":
-            line += f"  -> full size: wall {report['full_size_wall_s'][k]:7.1f} s, cpu {report['full_size_cpu_s'][k]:7.1f} s"
+            fw, fc = report["full_size_wall_s"][k], report["full_size_cpu_s"][k]
+            line += f"  -> full size: wall {fw:7.1f} s, cpu {fc:7.1f} s"
         if k in rate:
             line += f"  ({rate[k]:.0f} GFLOP per CPU-second)"
         print(line)
     tot = report["full_size_wall_s"]["total"] if reduced else report["wall_s"]["total"]
     print(f"  total {'(extrapolated) ' if reduced else ''}wall {tot:.1f} s, cpu "
           f"{report['full_size_cpu_s']['total'] if reduced else report['cpu_s']['total']:.1f} s; "
-          f"peak RSS {report['peak_rss_gib']:.2f} GiB{' (of the reduced run)' if reduced else ''}")
+          f"peak RSS {report['peak_rss_gib']:.2f} GiB{' (of the reduced run)' if reduced else ''}; "
+          f"load average at the end {report['load_at_end'][0]:.1f} / {report['load_at_end'][1]:.1f}")
     return report
 
 

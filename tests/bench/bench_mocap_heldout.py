@@ -4,7 +4,7 @@
   subject, seed 3, performing our five procedural motions, walk, wave, turn, squat, arms overhead,
   front and three-quarter cameras) and three real-capture clips (`TUNING_REAL`: other takes or
   stretches, subjects and cameras than the held-out set's).
-* held-out set (`core/mocap/synthetic_video.py: HELD_OUT`, never used to choose settings before
+* held-out set (`testing/synthetic_video.py: HELD_OUT`, never used to choose settings before
   it is measured): stretches of real motion-capture takes (the BVH files in
   `../shared/real-data/motion/`, retargeted by our importer) on the five real photos' template
   avatars (made at run time) and synthetic subjects in skirts, loose or dark clothes, filmed from
@@ -130,17 +130,20 @@ def run(clips, body, settings: MocapSettings, folder: Path, reuse_landmarks: boo
             result = solve_landmarks(load_landmarks(cache), body, settings, name=clip.path.stem)
             timed = False
         else:
+            cpu0 = time.process_time()        # all threads of this process: mediapipe's, torch's, ffmpeg excluded
             result = capture_motion(clip.path, body=body, settings=settings)
+            cpu = time.process_time() - cpu0
             save_landmarks(result.landmarks, cache)
             timed = True
         row = {"set": label, "clip": name, "hard": hard, "size": f"{clip.camera.width}x{clip.camera.height}",
                **score_capture(result, clip.motion, clip.joints_camera, body, clip.motion.betas)}
+        row["cpu_fps"] = row["frames"] / cpu if timed else float("nan")
         if not timed:
             row["fps"] = float("nan")
         rows.append(row)
         print(f"  {label:8s} {name:26s} PA-MPJPE {row['pa_mpjpe_mm']:5.1f}  MPJPE {row['mpjpe_mm']:5.1f}  "
               f"N-MPJPE {row['n_mpjpe_mm']:5.1f}  angle {row['angle_deg']:4.1f}  slide {row['foot_slide_cm_s']:5.1f} "
-              f"(truth {row['truth_slide_cm_s']:4.1f})  {row['fps']:4.1f} fps  "
+              f"(truth {row['truth_slide_cm_s']:4.1f})  {row['fps']:4.1f} fps ({row['cpu_fps']:4.1f} per CPU s)  "
               f"[{row['detected']}/{row['frames']} detected]", flush=True)
     return rows
 
@@ -161,8 +164,10 @@ def print_table(rows: list[dict]) -> None:
         sub = [r for r in rows if r["set"] == label]
         timed = [r for r in sub if np.isfinite(r["fps"])]
         fps = sum(r["frames"] for r in timed) / sum(r["seconds"] for r in timed) if timed else float("nan")
+        cpu_s = sum(r["frames"] / r["cpu_fps"] for r in timed)
+        cpu_fps = sum(r["frames"] for r in timed) / cpu_s if timed else float("nan")
         cells = [f"**{label} mean**", f"{len(sub)} clips"] + [f"{np.mean([r[k] for r in sub]):.1f}" for _, k in COLUMNS]
-        print("| " + " | ".join(cells + [f"{fps:.1f}"]) + " |")
+        print("| " + " | ".join(cells + [f"{fps:.1f}"]) + f" | frames per CPU-second (this process) {cpu_fps:.1f}")
         worst = max(sub, key=lambda r: r["pa_mpjpe_mm"])
         print(f"|  {label} worst | {worst['clip']} | {worst['pa_mpjpe_mm']:.1f} |")
     print("\nPA-aligned error per joint (mm), mean over each set's clips:")

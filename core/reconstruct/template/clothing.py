@@ -214,11 +214,15 @@ def uncovered(view: PhotoView, covered: np.ndarray, min_blob: int = 6) -> np.nda
 HELD_HAND_SHARE = 0.5
 HELD_MIN_AREA = 0.006
 HELD_MAX_HALF = 0.06      # metres: half thickness of a held object, at most
+# In a segmented photo, the part of a region beyond the body farther than UNLIKE_FAR metres from it
+# is dropped when its colour differs from the region's part next to the body (within UNLIKE_NEAR)
+# by more than UNLIKE_RGB: furniture the segmentation took for the person, not a skirt or hair.
+UNLIKE_NEAR, UNLIKE_FAR, UNLIKE_RGB = 0.03, 0.06, 0.3
 
 
 def shell_depths(view: PhotoView, extra: np.ndarray, covered: np.ndarray, zf: np.ndarray, zb: np.ndarray,
                  front_idx: np.ndarray, back_idx: np.ndarray, part: np.ndarray | None = None,
-                 hand_joint: np.ndarray | None = None) -> dict[str, np.ndarray]:
+                 hand_joint: np.ndarray | None = None, drop_unlike: bool = False) -> dict[str, np.ndarray]:
     """Front/back depths of the shell over the `extra` [h,w] pixels.
 
     Each extra pixel belongs to the body site it reaches first along the person's outline
@@ -226,7 +230,8 @@ def shell_depths(view: PhotoView, extra: np.ndarray, covered: np.ndarray, zf: np
     the body mostly at a hand and is large enough (`held_regions`) is a held object instead: a slab
     at the hand's depth, rigidly attached to that hand's wrist.
 
-    Args: part [N] and hand_joint [N] (wrist joint of hand sites, -1 elsewhere) per body site, or None.
+    Args: part [N] and hand_joint [N] (wrist joint of hand sites, -1 elsewhere) per body site, or None;
+    drop_unlike: leave out what `unlike_parts` finds (for segmented photos, not exact mattes).
     Returns a dict of [K] arrays over the extra pixels: v, u (pixel indices), zf, zb (shell depths),
     src_f, src_b (body site indices to borrow skinning from), out_dir [K,2] (image direction away
     from the body), group (pixels of different groups are not joined by walls), joint (wrist joint
@@ -274,8 +279,39 @@ def shell_depths(view: PhotoView, extra: np.ndarray, covered: np.ndarray, zf: np
             src_f[rows], src_b[rows] = site, site
             joint[rows] = wrist
             group[rows] = 1000 + wrist
-    return {"v": v, "u": u, "zf": zf_out, "zb": zb_out, "src_f": src_f, "src_b": src_b, "out_dir": out_dir,
-            "group": group, "joint": joint}
+    out = {"v": v, "u": u, "zf": zf_out, "zb": zb_out, "src_f": src_f, "src_b": src_b, "out_dir": out_dir,
+           "group": group, "joint": joint}
+    if drop_unlike:
+        # the body's colour a few pixels inside its outline (the outline's own pixels are mixed)
+        h, w = view.size
+        iy = np.clip(np.round(qy - 3 * out_dir[:, 1]).astype(np.int64), 0, h - 1)
+        ix = np.clip(np.round(qx - 3 * out_dir[:, 0]).astype(np.int64), 0, w - 1)
+        keep = ~unlike_parts(view, extra, v, u, d * px, joint >= 0, view.rgb[iy, ix])
+        out = {k: a[keep] for k, a in out.items()}
+    return out
+
+
+def unlike_parts(view: PhotoView, extra: np.ndarray, v: np.ndarray, u: np.ndarray, metres: np.ndarray,
+                 held: np.ndarray, body_rgb: np.ndarray) -> np.ndarray:
+    """[K] bool: extra pixels (v, u [K]; `metres` [K] from the body) of a region that is not held
+    (`held` [K]) lying more than `UNLIKE_FAR` from the body where the region's colour there (median)
+    is more than `UNLIKE_RGB` from the colour of the body pixels its part within `UNLIKE_NEAR` of
+    the body belongs to (`body_rgb` [K,3]). A skirt, a coat or hair have the colour of the body's
+    outline they leave (which the photo shows clothed or under the hair); a shelf the segmentation
+    joined to the person does not."""
+    lab, n = ndimage.label(extra, structure=np.ones((3, 3)))
+    comp = lab[v, u]
+    out = np.zeros(v.size, bool)
+    for c in range(1, n + 1):
+        rows = np.flatnonzero((comp == c) & ~held)
+        far, near = rows[metres[rows] > UNLIKE_FAR], rows[metres[rows] < UNLIKE_NEAR]
+        if far.size < 8 or near.size < 8:
+            continue
+        c_far = np.median(view.rgb[v[far], u[far]], axis=0)
+        c_near = np.median(body_rgb[near], axis=0)
+        if np.linalg.norm(c_far - c_near) > UNLIKE_RGB:
+            out[far] = True
+    return out
 
 
 def held_regions(view: PhotoView, extra: np.ndarray, v: np.ndarray, u: np.ndarray, d_geo: np.ndarray,
@@ -337,7 +373,7 @@ def _walls(view: PhotoView, sh: dict[str, np.ndarray], key: str, spacing: float,
 
 
 def extra_sites(view: PhotoView, cam: np.ndarray, spacing: float, stride: int = 1, part: np.ndarray | None = None,
-                hand_joint: np.ndarray | None = None) -> ExtraSites:
+                hand_joint: np.ndarray | None = None, drop_unlike: bool = False) -> ExtraSites:
     """Shell sites over person pixels the body sites leave uncovered.
 
     Args:
@@ -346,6 +382,8 @@ def extra_sites(view: PhotoView, cam: np.ndarray, spacing: float, stride: int = 
         stride: keep every `stride`-th pixel row and column (to fit a Gaussian budget).
         part: [N] body part per site (layers per part, see `depth_layers`), or None.
         hand_joint: [N] wrist joint of sites on a hand, -1 elsewhere (held objects), or None.
+        drop_unlike: leave out regions far from the body unlike their part next to it (see
+            `unlike_parts`; for a segmented photo, whose mask may hold furniture).
     """
     zf, zb, fi, bi = depth_layers(view, cam, part)
     covered = ndimage.binary_dilation(np.isfinite(zf), iterations=1)
@@ -360,7 +398,7 @@ def extra_sites(view: PhotoView, cam: np.ndarray, spacing: float, stride: int = 
     if not extra_s.any():
         return ExtraSites(np.zeros((0, 3), np.float32), np.zeros((0, 3), np.float32), np.zeros(0, np.int64),
                           np.zeros((0, 2), np.float32))
-    sh = shell_depths(view, extra, covered, zf, zb, fi, bi, part, hand_joint)
+    sh = shell_depths(view, extra, covered, zf, zb, fi, bi, part, hand_joint, drop_unlike)
     keep = extra_s[sh["v"], sh["u"]]
     sh = {k: v[keep] for k, v in sh.items()}
     wall_f, wz_f = _walls(view, sh, "zf", spacing * stride, -1.0)

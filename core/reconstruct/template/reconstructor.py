@@ -165,7 +165,8 @@ class TemplateReconstructor:
         if found.method != "alpha":   # an alpha matte is exact; a segmentation's edge may hold background
             view = refine_view_edge(view)
         prog.stage("clothing", 0.0)
-        sites, moved, extras, extra_skin = self._fit_outline(view, sites, fit.betas)
+        segmented = found.method != "alpha"
+        sites, moved, extras, extra_skin = self._fit_outline(view, sites, fit.betas, segmented)
         spacing = self._spacing(fit.betas, len(sites))
         prog.stage("colour", 0.0)
         head = HeadFrame.from_joints(self.body.rest_joints(fit.betas))
@@ -200,11 +201,12 @@ class TemplateReconstructor:
         result = fit_body(self.rig, inp, iters=self.fit_iters, step=lambda f: prog.stage("fit", f))
         return result, work
 
-    def _fit_outline(self, view: PhotoView, sites: Sites, betas: np.ndarray
+    def _fit_outline(self, view: PhotoView, sites: Sites, betas: np.ndarray, segmented: bool = False
                      ) -> tuple[Sites, np.ndarray, ExtraSites, tuple[np.ndarray, np.ndarray]]:
         """Make the sites fill the photo's outline: pull in or drop those outside it, push the rim
         out where the body is too thin, add shell sites for clothes and hair beyond the body, and
-        keep exactly `num_gaussians` in all.
+        keep exactly `num_gaussians` in all (`segmented`: the mask came from a segmentation, which may
+        have joined furniture to the person).
 
         Returns: body sites, [N] bool moved (to un-pose), shell sites, and the shell's skinning
         ([M,4] indices, [M,4] weights).
@@ -217,7 +219,7 @@ class TemplateReconstructor:
             sites.cam, pushed = push_rim_to_mask(inner, sites.cam, sites.cam_n,
                                                  max_px=max(2, round(0.015 * view.size[0])))
             moved |= pushed
-        extras = self._extras(inner, sites, spacing, int(self.num_gaussians * EXTRA_SHARE))
+        extras = self._extras(inner, sites, spacing, int(self.num_gaussians * EXTRA_SHARE), segmented)
         extra_skin = extra_skinning(sites, extras)
         keep = self._body_subset(len(sites), min(len(sites), self.num_gaussians - len(extras)))
         return sites.subset(keep), moved[keep], extras, extra_skin
@@ -244,11 +246,11 @@ class TemplateReconstructor:
         return np.sort(rng.choice(n, size=keep, replace=False))
 
     @staticmethod
-    def _extras(view: PhotoView, sites: Sites, spacing: float, budget: int) -> ExtraSites:
+    def _extras(view: PhotoView, sites: Sites, spacing: float, budget: int, segmented: bool = False) -> ExtraSites:
         """Shell sites within `budget`: coarser pixel strides until they fit, then subsampled."""
         extras = None
         for stride in (1, 2, 3, 4, 6):
-            extras = extra_sites(view, sites.cam, spacing, stride, sites.part, hand_joints(sites))
+            extras = extra_sites(view, sites.cam, spacing, stride, sites.part, hand_joints(sites), segmented)
             if len(extras) <= budget:
                 return extras
         keep = np.random.default_rng(0).choice(len(extras), budget, replace=False)
