@@ -94,11 +94,11 @@ def test_info_and_convert_ask_core_open_what_a_file_is(capsys, tmp_path, rng):
     motion with a pointer to the command that converts it, instead of reading it as a sequence."""
     from avatar_studio import RESOURCES_DIR
     from avatar_studio.core.project import save_project
-    from avatar_studio.core.scene import Scene, SceneItem
+    from avatar_studio.core.scene import Scene, SplatsItem
     code, out, _ = run_cli(capsys, "info", str(RESOURCES_DIR / "photos" / "sample_person_3.png"))
     assert code == 0 and out.startswith("photo: ") and "RGBA" in out
     scene = Scene()
-    scene.add(SceneItem(name="cloud", gaussians=random_gaussians(20, rng)))
+    scene.add(SplatsItem(name="cloud", gaussians=random_gaussians(20, rng)))
     save_project(tmp_path / "p.avsproj", scene)
     code, out, _ = run_cli(capsys, "info", str(tmp_path / "p.avsproj"))
     assert code == 0 and "project: 1 item" in out and "'cloud': splats" in out
