@@ -39,7 +39,6 @@ from .settings import StudioSettings, check_smplx_dir
 from .startup import CpuRendererProbe, Warmup, initial_size, limit_torch_threads
 
 
-
 class MainWindow(MessagesMixin, FileDropMixin, QMainWindow):
     """Signals: core_ready(); first_frame() when the viewport has drawn (the window is on screen);
     item_added(object) after a photo/file became a scene item;

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError, StudioError
-from .io.safe import excerpt
+from .io.safe import excerpt, file_members
 from .motion.sources import motion_source
 
 KINDS = ("photo", "project", "avatar", "splats", "motion", "sequence")
@@ -65,13 +65,14 @@ def what_opens() -> str:
     """One sentence listing what the studio opens (for messages)."""
     from .io.formats import FORMATS
     splats = ", ".join(sorted({e for f in FORMATS if f.can_read for e in f.extensions if e.count(".") == 1}))
-    return (f"It opens photos ({', '.join(PHOTO_EXTENSIONS[:3])}, …), avatars and splat files ({splats}, a SOG "
-            f"folder), motions (AMASS .npz, BVH, LHM or Human3R folders, GVHMR .pt, Motion-X .npy), Gaussian "
-            f"sequences (a folder of frames, an L4GM .npz or .npy, a .zip) and projects ({PROJECT_SUFFIX}).")
+    # compact: it follows a file name and a reason, and the whole message stays a short one (< 400 characters)
+    return (f"It opens photos ({', '.join(PHOTO_EXTENSIONS[:2])}, …), splats and avatars ({splats}, SOG folders), "
+            f"motions (.npz, .bvh, .pt, .npy, LHM/Human3R folders), sequences (.npz, .npy, .zip, frame folders) "
+            f"and projects ({PROJECT_SUFFIX}).")
 
 
 def _unknown(path: Path, why: str, listing: bool = True) -> InputError:
-    return InputError(f"{excerpt(path.name or str(path), 100)} is not a file Avatar Studio can read ({why})."
+    return InputError(f"{excerpt(path.name or str(path), 40)} is not a file Avatar Studio can read ({why})."
                       + (" " + what_opens() if listing else ""))
 
 
@@ -103,7 +104,7 @@ def _zip_members(path: Path) -> dict[str, zipfile.ZipInfo] | None:
     """The members of a zip archive (npz, project, zip of frames), or None when it is not one."""
     try:
         with zipfile.ZipFile(path) as zf:
-            return {i.filename: i for i in zf.infolist() if not i.is_dir()}
+            return {i.filename: i for i in file_members(zf)}
     except (zipfile.BadZipFile, OSError, EOFError, ValueError):
         return None
 
@@ -164,8 +165,9 @@ def _classify_zip(path: Path, members: dict[str, zipfile.ZipInfo]) -> Classified
     frames = _frame_extensions()
     if any(n.lower().endswith(frames) for n in names):
         return _named(Classified("sequence", "zip", path), ".zip", "a zip of splat frames")
-    found = ", ".join(excerpt(n, 30) for n in sorted(names)[:6]) or "nothing"
-    raise _unknown(path, f"a zip archive holding {found}; no project, motion or Gaussian sequence")
+    found = ", ".join(excerpt(n, 30) for n in sorted(names)[:4]) + (", …" if len(names) > 4 else "") or "nothing"
+    # the members say what it holds; the listing of what opens would make the message too long to read
+    raise _unknown(path, f"a zip archive holding {found}; no project, motion or Gaussian sequence", listing=False)
 
 
 def _named(found: Classified, suffix: str, what: str) -> Classified:
@@ -220,6 +222,8 @@ def classify(path: str | Path) -> Classified:
             return Classified("motion", "motionx", path)
         if _is_l4gm_shape(shape):
             return _named(Classified("sequence", "l4gm_npy", path), ".npy", "an L4GM Gaussian sequence")
+        if shape is None:
+            raise _unknown(path, "a .npy array whose header is damaged", listing=False)
         raise _unknown(path, f"an array of shape {excerpt(shape)}; a Motion-X motion is (T, {MOTIONX_COLUMNS}) "
                              f"and an L4GM sequence (T, N, {L4GM_COLUMNS})")
     if lower.endswith(".json"):

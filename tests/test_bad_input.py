@@ -175,3 +175,79 @@ def test_ctrl_c_during_start_up_prints_one_line(delay):
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert "Traceback" not in err and len(lines) == 1, err[-800:]
     assert proc.returncode in (130, 2), (proc.returncode, err)  # 2: it finished first ("error: ... not found")
+
+
+@pytest.mark.parametrize("name", ["seq.npz", "seq.dat", "n" * 150 + ".npz"])
+def test_front_door_refuses_an_unknown_zip_in_a_short_message(tmp_path, name):
+    """Fuzzing core.open: a zip of unknown members (a damaged L4GM npz, a zip of frames named .npz) was
+    refused in 400-500 characters: the member names plus the whole list of what opens."""
+    from avatar_studio.core.open import classify, open_path
+    path = tmp_path / name
+    with zipfile.ZipFile(path, "w") as zf:
+        for i in range(9):
+            zf.writestr(f"frame{i:04d}_with_a_long_descriptive_member_name.spz.npy", b"not an array")
+    for call in (classify, open_path):
+        with pytest.raises(InputError, match="a zip archive holding frame0000") as err:
+            call(path)
+        message = str(err.value)
+        assert len(message) < 400 and "\n" not in message, message
+        assert message.count("frame0") == 4 and ", …" in message  # four members quoted, the rest elided
+
+
+def test_front_door_refuses_unknown_content_in_a_short_message(tmp_path):
+    """The same for a file of unknown content under a long name: the listing of what opens stays short."""
+    from avatar_studio.core.open import classify
+    path = tmp_path / ("x" * 200 + ".json")
+    path.write_text('{"neither": "a motion", "nor": "splats"}')
+    with pytest.raises(InputError, match="is not a file Avatar Studio can read") as err:
+        classify(path)
+    assert len(str(err.value)) < 400, str(err.value)
+    assert ".avsproj" in str(err.value)  # it still says what opens
+
+
+def test_front_door_names_a_damaged_npy_header_not_shape_none(tmp_path):
+    """Fuzzing core.open: an .npy whose header is damaged was 'an array of shape None'."""
+    from avatar_studio.core.open import classify
+    path = tmp_path / "motion.dat"
+    path.write_bytes(b"\x93NUMPY\x01\x00\x10\x00{'descr': <f4'   " + bytes(64))
+    with pytest.raises(InputError, match=r"motion\.dat .*a \.npy array whose header is damaged") as err:
+        classify(path)
+    assert "None" not in str(err.value)
+
+
+def _names_once(message: str, name: str) -> None:
+    assert message.count(name) == 1 and ".)." not in message, message
+
+
+def test_a_damaged_amass_or_human3r_npz_is_named_once(tmp_path):
+    """Fuzzing core.open: a frame that is no zip read 'smpl/0.npz is not a readable npz file (0.npz is not a
+    readable archive (File is not a zip file).).' - the reader's message wrapped in one naming the file again."""
+    from avatar_studio.core.motion.amass import load_amass
+    from avatar_studio.core.motion.human3r import load_human3r
+    bad = tmp_path / "clip.npz"
+    bad.write_bytes(b"PK\x03\x04 this is no zip archive at all")
+    with pytest.raises(InputError, match=r"clip\.npz is not a readable archive") as err:
+        load_amass(bad)
+    _names_once(str(err.value), "clip.npz")
+    (tmp_path / "run" / "smpl").mkdir(parents=True)
+    (tmp_path / "run" / "smpl" / "000001.npz").write_bytes(bad.read_bytes())
+    with pytest.raises(InputError, match=r"smpl/000001\.npz is not a readable archive") as err:
+        load_human3r(tmp_path / "run")
+    _names_once(str(err.value), "000001.npz")
+
+
+@pytest.mark.parametrize("rate", [1e-45, 0.01, 2e4])
+def test_an_amass_frame_rate_out_of_range_is_refused_at_load(tmp_path, rate):
+    """Fuzzing amass_npz: mocap_frame_rate 1e-45 was read as a motion, and writing it back resampled to
+    30 fps asked numpy for ~1e46 frames (ValueError: Maximum allowed size exceeded)."""
+    from avatar_studio.core.motion.amass import load_amass
+    from support.motion import smooth_motion, write_amass_npz
+    path = write_amass_npz(tmp_path / "clip.npz", smooth_motion(4))
+    data = dict(np.load(path))
+    data["mocap_frame_rate"] = np.array(rate)
+    np.savez(path, **data)
+    with pytest.raises(InputError, match=r"clip\.npz: frame rate must be between 0\.1 and 10000"):
+        load_amass(path)
+    data["mocap_frame_rate"] = np.array(0.5)  # slow but real: still read
+    np.savez(path, **data)
+    assert load_amass(path).fps == 0.5

@@ -132,3 +132,25 @@ def test_random_damage_only_ever_raises_input_error(tmp_path, name):
             decode_gaussians(bytes(data), name)
         except InputError as err:
             assert str(err)
+
+
+@pytest.mark.parametrize("name", ["clip.npz", "seq.zip", "splats.sog", "project.avsproj"])
+def test_a_zip_member_without_a_name_is_refused_cleanly(tmp_path, name):
+    """Fuzzing (amass_npz): a member whose name is empty made ZipInfo.is_dir() raise IndexError in load_npz,
+    and in core.open's, the sequence zip's and SOG's member listings."""
+    import io
+    import zipfile
+    from avatar_studio.core.errors import StudioError
+    from avatar_studio.core.io.safe import load_npz
+    from avatar_studio.core.open import open_path
+    npy = io.BytesIO()
+    np.save(npy, np.zeros((2, 3), np.float32))
+    path = tmp_path / name
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("poses.npy", npy.getvalue())
+        zf.writestr(zipfile.ZipInfo(""), b"nameless")
+    if name.endswith(".npz"):
+        with pytest.raises(StudioError):
+            load_npz(path)
+    with pytest.raises(StudioError):
+        open_path(path)

@@ -45,7 +45,7 @@ def test_amass_smplx_and_smplh(tmp_path):
 
 
 @pytest.mark.parametrize("damage, message", [
-    ("truncated", "not a readable npz"), ("no_trans", "needs 'poses' and 'trans'"),
+    ("truncated", "bad.npz is not a readable archive"), ("no_trans", "needs 'poses' and 'trans'"),
     ("wrong_width", "expected (T, 165)"), ("nan", "NaN"), ("bad_trans", "'trans' has shape"),
     ("object", "cannot be read"), ("bad_fps", "frame rate"),
 ])
@@ -296,7 +296,7 @@ def test_human3r_several_people_and_gaps(tmp_path, body):
 
 
 @pytest.mark.parametrize("damage, message", [
-    ("truncated", "not a readable npz"), ("missing", "lacks 'transl'"), ("shape", "'rotvec' has shape"),
+    ("truncated", "000001.npz is not a readable archive"), ("missing", "lacks 'transl'"), ("shape", "'rotvec' has shape"),
     ("nan", "NaN"), ("camera", "not a rigid"), ("no_camera", "no camera/ frames"), ("rows", "rows but"),
 ])
 def test_human3r_malformed(tmp_path, body, damage, message):

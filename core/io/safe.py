@@ -84,6 +84,12 @@ def open_zip(source: str | Path | bytes, label: str) -> zipfile.ZipFile:
         raise InputError(f"{label} is not a readable archive ({short_error(err)}).") from err
 
 
+def file_members(zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    """The members of `zf` that are files, not folders (names ending in '/'). `ZipInfo.is_dir()` raises
+    IndexError on a member with an empty name (a damaged archive), so the name is looked at here."""
+    return [i for i in zf.infolist() if not i.filename.endswith("/")]
+
+
 def read_member(zf: zipfile.ZipFile, name: str | zipfile.ZipInfo, label: str,
                 limit: int = MAX_MEMBER_BYTES) -> bytes:
     """One member's bytes, refusing members whose stated or actual size is over `limit` before inflating."""
@@ -183,7 +189,7 @@ def load_npz(source: str | Path | bytes, label: str | None = None, limit: int = 
     `skip_objects` leaves out members holding Python objects (never unpickled) instead of refusing."""
     label = label or excerpt(Path(source).name if not isinstance(source, (bytes, bytearray)) else "npz data")
     with open_zip(source, label) as zf:
-        infos = [i for i in zf.infolist() if not i.is_dir()]
+        infos = file_members(zf)
         if sum(i.file_size for i in infos) > total_limit:
             raise InputError(f"{label} would inflate to over {total_limit:,} bytes.")
         out: dict[str, np.ndarray] = {}

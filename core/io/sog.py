@@ -27,7 +27,7 @@ from ..errors import InputError
 from ..gaussians import GaussianSet
 from .atomic import atomic_path, write_bytes_atomically
 from .notes import finite_gaussians
-from .safe import (MAX_JSON_BYTES, MAX_MEMBER_BYTES, excerpt, loads_json, open_zip, read_member,
+from .safe import (MAX_JSON_BYTES, MAX_MEMBER_BYTES, excerpt, file_members, loads_json, open_zip, read_member,
                    read_regular_file, short_error)
 
 _SQRT2 = math.sqrt(2.0)
@@ -150,7 +150,7 @@ def read_sog_folder(folder: str | Path) -> GaussianSet:
 def decode_sog_zip(data: bytes, source: str = ".sog data") -> GaussianSet:
     """Read a bundled `.sog` zip (meta.json and images at its root; file frame)."""
     with open_zip(data, source) as zf:  # damage, bombs and encryption become InputError
-        names = {Path(i.filename).name: i for i in zf.infolist() if not i.is_dir()}
+        names = {Path(i.filename).name: i for i in file_members(zf)}
         if "meta.json" not in names:
             raise InputError(f"{source} is a zip without meta.json; it is not a SOG file.")
         meta = _parse_meta(read_member(zf, names["meta.json"], source, MAX_JSON_BYTES), source)

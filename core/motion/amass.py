@@ -54,10 +54,7 @@ def load_amass(path: str | Path, fps: float | None = None) -> Motion:
     if not path.is_file():
         raise InputError(f"Motion file not found: {path}")
     label = excerpt(path.name)
-    try:
-        data = load_npz(path, label)
-    except InputError as err:
-        raise InputError(f"{label} is not a readable npz file ({err}).") from err
+    data = load_npz(path, label)  # its messages name the file (label) and say what is wrong
     if "poses" not in data or "trans" not in data:
         raise InputError(f"{label} is not an AMASS-style motion: it needs 'poses' and 'trans' arrays "
                          f"(it has {excerpt(', '.join(data) or 'nothing', 120)}).")

@@ -58,11 +58,9 @@ def looks_like_human3r(path: Path) -> bool:
 
 
 def _load_npz(path: Path) -> dict[str, np.ndarray]:
-    from ..io.safe import load_npz  # size-checked before inflating; only number arrays
-    try:
-        return load_npz(path, skip_objects=True)  # the demo saves msk=None pickled
-    except InputError as err:
-        raise InputError(f"{path.parent.name}/{path.name} is not a readable npz file ({err}).") from err
+    from ..io.safe import excerpt, load_npz  # size-checked before inflating; only number arrays
+    # its messages start with this label (a wrapper naming the file again read "x is not ... (x is not ...).")
+    return load_npz(path, f"{excerpt(path.parent.name, 30)}/{excerpt(path.name)}", skip_objects=True)  # msk=None
 
 
 def _person_scores(value, n: int, src: str) -> np.ndarray:

@@ -43,11 +43,14 @@ def finite(arr: np.ndarray, what: str, source: str) -> np.ndarray:
     return arr
 
 
+MIN_FPS, MAX_FPS = 0.1, 10000.0  # a stored rate outside is damage: 1e-45 fps made resampling ask for 1e46 frames
+
+
 def positive_fps(fps, source: str) -> float:
     try:
         value = float(fps)
     except (TypeError, ValueError, OverflowError):
         raise InputError(f"{source}: frame rate {excerpt(fps)} is not a number.") from None
-    if not (np.isfinite(value) and 0 < value <= 10000):
-        raise InputError(f"{source}: frame rate must be positive (at most 10000), got {excerpt(fps)}.")
+    if not (np.isfinite(value) and MIN_FPS <= value <= MAX_FPS):
+        raise InputError(f"{source}: frame rate must be between {MIN_FPS:g} and {MAX_FPS:g}, got {excerpt(fps)}.")
     return value

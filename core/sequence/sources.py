@@ -10,7 +10,8 @@ from typing import Sequence
 
 from ..errors import InputError
 from ..gaussians import GaussianSet
-from ..io.safe import MAX_JSON_BYTES, excerpt, open_zip, read_bytes_limited, read_member, require_regular_file
+from ..io.safe import (MAX_JSON_BYTES, excerpt, file_members, open_zip, read_bytes_limited, read_member,
+                       require_regular_file)
 from .l4gm import _load_npy, _load_npz
 from .model import (DEFAULT_CACHE_BYTES, DEFAULT_FPS, FRAME_EXTENSIONS, FrameSource, GaussianSequence, _read_manifest,
                     natural_key)
@@ -84,7 +85,7 @@ def _load_folder(path: Path) -> tuple[FrameSource, float | None]:
 def _load_zip(path: Path) -> tuple[FrameSource, float | None]:
     label = excerpt(path.name)
     with open_zip(path, label) as zf:
-        names = [i.filename for i in zf.infolist() if not i.is_dir()]
+        names = [i.filename for i in file_members(zf)]
         manifest_name = next((n for n in names if n.rsplit("/", 1)[-1] == "manifest.json"), None)
         manifest = (_read_manifest(read_member(zf, manifest_name, label, MAX_JSON_BYTES), manifest_name)
                     if manifest_name else {})

@@ -285,3 +285,98 @@ TARGETS: dict[str, Target] = {t.name: t for t in [
     Target("video", seeds_video, load_video),
     Target("cli_info", seeds_cli, load_cli_info),
 ]}
+
+
+# ------------------------------------------------------------------------------- core.open: the front door
+def _one_of_each(d: Path, makers: list[tuple[Callable[[Path], list[Path]], str]]) -> list[Path]:
+    """The first seed of each maker, saved under the given name (a wrong extension tests content sniffing)."""
+    out = []
+    for i, (make, name) in enumerate(makers):
+        sub = d / f".{i}"
+        sub.mkdir()
+        first = make(sub)[0]
+        out.append(first.rename(d / name))
+        shutil.rmtree(sub)
+    return out
+
+
+_OPEN_FILES: list[tuple[Callable[[Path], list[Path]], str]] = [
+    (seeds_image, "photo.png"), (seeds_project, "scene.avsproj"), (seeds_avatar, "avatar.ply"),
+    (seeds_ply, "splats.ply"), (_splat_seeds(".spz"), "splats.spz"), (_splat_seeds(".splat"), "splats.splat"),
+    (seeds_ksplat, "splats.ksplat"), (_splat_seeds(".sog"), "splats.sog"), (_splat_seeds(".glb"), "splats.glb"),
+    (_splat_seeds(".compressed.ply"), "splats.compressed.ply"), (seeds_amass, "motion.npz"),
+    (seeds_motionx, "motion.npy"), (seeds_bvh, "motion.bvh"), (seeds_gvhmr, "hmr4d_results.pt"),
+    (_sequence_seeds("npz", "seq.npz"), "seq.npz"), (seeds_sequence_npy, "seq.npy"),
+    (_sequence_seeds("zip", "seq.zip", "ply"), "seq.zip"),
+]
+# The same contents under a name that does not say (or misstates) what they are: the classifier decides by
+# content, or says how to name the file. The mutation then follows the (wrong) name, e.g. bytes, not npz.
+_OPEN_MISNAMED: list[tuple[Callable[[Path], list[Path]], str]] = [
+    (seeds_image, "photo.jpg"), (seeds_image, "photo.npz"), (seeds_project, "scene.zip"),
+    (seeds_avatar, "avatar.dat"), (seeds_ply, "splats.bin"), (_splat_seeds(".spz"), "splats.splat"),
+    (_splat_seeds(".spz"), "splats.json"), (seeds_ksplat, "splats"), (_splat_seeds(".sog"), "splats.zip"),
+    (_splat_seeds(".glb"), "splats.bvh"), (seeds_amass, "motion.zip"), (seeds_motionx, "motion.dat"),
+    (seeds_bvh, "motion.txt"), (_sequence_seeds("npz", "seq.npz"), "seq.dat"),
+    (seeds_sequence_npy, "seq.ply"), (_sequence_seeds("zip", "seq.zip", "spz"), "seq.npz"),
+]
+
+
+def seeds_open_files(d: Path) -> list[Path]:
+    return _one_of_each(d, _OPEN_FILES)
+
+
+def seeds_open_misnamed(d: Path) -> list[Path]:
+    return _one_of_each(d, _OPEN_MISNAMED)
+
+
+def seeds_open_folders(d: Path) -> list[Path]:
+    """Folders the front door opens: LHM, Human3R, a GVHMR output folder, a SOG folder, a sequence folder."""
+    out = []
+    for name, make in (("lhm", seeds_lhm), ("human3r", seeds_human3r), ("gvhmr", seeds_gvhmr),
+                       ("sog", seeds_sog_folder), ("frames", _sequence_seeds("ply_folder", "frames"))):
+        sub = d / f".{name}"
+        sub.mkdir()
+        first = make(sub)[0]
+        if first.is_file():  # GVHMR: its folder holds hmr4d_results.pt
+            first = first.parent
+            (d / name).mkdir()
+            for f in first.iterdir():
+                f.rename(d / name / f.name)
+        else:
+            first.rename(d / name)
+        shutil.rmtree(sub)
+        out.append(d / name)
+    return out
+
+
+def load_open(path: Path):
+    """`core.open` as the window's open/drop calls it: classify, then open with the reader of that kind (a
+    motion made playable); a sequence's first frames are read too."""
+    from avatar_studio.core.open import classify, open_path
+    found = classify(path)
+    opened = open_path(path, playable=True)
+    same = {opened.kind, found.kind} <= {"avatar", "splats"} or opened.kind == found.kind
+    if not same or opened.format != found.format:
+        raise RuntimeError(f"classify said {found.kind}/{found.format}, open_path {opened.kind}/{opened.format}")
+    if opened.kind == "sequence":
+        with opened.value as seq:
+            return [found, [seq[i] for i in range(min(seq.num_frames, 8))]]
+    return [found, opened.value]
+
+
+def load_open_misnamed(path: Path):
+    """`load_open`, where refusing with "name it .xyz" is a right answer too (a seed may be refused so)."""
+    from avatar_studio.core.errors import InputError
+    try:
+        return load_open(path)
+    except InputError as err:
+        if "name it ." in str(err):
+            return str(err)
+        raise
+
+
+TARGETS.update({t.name: t for t in [
+    Target("open_file", seeds_open_files, load_open),
+    Target("open_misnamed", seeds_open_misnamed, load_open_misnamed),
+    Target("open_folder", seeds_open_folders, load_open, tree=True),
+]})
