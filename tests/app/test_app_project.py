@@ -38,7 +38,8 @@ def scene(body, rng):
 def test_round_trip(scene, body, tmp_path):
     path = tmp_path / "p.avsproj"
     cam = {"target": [0, 1, 0], "distance": 3.0, "azimuth": 10.0, "elevation": 5.0, "fov_y": 35.0}
-    save_project(path, scene, ProjectData(camera=cam, extra={"trim": [2, 9]}, item_extra=[{"keys": {"18": [3]}}, {}]))
+    scene.items[0].keys = {18: [3]}
+    save_project(path, scene, ProjectData(camera=cam, extra={"trim": [2, 9]}, item_extra=[{"note": 1}, {}]))
     loaded, data = load_project(path, Scene(body))
     assert [i.name for i in loaded.items] == ["alice", "props"]
     a, b = loaded.items
@@ -52,7 +53,14 @@ def test_round_trip(scene, body, tmp_path):
     assert np.allclose(a.placement.translation, [1, 0, 2]) and a.placement.yaw_deg == 30
     assert b.kind == "splats" and not b.visible and len(b.gaussians) == 50
     assert data.camera == cam and data.extra == {"trim": [2, 9]}
-    assert data.item_extra[0] == {"keys": {"18": [3]}}
+    assert data.item_extra[0] == {"note": 1} and a.keys == {18: [3]}
+
+
+def test_key_markers_of_older_projects_are_read_from_the_item_extra(scene, body, tmp_path):
+    """Projects written before key markers lived on the item kept them in the window's per-item extra."""
+    path = save_project(tmp_path / "old.avsproj", scene, ProjectData(item_extra=[{"keys": {"18": [5, 3]}}, {}]))
+    loaded, _ = load_project(path, Scene(body))
+    assert loaded.items[0].keys == {18: [3, 5]}
 
 
 def test_damaged_projects_raise_readable_errors(scene, tmp_path):
@@ -85,8 +93,36 @@ def test_save_is_atomic(scene, tmp_path, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("disk full")
     from avatar_studio.core.motion import amass
-    monkeypatch.setattr(amass, "write_amass", boom)  # the project writes each motion with it
+    monkeypatch.setattr(amass, "write_amass", boom)
     with pytest.raises(RuntimeError):
         save_project(path, scene)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.avsproj"]
+
+
+@pytest.mark.parametrize("fmt", ["npz", "ply_folder", "single_ply"])
+def test_every_item_kind_round_trips_with_its_sequence_source(scene, body, rng, tmp_path, fmt):
+    """Avatar, splats and a sequence opened from an L4GM .npz, a PLY folder or one PLY frame: a saved
+    project reopens each as the same kind, the sequence from the very file or folder it came from."""
+    from avatar_studio.core.gaussians import GaussianSet
+    from avatar_studio.core.scene import SequenceItem
+    from avatar_studio.core.sequence import GaussianSequence, MemorySource, export_sequence, load_sequence
+    frames = [random_gaussians(30, rng) for _ in range(1 if fmt == "single_ply" else 4)]
+    made = export_sequence(GaussianSequence(MemorySource(frames), fps=12), tmp_path / ("seq.npz" if fmt == "npz"
+                           else "seq"), "npz" if fmt == "npz" else "ply_folder")
+    source = next(made.glob("*.ply")) if fmt == "single_ply" else made
+    seq = load_sequence(source)
+    scene.add(SequenceItem("clip", seq, placement=Placement(np.array([0, 0, -1], np.float32), 90, 2.0)))
+    path = save_project(tmp_path / "p.avsproj", scene)
+    loaded, data = load_project(path, Scene(body))
+    assert data.warnings == []
+    assert [(i.kind, i.name) for i in loaded.items] == [("avatar", "alice"), ("splats", "props"), ("sequence", "clip")]
+    clip = loaded.items[2]
+    assert isinstance(clip, SequenceItem) and clip.sequence.origin == str(source.resolve())
+    assert clip.sequence.num_frames == len(frames) and clip.sequence.fps == pytest.approx(12 if fmt != "single_ply"
+                                                                                          else seq.fps)
+    assert clip.placement.yaw_deg == 90 and clip.placement.scale == 2.0
+    last = len(frames) - 1
+    g: GaussianSet = clip.sequence[last]
+    np.testing.assert_allclose(g.means, seq[last].means, atol=1e-6)
+    assert clip.frame_at(10.0) == last and clip.duration == pytest.approx(seq.duration)
