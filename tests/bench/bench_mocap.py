@@ -42,9 +42,8 @@ import numpy as np
 from avatar_studio import PACKAGE_DIR
 from avatar_studio.core.body.model import default_body_model
 from avatar_studio.testing import motion_samples as samples
-from avatar_studio.core.mocap.cleanup import attached_points, floor_offset
-from avatar_studio.testing.evaluate import angle_error_deg, contact_mask, mpjpe, n_mpjpe, pa_mpjpe, slide_during
-from avatar_studio.core.mocap.fit import MARKERS, rest_geometry
+from avatar_studio.testing.evaluate import (angle_error_deg, body_joints, contact_mask, feet_of, mpjpe, n_mpjpe,
+                                            pa_mpjpe, slide_during)
 from avatar_studio.core.mocap.pipeline import MocapResult, capture_motion
 from avatar_studio.testing.synthetic_video import RenderedClip, camera_for, render_clip
 from avatar_studio.testing import synthetic as syn
@@ -54,22 +53,6 @@ GIF_PATH = PACKAGE_DIR / "resources" / "docs" / "mocap_side_by_side.gif"
 OUT_DIR = PACKAGE_DIR / "tests" / "bench" / "output" / "mocap"
 MOTIONS = ("walk", "wave", "turn", "squat", "arms_overhead")
 VIEWS = ("front", "three_quarter")
-FEET = (29, 31, 30, 32)
-
-
-def body_joints(motion, body, betas=None) -> np.ndarray:
-    """[T,22,3] world body joints of `motion` on `body` at `betas`."""
-    joints, _ = body.joint_transforms(motion.full_pose(), betas)
-    return joints.numpy()[:, :22] + motion.transl[:, None, :]
-
-
-def feet_of(motion, body, betas=None) -> np.ndarray:
-    """[T,4,3] heel and toe points of `motion` (at `betas`), floor at y = 0."""
-    rest = rest_geometry(body, betas)
-    rows = [next(k for k, m in enumerate(MARKERS) if m.landmark == i) for i in FEET]
-    _, pts = attached_points(motion.global_orient, motion.body_pose, motion.transl, rest.joints,
-                             rest.points[rows], rest.attach[rows])
-    return pts - np.array([0.0, floor_offset(pts), 0.0])
 
 
 def score(result: MocapResult, clip: RenderedClip, body, betas: np.ndarray) -> dict:
