@@ -42,8 +42,7 @@ import numpy as np
 from avatar_studio import PACKAGE_DIR
 from avatar_studio.core.body.model import default_body_model
 from avatar_studio.testing import motion_samples as samples
-from avatar_studio.testing.evaluate import (angle_error_deg, body_joints, contact_mask, feet_of, mpjpe, n_mpjpe,
-                                            pa_mpjpe, slide_during)
+from avatar_studio.testing.evaluate import body_joints, score_capture
 from avatar_studio.core.mocap.pipeline import MocapResult, capture_motion
 from avatar_studio.testing.synthetic_video import RenderedClip, camera_for, render_clip
 from avatar_studio.testing import synthetic as syn
@@ -56,27 +55,10 @@ VIEWS = ("front", "three_quarter")
 
 
 def score(result: MocapResult, clip: RenderedClip, body, betas: np.ndarray) -> dict:
-    """The figures of one capture against its truth (`betas`: the subject's)."""
-    out = body_joints(result.motion, body, result.motion.betas)
-    fps = clip.motion.fps
-    truth_feet = feet_of(clip.motion, body, betas)
-    planted = contact_mask(truth_feet, fps)
-    truth = clip.joints_camera @ result.diagnostics.to_world.T
-    fit_cam = result.fit.joints
-    return {
-        "frames": result.motion.num_frames,
-        "detected": result.diagnostics.detected,
-        "pa_mpjpe_mm": 1000 * pa_mpjpe(out, truth),
-        "mpjpe_mm": 1000 * mpjpe(out, truth),
-        "n_mpjpe_mm": 1000 * n_mpjpe(out, truth),
-        "pa_mpjpe_fit_mm": 1000 * pa_mpjpe(fit_cam, clip.joints_camera),
-        "angle_deg": angle_error_deg(result.motion.body_pose, clip.motion.body_pose),
-        "foot_slide_cm_s": 100 * slide_during(feet_of(result.motion, body, result.motion.betas), planted, fps),
-        "truth_slide_cm_s": 100 * slide_during(truth_feet, planted, fps),
-        "fps": result.diagnostics.fps,
-        "seconds": result.diagnostics.frames / result.diagnostics.fps,
-        "reprojection_px": float(np.nanmean(result.diagnostics.reprojection_px)),
-    }
+    """The figures of one capture against its truth (`betas`: the subject's): the held-out bench's
+    `score_capture` and the mean reprojection error."""
+    return {**score_capture(result, clip.motion, clip.joints_camera, body, betas),
+            "reprojection_px": float(np.nanmean(result.diagnostics.reprojection_px))}
 
 
 def person_box(result: MocapResult, width: int, height: int, pad: float = 0.12) -> tuple[int, int, int]:
