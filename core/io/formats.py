@@ -138,7 +138,8 @@ def sniff_format(head: bytes, name: str = "") -> str | None:
 
 
 def sniff_path(path: str | Path) -> str:
-    """THE format detector for a path, used by `info`, `convert`, `animate` and the window's open/drop.
+    """The splat-format detector for a path; `core.open.classify` (what `info`, `convert` and the window's
+    open/drop ask) uses it for splat files; the splat readers call it directly.
 
     Accepts a regular file (never opens a FIFO or device, which could block) or a SOG folder
     holding meta.json. Raises InputError naming the file when it is missing or unrecognised.
